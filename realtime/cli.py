@@ -1,0 +1,254 @@
+"""The `stylize` command: argument parsing only; every verb calls a plain library function.
+
+Runtime verbs (webcam, video, image, models, bench) need numpy, OpenCV and onnxruntime only.
+Training verbs (train, export) import torch lazily and say how to install it when it is missing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from export.settings import TrainSettings, option_fields
+from realtime.errors import UserError
+from realtime.session import DEVICES
+
+TRAIN_HINT = "this command needs the training extra (torch): pip install -e '.[train]'"
+
+EPILOG = """examples:
+  stylize video clip.mp4 -o clip_candy.mp4 --model candy
+  stylize webcam --model candy --model mosaic
+  stylize image photo.jpg -o out/ --model udnie
+  stylize models
+  stylize bench --model candy --size 640x480
+  stylize train --style painting.jpg --data photos/ -o runs/painting
+  stylize export runs/painting -o painting.onnx
+"""
+
+
+def _add_model_args(p: argparse.ArgumentParser, many: bool) -> None:
+    p.add_argument("--model", "-m", action="append" if many else "store", metavar="NAME_OR_PATH",
+                   help="shipped style name (see 'stylize models') or path to a contract .onnx file"
+                   + ("; repeat to load several and switch between them" if many else "")
+                   + " (default: the default shipped style)")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto: CUDA when it works, else CPU (reported); cuda/tensorrt: fail if unavailable")
+    p.add_argument("--threads", type=int, default=None, help="CPU inference threads (default: picked for the machine)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stylize", description="Real-time neural style transfer with ONNX models: webcam, video, images.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    from realtime.webcam import hotkey_help
+    p = sub.add_parser("webcam", help="stylize a camera live in a window",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Stylize a camera (or a URL or video file standing in for one) live.",
+                       epilog="hotkeys in the window:\n" + hotkey_help())
+    p.add_argument("--camera", default="0", help="camera index, /dev/videoN, stream URL or video file (default 0)")
+    _add_model_args(p, many=True)
+    p.add_argument("--size", default="640x480", help="capture size to request, WxH (default 640x480)")
+    p.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 at start (default 1)")
+    p.add_argument("--record", metavar="OUT.mp4", help="record the output from the start")
+    p.add_argument("--no-window", action="store_true", help="run headless, printing stats every second")
+    p.add_argument("--mirror", action="store_true", help="flip horizontally, like a mirror")
+    p.add_argument("--frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--output-dir", default=".", help="folder for snapshots and hotkey recordings (default .)")
+
+    p = sub.add_parser("video", help="stylize video files offline (audio kept)")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="input video file(s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_OR_DIR",
+                   help="output file (one input) or folder (files named <input>_<style>.mp4)")
+    _add_model_args(p, many=False)
+    p.add_argument("--size", default=None, help="output size WxH (default: the input's)")
+    p.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 (default 1)")
+    p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("image", help="stylize image files")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="input image file(s): PNG, JPEG, ...")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (<input>_<style>.png/.jpg)")
+    _add_model_args(p, many=False)
+    p.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 (default 1)")
+    p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+    p = sub.add_parser("models", help="list shipped models (and any given) with their metadata")
+    p.add_argument("--model", "-m", action="append", metavar="PATH", help="also describe this model file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("bench", help="measure decode, inference, encode and the pipelined frame rate")
+    _add_model_args(p, many=False)
+    p.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
+    p.add_argument("--frames", type=int, default=60, help="frames to measure (default 60)")
+    p.add_argument("--video", default=None, help="measure on this clip instead of a generated one")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("train", help="train a fast style net on a folder of photos (needs torch)")
+    p.add_argument("--style", required=True, help="style image")
+    p.add_argument("--data", required=True, help="folder of training photos (searched recursively)")
+    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder: checkpoint, previews, curve")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--export", metavar="MODEL.onnx", help="export the trained net to this file at the end")
+    p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file (for vgg16/vgg19)")
+    for f in option_fields():
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                       help=f"{f.metadata['help']} (default {f.default})")
+
+    p = sub.add_parser("export", help="export a training checkpoint as a verified contract ONNX model (needs torch)")
+    p.add_argument("checkpoint", help="checkpoint file or run folder")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--io", choices=("uint8-bgr", "float-rgb"), default="uint8-bgr",
+                   help="uint8-bgr: the contract's uint8 BGR NHWC (default); float-rgb: float32 RGB NCHW in [0,1]")
+    p.add_argument("--style-name", help="style name for the metadata (default: the style image's name)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    return parser
+
+
+def open_sessions(names: list[str] | None, device: str, threads: int | None) -> list["StyleSession"]:
+    """Sessions for ``--model`` values (shipped names or paths); the default style when none given.
+
+    A shipped style name picks the Johnson net when CUDA is in use and the style ships in it.
+    """
+    import models
+    from realtime.session import StyleSession
+
+    wanted = names or [models.DEFAULT_STYLE]
+    sessions = []
+    for name in wanted:
+        path = Path(name)
+        if path.suffix == ".onnx" or path.exists():
+            sessions.append(StyleSession(path, device, threads))
+            continue
+        shipped = models.locate(name)
+        if shipped is None:
+            available = ", ".join(models.shipped_models()) or "none shipped yet"
+            raise UserError(f"--model {name}: no such file and no shipped model of that name (shipped: {available})")
+        session = StyleSession(shipped, device, threads)
+        quality = models.locate(name, prefer_quality=True)
+        if session.device == "cuda" and quality != shipped:
+            session = StyleSession(quality, device, threads)
+        sessions.append(session)
+    notices = {s.notice for s in sessions if s.notice}
+    for notice in notices:
+        print(f"note: {notice}", file=sys.stderr)
+    return sessions
+
+
+def describe_models(paths: list[str] | None) -> list[dict]:
+    """Metadata of every shipped model and of the given model files."""
+    import models
+    from realtime.session import StyleSession
+
+    rows = []
+    for path in list(models.shipped_models().values()) + [Path(p) for p in paths or []]:
+        info = StyleSession(path, "cpu", threads=1).info
+        rows.append({
+            "name": info.name, "style": info.style, "architecture": info.architecture, "backbone": info.backbone,
+            "io_layout": info.io_layout, "size_mb": round(path.stat().st_size / 2**20, 2), "path": str(path),
+            "trained_steps": info.settings.get("trained_steps"), "metadata": info.metadata,
+        })
+    return rows
+
+
+def _strength(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise UserError(f"--strength {value}: must be between 0 and 1")
+    return value
+
+
+def run_verb(args: argparse.Namespace) -> int:
+    from realtime.frames import parse_size
+
+    if args.verb == "webcam":
+        from realtime.webcam import run_webcam
+
+        sessions = open_sessions(args.model, args.device, args.threads)
+        return run_webcam(sessions, args.camera, parse_size(args.size), args.record, window=not args.no_window,
+                          mirror=args.mirror, strength=_strength(args.strength), max_frames=args.frames,
+                          output_dir=args.output_dir)
+    if args.verb == "video":
+        from realtime.convert import Stylizer, convert_videos
+
+        size = parse_size(args.size)
+        stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
+                            _strength(args.strength), args.original_colors)
+        convert_videos(args.inputs, args.output, stylizer, size, args.overwrite, progress=not args.no_progress)
+        return 0
+    if args.verb == "image":
+        from realtime.convert import Stylizer, convert_images
+
+        stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
+                            _strength(args.strength), args.original_colors)
+        convert_images(args.inputs, args.output, stylizer, args.overwrite)
+        return 0
+    if args.verb == "models":
+        rows = describe_models(args.model)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        elif not rows:
+            print("no models shipped yet; pass --model PATH to describe a model file")
+        else:
+            print(f"{'name':<28} {'style':<22} {'architecture':<12} {'backbone':<13} {'io':<15} {'MB':>6}  steps")
+            for r in rows:
+                print(f"{r['name']:<28} {r['style']:<22} {r['architecture']:<12} {r['backbone']:<13} "
+                      f"{r['io_layout']:<15} {r['size_mb']:>6}  {r['trained_steps'] or '-'}")
+        return 0
+    if args.verb == "bench":
+        from realtime.bench import bench, format_bench
+
+        if args.frames < 1:
+            raise UserError("--frames must be at least 1")
+        session = open_sessions([args.model] if args.model else None, args.device, args.threads)[0]
+        result = bench(session, parse_size(args.size), args.frames, args.video)
+        print(json.dumps(result, indent=2) if args.json else format_bench(result))
+        return 0
+    return run_training_verb(args)
+
+
+def run_training_verb(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+        from export.onnx_export import export_checkpoint
+        from export.train import train
+    except ImportError as exc:
+        raise UserError(f"{TRAIN_HINT} ({exc})") from exc
+    from realtime import contract
+
+    if args.verb == "train":
+        settings = TrainSettings(style=args.style, data=args.data,
+                                 **{f.name: getattr(args, f.name) for f in option_fields()})
+        if args.export and Path(args.export).exists():
+            raise UserError(f"--export {args.export} already exists; choose another file name")
+        checkpoint = train(settings, args.output, resume=args.resume, backbone_weights=args.backbone_weights)
+        print(f"checkpoint: {checkpoint}", file=sys.stderr)
+        if args.export:
+            errors = export_checkpoint(checkpoint, args.export)
+            print(f"exported {args.export} (max |onnxruntime - torch| per size: {errors})", file=sys.stderr)
+        return 0
+    io_layout = contract.IO_UINT8_BGR if args.io == "uint8-bgr" else contract.IO_FLOAT_RGB
+    errors = export_checkpoint(args.checkpoint, args.output, io_layout, args.opset, args.style_name, args.overwrite)
+    print(f"exported {args.output}; verified against PyTorch, max error per frame size: {errors}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `stylize` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return run_verb(args)
+    except UserError as exc:
+        print(f"stylize {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"stylize {args.verb}: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The model contract shared by the exporter and the runtime: names, layouts and metadata keys."""
+from __future__ import annotations
+
+CONTRACT_VERSION = "1"
+INPUT_FRAME = "frame"
+INPUT_STRENGTH = "strength"
+OUTPUT = "stylized"
+
+IO_UINT8_BGR = "uint8-bgr-nhwc"
+IO_FLOAT_RGB = "float-rgb-nchw"
+IO_LAYOUTS = (IO_UINT8_BGR, IO_FLOAT_RGB)
+
+# metadata_props every exported model carries
+META_CONTRACT = "stylize.contract_version"
+META_STYLE = "stylize.style"
+META_ARCH = "stylize.architecture"
+META_BACKBONE = "stylize.backbone"
+META_SETTINGS = "stylize.training_settings"
+META_IO = "stylize.io_layout"
+META_SOURCE = "stylize.source"
+REQUIRED_METADATA = (META_CONTRACT, META_STYLE, META_ARCH, META_BACKBONE, META_SETTINGS, META_IO)

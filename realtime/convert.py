@@ -1,0 +1,134 @@
+"""Offline conversion: video files and images through a style model."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from realtime.errors import UserError
+from realtime.frames import fit, keep_original_colors
+from realtime.images import read_image, write_image
+from realtime.pipeline import StageTimes, run_pipeline
+from realtime.session import StyleSession
+from realtime.video_io import VideoWriter, has_audio, open_video_file
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm")
+
+
+@dataclass
+class Stylizer:
+    """A session plus the per-frame options: strength and original colours."""
+
+    session: StyleSession
+    strength: float = 1.0
+    original_colors: bool = False
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        out = self.session.run(frame, self.strength)
+        return keep_original_colors(frame, out) if self.original_colors else out
+
+
+def check_outputs(inputs: list[Path], targets: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work starts, to write one file twice, to overwrite an input, or to replace
+    an existing file without ``overwrite``."""
+    if len(set(targets)) != len(targets):
+        raise UserError("two inputs would write the same output file (same file name in different folders)")
+    resolved_inputs = {p.resolve() for p in inputs}
+    for target in targets:
+        if target.resolve() in resolved_inputs:
+            raise UserError(f"{target}: the output would overwrite an input")
+        if target.exists() and not overwrite:
+            raise UserError(f"{target} already exists: pass --overwrite to replace it")
+
+
+def ensure_writable_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {folder} ({exc.strerror})") from exc
+    probe = folder / ".stylize-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"output folder {folder} is not writable ({exc.strerror})") from exc
+
+
+def decoded_frames(cap: cv2.VideoCapture, size: tuple[int, int] | None) -> Iterator[np.ndarray]:
+    while True:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            return
+        yield fit(frame, size)
+
+
+def convert_video(source: Path, target: Path, stylize: Stylizer, size: tuple[int, int] | None = None,
+                  progress: bool = True) -> StageTimes:
+    """Stylize every frame of ``source`` into ``target`` at the same frame rate (and size, unless
+    ``size`` is given), keeping the audio track. ``target`` appears only when complete."""
+    cap, info = open_video_file(source)
+    out_size = size or (info.width, info.height)
+    try:
+        audio = source if has_audio(source) else None
+        bar = tqdm(total=info.frames or None, desc=source.name, unit="frame", disable=not progress,
+                   file=sys.stderr, dynamic_ncols=True)
+        with VideoWriter(target, out_size, info.fps, audio_from=audio) as writer:
+            times = run_pipeline(decoded_frames(cap, size), stylize, writer.write, on_frame=lambda n: bar.update(1))
+            bar.close()
+            if times.frames == 0:
+                writer.abort()
+                raise UserError(f"{source}: no frames could be decoded (corrupt or empty video)")
+            writer.finish()
+    finally:
+        cap.release()
+    return times
+
+
+def convert_videos(inputs: list[str], output: str, stylize: Stylizer, size: tuple[int, int] | None = None,
+                   overwrite: bool = False, progress: bool = True) -> list[Path]:
+    """Stylize several videos; all inputs and outputs are checked before the first one starts."""
+    sources = [Path(p) for p in inputs]
+    for src in sources:
+        open_video_file(src)[0].release()
+    out = Path(output)
+    suffix = out.suffix if len(sources) == 1 and out.suffix else ".mp4"
+    if out.suffix and out.suffix.lower() not in VIDEO_SUFFIXES and len(sources) == 1:
+        raise UserError(f"-o {out}: unsupported video suffix; use one of {', '.join(VIDEO_SUFFIXES)}")
+    if len(sources) == 1 and out.suffix and not out.is_dir():
+        targets = [out]
+    elif out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: several inputs need a folder, and this is a file")
+    else:
+        targets = [out / f"{p.stem}_{stylize.session.info.style}{suffix}" for p in sources]
+    check_outputs(sources, targets, overwrite)
+    ensure_writable_folder(targets[0].parent)
+    for src, target in zip(sources, targets):
+        times = convert_video(src, target, stylize, size, progress)
+        ms = times.per_frame_ms()
+        print(f"{src} -> {target}: {times.frames} frames, {times.fps:.1f} fps "
+              f"(decode {ms['decode']:.1f} ms, inference {ms['inference']:.1f} ms, encode {ms['encode']:.1f} ms "
+              f"per frame, {stylize.session.provider})", file=sys.stderr)
+    return targets
+
+
+def convert_images(inputs: list[str], output_dir: str, stylize: Stylizer, overwrite: bool = False) -> list[Path]:
+    """Stylize image files into a folder as ``<stem>_<style><suffix>``, keeping each image's size."""
+    sources = [Path(p) for p in inputs]
+    images = [read_image(p) for p in sources]  # every input is checked before anything is written
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: must be a folder")
+    suffixes = [p.suffix.lower() if p.suffix.lower() in (".png", ".jpg", ".jpeg") else ".png" for p in sources]
+    tag = stylize.session.info.style
+    targets = [out / f"{p.stem}_{tag}{s}" for p, s in zip(sources, suffixes)]
+    check_outputs(sources, targets, overwrite)
+    ensure_writable_folder(out)
+    for image, target in zip(images, targets):
+        write_image(target, stylize(image))
+        print(f"wrote {target}", file=sys.stderr)
+    return targets

@@ -1,0 +1,49 @@
+"""Small frame operations used by the outputs: sizes, original colours, side-by-side, overlays."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from realtime.errors import UserError
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'640x480' -> (640, 480); None stays None."""
+    if text is None:
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 640x480") from None
+    if width <= 0 or height <= 0:
+        raise UserError(f"size {text!r} must be positive")
+    return width, height
+
+
+def fit(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """Resize a frame to (width, height) unless it already has that size."""
+    if size is None or (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def keep_original_colors(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    """The stylized frame's luminance with the original frame's chroma (YCrCb)."""
+    styled = cv2.cvtColor(stylized, cv2.COLOR_BGR2YCrCb)
+    styled[..., 1:] = cv2.cvtColor(original, cv2.COLOR_BGR2YCrCb)[..., 1:]
+    return cv2.cvtColor(styled, cv2.COLOR_YCrCb2BGR)
+
+
+def side_by_side(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    """Original and stylized frames next to each other."""
+    return np.hstack([original, stylized])
+
+
+def draw_text_lines(frame: np.ndarray, lines: list[str], origin: tuple[int, int] = (10, 22)) -> np.ndarray:
+    """Draw lines of text with a dark outline so they read on any background (in place)."""
+    x, y = origin
+    for line in lines:
+        cv2.putText(frame, line, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(frame, line, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+        y += 22
+    return frame

@@ -1,0 +1,124 @@
+"""A threaded decode -> infer -> encode pipeline, so throughput approaches the slowest stage."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_END = object()
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent in each stage, and frames through the pipeline."""
+
+    decode: float = 0.0
+    infer: float = 0.0
+    encode: float = 0.0
+    frames: int = 0
+    wall: float = 0.0
+    errors: list[BaseException] = field(default_factory=list)
+
+    def per_frame_ms(self) -> dict[str, float]:
+        n = max(1, self.frames)
+        return {"decode": 1000 * self.decode / n, "inference": 1000 * self.infer / n,
+                "encode": 1000 * self.encode / n}
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall if self.wall > 0 else 0.0
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event):
+    while not stop.is_set():
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    return _END
+
+
+def run_pipeline(frames: Iterable[np.ndarray], infer: Callable[[np.ndarray], np.ndarray],
+                 write: Callable[[np.ndarray], None], on_frame: Callable[[int], None] | None = None,
+                 depth: int = 4) -> StageTimes:
+    """Decode (iterating ``frames``) and encode (``write``) in their own threads around ``infer``
+    on the calling thread. Stops early and re-raises if any stage fails or on KeyboardInterrupt."""
+    times = StageTimes()
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(depth)
+    inferred: queue.Queue = queue.Queue(depth)
+
+    def decode_loop() -> None:
+        iterator: Iterator[np.ndarray] = iter(frames)
+        try:
+            while not stop.is_set():
+                t = time.perf_counter()
+                frame = next(iterator, None)
+                times.decode += time.perf_counter() - t
+                if frame is None:
+                    break
+                if not _put(decoded, frame, stop):
+                    return
+        except BaseException as exc:  # handed to the main thread
+            times.errors.append(exc)
+            stop.set()
+        _put(decoded, _END, stop)
+
+    def encode_loop() -> None:
+        try:
+            while True:
+                frame = _get(inferred, stop)
+                if frame is _END:
+                    return
+                t = time.perf_counter()
+                write(frame)
+                times.encode += time.perf_counter() - t
+                times.frames += 1
+                if on_frame is not None:
+                    on_frame(times.frames)
+        except BaseException as exc:
+            times.errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=decode_loop, name="decode", daemon=True),
+               threading.Thread(target=encode_loop, name="encode", daemon=True)]
+    start = time.perf_counter()
+    for th in threads:
+        th.start()
+    try:
+        while True:
+            frame = _get(decoded, stop)
+            if frame is _END:
+                break
+            t = time.perf_counter()
+            out = infer(frame)
+            times.infer += time.perf_counter() - t
+            if not _put(inferred, out, stop):
+                break
+        _put(inferred, _END, stop)
+        threads[1].join()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(timeout=5.0)
+    times.wall = time.perf_counter() - start
+    if times.errors:
+        raise times.errors[0]
+    return times

@@ -1,0 +1,230 @@
+"""Video input and output: files, cameras and URLs in; H.264 files with the audio kept out."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime.errors import UserError
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    frames: int  # as the container reports it; 0 when unknown (cameras, streams)
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary shipped by imageio-ffmpeg (no system ffmpeg needed)."""
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise UserError("writing video needs the imageio-ffmpeg package: pip install imageio-ffmpeg") from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def capture_info(cap: cv2.VideoCapture) -> VideoInfo:
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return VideoInfo(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                     fps if 0 < fps < 1000 else 30.0, max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))))
+
+
+def open_video_file(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a video file for decoding, with a clear error for a missing, non-video or corrupt file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such video file")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise UserError(f"{path}: not a video file OpenCV can decode")
+    info = capture_info(cap)
+    if info.width <= 0 or info.height <= 0:
+        cap.release()
+        raise UserError(f"{path}: no video stream found")
+    return cap, info
+
+
+def has_audio(path: str | Path) -> bool:
+    """Whether a media file has an audio stream (asks ffmpeg)."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    return re.search(r"Stream #\S+.*: Audio:", result.stderr) is not None
+
+
+def parse_camera(spec: str) -> int | str:
+    """A camera index ('0'), a device path ('/dev/video2'), a URL or a video file."""
+    return int(spec) if spec.isdigit() else spec
+
+
+def open_camera(spec: str, size: tuple[int, int] | None) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a camera, URL or file as a live source; requests ``size`` and reports what it really gives."""
+    source = parse_camera(spec)
+    cap = cv2.VideoCapture(source)
+    if not cap.isOpened():
+        hint = " (is a camera connected, and free? see 'stylize webcam --help')" if isinstance(source, int) or \
+            str(source).startswith("/dev/") else ""
+        raise UserError(f"cannot open camera {spec!r}{hint}")
+    if size is not None and (isinstance(source, int) or str(source).startswith("/dev/")):
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+    ok, frame = cap.read()
+    if not ok or frame is None:
+        cap.release()
+        raise UserError(f"camera {spec!r} opened but gives no frames")
+    info = capture_info(cap)
+    info.width, info.height = frame.shape[1], frame.shape[0]
+    return cap, info
+
+
+class LatestFrameReader:
+    """Reads a live source in a thread and always hands over the newest frame, never a stale or
+    duplicate one: :meth:`next` waits for a frame newer than the last it returned.
+
+    A file used as a camera is paced at its own frame rate, as a camera would deliver it.
+    """
+
+    def __init__(self, cap: cv2.VideoCapture, pace_fps: float | None = None):
+        self.cap = cap
+        self.pace = 1.0 / pace_fps if pace_fps else 0.0
+        self._cond = threading.Condition()
+        self._frame: np.ndarray | None = None
+        self._captured_at = 0.0
+        self._seq = 0
+        self._returned = 0
+        self._ended = False
+        self._stop = False
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="capture")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        next_time = time.perf_counter()
+        while not self._stop:
+            ok, frame = self.cap.read()
+            if not ok or frame is None:
+                break
+            with self._cond:
+                if self._seq > self._returned:
+                    self.dropped += 1
+                self._frame, self._seq, self._captured_at = frame, self._seq + 1, time.perf_counter()
+                self._cond.notify_all()
+            if self.pace:
+                next_time += self.pace
+                time.sleep(max(0.0, next_time - time.perf_counter()))
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def next(self, timeout: float = 5.0) -> tuple[int, np.ndarray, float] | None:
+        """The newest frame not yet returned, as (sequence number, frame, perf_counter time of
+        capture); None when the source ended or gave nothing within ``timeout`` seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._seq > self._returned or self._ended, timeout):
+                return None
+            if self._seq == self._returned:
+                return None
+            self._returned = self._seq
+            return self._seq, self._frame, self._captured_at
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=2.0)
+        self.cap.release()
+
+
+def partial_path(path: Path) -> Path:
+    """The temporary name a file is written under before it is renamed into place."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+class VideoWriter:
+    """Encodes BGR frames to H.264 through ffmpeg, optionally copying the audio of another file.
+
+    Frames go to a temporary file beside ``path``; :meth:`finish` renames it into place, and
+    :meth:`abort` (or an exception inside a ``with`` block) deletes it, so ``path`` is never
+    half-written.
+    """
+
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, audio_from: str | Path | None = None,
+                 crf: int = 18):
+        self.path = Path(path)
+        self.tmp = partial_path(self.path)
+        self.size = size
+        self.frames = 0
+        width, height = size
+        rate = Fraction(fps).limit_denominator(1001)
+        # 4:2:0 needs even sizes; odd sizes keep their size with 4:4:4
+        pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-framerate", str(rate), "-i", "-"]
+        if audio_from is not None:
+            cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-b:a", "192k"]
+        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", pix_fmt]
+        if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+            cmd += ["-movflags", "+faststart"]
+        cmd.append(str(self.tmp))
+        self._log = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+        except OSError as exc:
+            raise UserError(f"cannot start ffmpeg: {exc}") from exc
+
+    def _error(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace").strip()[-500:]
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape[1] != self.size[0] or frame.shape[0] != self.size[1]:
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, OSError):
+            self.proc.wait()
+            self.abort()
+            raise UserError(f"{self.path}: the encoder stopped: {self._error() or 'unknown error'}") from None
+        self.frames += 1
+
+    def finish(self) -> Path:
+        """Close the encoder and move the finished file into place."""
+        self.proc.stdin.close()
+        code = self.proc.wait()
+        if code != 0 or not self.tmp.exists():
+            message = self._error()
+            self.abort()
+            raise UserError(f"{self.path}: encoding failed: {message or f'ffmpeg exit code {code}'}")
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise UserError(f"{self.path}: cannot write ({exc.strerror})") from exc
+        self._log.close()
+        return self.path
+
+    def abort(self) -> None:
+        """Stop the encoder and delete the partial file."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()

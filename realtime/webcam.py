@@ -1,0 +1,205 @@
+"""The live loop: newest camera frame -> style model -> window (with overlay and hotkeys) / recording."""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime.convert import Stylizer
+from realtime.errors import UserError
+from realtime.frames import draw_text_lines, fit, keep_original_colors, side_by_side
+from realtime.images import write_image
+from realtime.session import StyleSession
+from realtime.video_io import LatestFrameReader, VideoWriter, open_camera, parse_camera
+
+WINDOW = "stylize"
+STRENGTH_STEP = 0.1
+HOTKEYS = (
+    ("n / p", "next / previous style"),
+    ("+ / -", "strength up / down"),
+    ("c", "original colours on/off"),
+    ("o", "side-by-side with the original on/off"),
+    ("space", "snapshot to a PNG file"),
+    ("r", "start / stop recording"),
+    ("h", "show / hide this help"),
+    ("q / Esc", "quit"),
+)
+
+
+def hotkey_help() -> str:
+    return "\n".join(f"  {keys:<8} {what}" for keys, what in HOTKEYS)
+
+
+@dataclass
+class LiveState:
+    """What the hotkeys change."""
+
+    model_index: int = 0
+    strength: float = 1.0
+    original_colors: bool = False
+    show_original: bool = False
+    show_help: bool = False
+    quit: bool = False
+    snapshot: bool = False
+    toggle_recording: bool = False
+
+    def handle_key(self, key: int, model_count: int) -> None:
+        """Apply one key press (an OpenCV key code)."""
+        char = chr(key) if 0 <= key < 256 else ""
+        if char in ("q", "\x1b"):
+            self.quit = True
+        elif char == "n":
+            self.model_index = (self.model_index + 1) % model_count
+        elif char == "p":
+            self.model_index = (self.model_index - 1) % model_count
+        elif char in ("+", "="):
+            self.strength = min(1.0, round(self.strength + STRENGTH_STEP, 2))
+        elif char in ("-", "_"):
+            self.strength = max(0.0, round(self.strength - STRENGTH_STEP, 2))
+        elif char == "c":
+            self.original_colors = not self.original_colors
+        elif char == "o":
+            self.show_original = not self.show_original
+        elif char == "h":
+            self.show_help = not self.show_help
+        elif char == " ":
+            self.snapshot = True
+        elif char == "r":
+            self.toggle_recording = True
+
+
+@dataclass
+class Recorder:
+    """Records the shown frames in real time: frames are repeated as needed so the file plays at
+    the speed it was captured, whatever the processing rate."""
+
+    path: Path
+    fps: float
+    writer: VideoWriter | None = None
+    started: float = 0.0
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.writer is None:
+            self.writer = VideoWriter(self.path, (frame.shape[1], frame.shape[0]), self.fps)
+            self.started = time.perf_counter()
+        due = int((time.perf_counter() - self.started) * self.fps) + 1
+        while self.writer.frames < due:
+            self.writer.write(frame)
+
+    def finish(self) -> Path | None:
+        if self.writer is None:
+            return None
+        return self.writer.finish()
+
+
+@dataclass
+class Stats:
+    frames: int = 0
+    fps: float = 0.0
+    latency_ms: float = 0.0
+    infer_ms: float = 0.0
+    _window_start: float = field(default_factory=time.perf_counter)
+    _window_frames: int = 0
+
+    def update(self, latency: float, infer: float) -> bool:
+        """Add one frame; returns True when a new FPS figure is ready (every second)."""
+        self.frames += 1
+        self._window_frames += 1
+        self.latency_ms = 0.9 * self.latency_ms + 0.1 * latency * 1000 if self.frames > 1 else latency * 1000
+        self.infer_ms = 0.9 * self.infer_ms + 0.1 * infer * 1000 if self.frames > 1 else infer * 1000
+        elapsed = time.perf_counter() - self._window_start
+        if elapsed >= 1.0:
+            self.fps = self._window_frames / elapsed
+            self._window_start, self._window_frames = time.perf_counter(), 0
+            return True
+        return False
+
+
+def timestamped(prefix: str, suffix: str, folder: Path) -> Path:
+    return folder / f"{prefix}_{time.strftime('%Y%m%d_%H%M%S')}{suffix}"
+
+
+def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int, int] | None = None,
+               record: str | None = None, window: bool = True, mirror: bool = False, strength: float = 1.0,
+               max_frames: int | None = None, output_dir: str = ".") -> int:
+    """Run the live loop until the user quits, the source ends, Ctrl-C or ``max_frames``."""
+    if record and Path(record).exists():
+        raise UserError(f"--record {record} already exists; choose another file name")
+    cap, info = open_camera(camera, size)
+    is_file = isinstance(parse_camera(camera), str) and Path(camera).is_file()
+    if size is not None and (info.width, info.height) != size and not is_file:
+        print(f"camera gives {info.width}x{info.height} (asked for {size[0]}x{size[1]})", file=sys.stderr)
+    reader = LatestFrameReader(cap, pace_fps=info.fps if is_file else None)
+    state = LiveState(strength=strength)
+    stats = Stats()
+    folder = Path(output_dir)
+    recorder = Recorder(Path(record), info.fps) if record else None
+    if window:
+        try:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
+        except cv2.error as exc:
+            reader.close()
+            raise UserError("cannot open a window (no display?): use --no-window to run headless") from exc
+    print(f"live: {info.width}x{info.height} from {camera}, style {sessions[0].info.style} on "
+          f"{sessions[0].provider}; press h in the window for keys, q to quit", file=sys.stderr)
+    try:
+        while not state.quit and (max_frames is None or stats.frames < max_frames):
+            item = reader.next()
+            if item is None:
+                print("the source ended", file=sys.stderr)
+                break
+            _, frame, captured_at = item
+            if is_file:
+                frame = fit(frame, size)
+            if mirror:
+                frame = cv2.flip(frame, 1)
+            session = sessions[state.model_index]
+            started = time.perf_counter()
+            out = Stylizer(session, state.strength, state.original_colors)(frame)
+            infer = time.perf_counter() - started
+            shown = side_by_side(frame, out) if state.show_original else out
+            new_fps = stats.update(time.perf_counter() - captured_at, infer)
+            if recorder is not None:
+                recorder.write(shown)
+            if state.snapshot:
+                path = timestamped("snapshot", ".png", folder)
+                write_image(path, shown)
+                print(f"snapshot: {path}", file=sys.stderr)
+                state.snapshot = False
+            if state.toggle_recording:
+                state.toggle_recording = False
+                if recorder is None:
+                    recorder = Recorder(timestamped("recording", ".mp4", folder), info.fps)
+                    print(f"recording to {recorder.path}", file=sys.stderr)
+                else:
+                    print(f"saved {recorder.finish()}", file=sys.stderr)
+                    recorder = None
+            if window:
+                overlay = shown.copy()
+                lines = [f"{session.info.style} ({session.info.architecture})  {stats.fps:.1f} fps  "
+                         f"latency {stats.latency_ms:.0f} ms",
+                         f"strength {state.strength:.1f}" + ("  original colours" if state.original_colors else "")
+                         + ("  REC" if recorder is not None else "")]
+                if state.show_help:
+                    lines += [f"{keys}: {what}" for keys, what in HOTKEYS]
+                cv2.imshow(WINDOW, draw_text_lines(overlay, lines))
+                state.handle_key(cv2.waitKey(1) & 0xFF, len(sessions))
+            elif new_fps:
+                print(f"{stats.fps:5.1f} fps  inference {stats.infer_ms:5.1f} ms  latency {stats.latency_ms:5.1f} ms"
+                      f"  dropped {reader.dropped}  [{session.info.style}, {session.provider}]", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+    finally:
+        reader.close()
+        if window:
+            cv2.destroyAllWindows()
+        if recorder is not None:
+            saved = recorder.finish()
+            if saved:
+                print(f"saved {saved}", file=sys.stderr)
+    print(f"{stats.frames} frames", file=sys.stderr)
+    return 0

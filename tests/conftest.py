@@ -1,0 +1,127 @@
+"""Shared fixtures: tiny contract models built with onnx.helper, generated clips and images."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime import contract
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def contract_metadata(style: str = "negative", io_layout: str = contract.IO_UINT8_BGR) -> dict[str, str]:
+    return {
+        contract.META_CONTRACT: contract.CONTRACT_VERSION,
+        contract.META_STYLE: style,
+        contract.META_ARCH: "test",
+        contract.META_BACKBONE: "none",
+        contract.META_SETTINGS: json.dumps({"made_by": "tests"}),
+        contract.META_IO: io_layout,
+    }
+
+
+def make_contract_model(path: Path, kind: str = "negative", metadata: dict[str, str] | None = None,
+                        frame_name: str = contract.INPUT_FRAME, with_strength: bool = True) -> Path:
+    """A tiny contract model: 'negative' returns 255 - frame, 'constant' returns mid-grey; both blended
+    with the frame by ``strength`` like a real exported model."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Cast", [frame_name], ["x"], to=TensorProto.FLOAT)]
+    inits = [numpy_helper.from_array(np.array(255.0, np.float32), "c255"),
+             numpy_helper.from_array(np.array(128.0, np.float32), "c128"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "c0")]
+    if kind == "negative":
+        nodes.append(helper.make_node("Sub", ["c255", "x"], ["styled"]))
+    else:
+        nodes.append(helper.make_node("Sub", ["x", "x"], ["zero"]))
+        nodes.append(helper.make_node("Add", ["zero", "c128"], ["styled"]))
+    nodes += [
+        helper.make_node("Sub", ["styled", "x"], ["delta"]),
+        helper.make_node("Mul", ["delta", contract.INPUT_STRENGTH], ["scaled"]),
+        helper.make_node("Add", ["x", "scaled"], ["blend"]),
+        helper.make_node("Clip", ["blend", "c0", "c255"], ["clipped"]),
+        helper.make_node("Round", ["clipped"], ["rounded"]),
+        helper.make_node("Cast", ["rounded"], [contract.OUTPUT], to=TensorProto.UINT8),
+    ]
+    inputs = [helper.make_tensor_value_info(frame_name, TensorProto.UINT8, ["N", "H", "W", 3])]
+    strength_default = numpy_helper.from_array(np.array(1.0, np.float32), contract.INPUT_STRENGTH)
+    inits.append(strength_default)
+    if with_strength:
+        inputs.append(helper.make_tensor_value_info(contract.INPUT_STRENGTH, TensorProto.FLOAT, []))
+    graph = helper.make_graph(nodes, "tiny", inputs,
+                              [helper.make_tensor_value_info(contract.OUTPUT, TensorProto.UINT8, ["N", "H", "W", 3])],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in (contract_metadata(kind) if metadata is None else metadata).items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def negative_model(tmp_path: Path) -> Path:
+    return make_contract_model(tmp_path / "negative.onnx")
+
+
+@pytest.fixture
+def constant_model(tmp_path: Path) -> Path:
+    return make_contract_model(tmp_path / "constant.onnx", kind="constant")
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_clip(path: Path, size: tuple[int, int] = (160, 120), frames: int = 12, fps: str = "25",
+              audio: bool = True) -> Path:
+    """A short test clip from ffmpeg's test source, with a sine tone when ``audio``."""
+    w, h = size
+    cmd = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+           "-i", f"testsrc=size={w}x{h}:rate={fps}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=5", "-c:a", "aac"]
+    cmd += ["-frames:v", str(frames)]
+    pix = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+    cmd += ["-c:v", "libx264", "-pix_fmt", pix, str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def probe(path: Path) -> dict:
+    """Frame count, fps and size (decoded with OpenCV) and whether there is audio (ffmpeg)."""
+    cap = cv2.VideoCapture(str(path))
+    count = 0
+    size = None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        count += 1
+        size = (frame.shape[1], frame.shape[0])
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    info = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    return {"frames": count, "fps": fps, "size": size, "audio": "Audio:" in info}
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return make_clip(tmp_path / "clip.mp4")
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:61, 0:83]
+    img = np.stack([xx * 3, yy * 4, (xx + yy) * 2], -1) + rng.integers(0, 20, (61, 83, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)

@@ -1,0 +1,182 @@
+import os
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.cli import main
+from tests.conftest import make_clip, probe
+
+
+def test_video_round_trip_keeps_frames_fps_size_and_audio(tmp_path, clip, negative_model):
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), "-o", str(out), "--model", str(negative_model), "--no-progress"]) == 0
+    src, dst = probe(clip), probe(out)
+    assert dst["frames"] == src["frames"] == 12
+    assert dst["size"] == src["size"]
+    assert dst["fps"] == pytest.approx(src["fps"], rel=1e-3)
+    assert src["audio"] and dst["audio"]
+    # the output really is the model's output (255 - frame), up to compression
+    cap_in, cap_out = cv2.VideoCapture(str(clip)), cv2.VideoCapture(str(out))
+    a, b = cap_in.read()[1], cap_out.read()[1]
+    assert np.abs((255 - a.astype(int)) - b.astype(int)).mean() < 6
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_video_without_audio_odd_size_and_resize(tmp_path, negative_model):
+    clip = make_clip(tmp_path / "odd.mp4", size=(641, 479), frames=5, fps="30000/1001", audio=False)
+    out = tmp_path / "odd_out.mp4"
+    assert main(["video", str(clip), "-o", str(out), "-m", str(negative_model), "--no-progress"]) == 0
+    info = probe(out)
+    assert (info["frames"], info["size"], info["audio"]) == (5, (641, 479), False)
+    assert info["fps"] == pytest.approx(29.97, abs=0.01)
+    small = tmp_path / "small.mp4"
+    assert main(["video", str(clip), "-o", str(small), "-m", str(negative_model), "--size", "320x240",
+                 "--no-progress"]) == 0
+    assert probe(small)["size"] == (320, 240)
+
+
+def test_several_videos_into_a_folder(tmp_path, clip, negative_model):
+    second = make_clip(tmp_path / "second.mp4", frames=3, audio=False)
+    out_dir = tmp_path / "outs"
+    assert main(["video", str(clip), str(second), "-o", str(out_dir), "-m", str(negative_model),
+                 "--no-progress"]) == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["clip_negative.mp4", "second_negative.mp4"]
+
+
+def test_existing_output_needs_overwrite(tmp_path, clip, negative_model, capsys):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    assert main(["video", str(clip), "-o", str(out), "-m", str(negative_model)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+    assert main(["video", str(clip), "-o", str(out), "-m", str(negative_model), "--overwrite",
+                 "--no-progress"]) == 0
+    assert probe(out)["frames"] == 12
+
+
+def test_output_never_overwrites_input(tmp_path, clip, negative_model, capsys):
+    before = clip.read_bytes()
+    assert main(["video", str(clip), "-o", str(clip), "-m", str(negative_model), "--overwrite"]) == 2
+    assert "overwrite an input" in capsys.readouterr().err
+    assert clip.read_bytes() == before
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "no such video file"),
+    (b"hello, I am text", "not a video file"),
+])
+def test_missing_or_non_video_input(tmp_path, negative_model, capsys, content, message):
+    path = tmp_path / "input.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["video", str(path), "-o", str(tmp_path / "o.mp4"), "-m", str(negative_model)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_corrupt_video(tmp_path, clip, negative_model, capsys):
+    data = bytearray(clip.read_bytes())
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(bytes(data[:200]) + bytes(len(data) - 200))  # header kept, payload zeroed
+    assert main(["video", str(corrupt), "-o", str(tmp_path / "o.mp4"), "-m", str(negative_model),
+                 "--no-progress"]) == 2
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
+def test_unwritable_output_folder(tmp_path, clip, negative_model, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["video", str(clip), "-o", str(locked / "o.mp4"), "-m", str(negative_model)]) == 2
+        assert "not writable" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_under_a_file_is_a_clear_error(tmp_path, clip, negative_model, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["video", str(clip), "-o", str(blocker / "o.mp4"), "-m", str(negative_model)]) == 2
+    assert "cannot create output folder" in capsys.readouterr().err
+
+
+def test_interrupt_leaves_no_output(tmp_path, clip, negative_model, monkeypatch, capsys):
+    from realtime import convert
+
+    calls = []
+    real_call = convert.Stylizer.__call__
+
+    def interrupted(self, frame):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_call(self, frame)
+
+    monkeypatch.setattr(convert.Stylizer, "__call__", interrupted)
+    out = tmp_path / "o.mp4"
+    assert main(["video", str(clip), "-o", str(out), "-m", str(negative_model), "--no-progress"]) == 130
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4") == ["clip.mp4"]
+    assert threading.active_count() < 5
+
+
+def test_bad_model_arguments(tmp_path, clip, capsys):
+    assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "-m", "no-such-style"]) == 2
+    assert "no shipped model of that name" in capsys.readouterr().err
+    assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "-m", str(tmp_path / "gone.onnx")]) == 2
+    assert "no such model file" in capsys.readouterr().err
+
+
+def test_image_round_trip_gray_alpha_and_odd(tmp_path, negative_model, photo):
+    color = tmp_path / "color.jpg"
+    cv2.imwrite(str(color), photo)
+    gray = tmp_path / "gray.png"
+    cv2.imwrite(str(gray), cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
+    alpha = tmp_path / "alpha.png"
+    cv2.imwrite(str(alpha), np.dstack([photo, np.full(photo.shape[:2], 200, np.uint8)]))
+    odd = tmp_path / "odd.png"
+    cv2.imwrite(str(odd), photo[:3, :5])
+    out = tmp_path / "out"
+    assert main(["image", str(color), str(gray), str(alpha), str(odd), "-o", str(out),
+                 "-m", str(negative_model)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["alpha_negative.png", "color_negative.jpg", "gray_negative.png", "odd_negative.png"]
+    assert cv2.imread(str(out / "odd_negative.png")).shape == (3, 5, 3)
+    styled = cv2.imread(str(out / "alpha_negative.png"))
+    assert styled.shape == photo.shape and np.array_equal(styled, 255 - photo)
+    assert cv2.imread(str(out / "gray_negative.png")).shape == photo.shape
+
+
+def test_image_errors_lose_nothing(tmp_path, negative_model, photo, capsys):
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), photo)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG broken")
+    out = tmp_path / "out"
+    assert main(["image", str(good), str(bad), "-o", str(out), "-m", str(negative_model)]) == 2
+    assert "not a readable image" in capsys.readouterr().err
+    assert not out.exists()  # nothing written when any input is bad
+    assert main(["image", str(good), "-o", str(out), "-m", str(negative_model)]) == 0
+    first = (out / "good_negative.png").read_bytes()
+    assert main(["image", str(good), "-o", str(out), "-m", str(negative_model), "--strength", "0.5"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "good_negative.png").read_bytes() == first
+
+
+def test_strength_and_original_colors(tmp_path, negative_model, photo):
+    src = tmp_path / "p.png"
+    cv2.imwrite(str(src), photo)
+    assert main(["image", str(src), "-o", str(tmp_path / "a"), "-m", str(negative_model), "--strength", "0"]) == 0
+    assert np.array_equal(cv2.imread(str(tmp_path / "a" / "p_negative.png")), photo)
+    assert main(["image", str(src), "-o", str(tmp_path / "b"), "-m", str(negative_model), "--original-colors"]) == 0
+    kept = cv2.cvtColor(cv2.imread(str(tmp_path / "b" / "p_negative.png")), cv2.COLOR_BGR2YCrCb)
+    orig = cv2.cvtColor(photo, cv2.COLOR_BGR2YCrCb)
+    assert np.abs(kept[..., 1:].astype(int) - orig[..., 1:]).mean() < 3
+    assert main(["image", str(src), "-o", str(tmp_path / "c"), "-m", str(negative_model), "--strength", "2"]) == 2
