@@ -236,7 +236,7 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         optimizer.step()
-        record = {"step": step + 1, **{k: float(v) for k, v in terms.items()}}
+        record = {"step": step + 1, **{k: float(v.detach()) for k, v in terms.items()}}
         history.append(record)
         bar.set_postfix(content=f"{record['content']:.3f}", style=f"{record['style']:.3f}",
                         tv=f"{record['tv']:.3f}", skipped=len(photos.unreadable))

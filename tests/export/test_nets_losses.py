@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from export.losses import (MissingWeightsError, build_loss_network, find_vgg_weights, gram_matrix, relative_mse,
+                           total_variation)
+from export.nets import ARCHITECTURES, build_net
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("hw", [(32, 48), (64, 64)])
+def test_nets_keep_size_and_range(arch, hw):
+    net = build_net(arch, width=0.25)
+    assert hw[0] % net.size_multiple == 0 and hw[0] >= net.min_size
+    out = net(torch.rand(2, 3, *hw))
+    assert out.shape == (2, 3, *hw)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_unknown_arch():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_net("resnet", 1.0)
+
+
+def test_johnson_layout():
+    net = build_net("johnson", 1.0)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs[:3]] == [
+        (3, 32, 9, 1), (32, 64, 3, 2), (64, 128, 3, 2)]
+    assert (convs[-1].out_channels, convs[-1].kernel_size[0]) == (3, 9)
+    assert len([m for m in net.modules() if isinstance(m, torch.nn.InstanceNorm2d)]) == len(convs) - 1
+
+
+@pytest.mark.parametrize("backbone,style,content", [
+    ("vgg16", ("relu1_2", "relu2_2", "relu3_3", "relu4_3"), ("relu2_2",)),
+    ("vgg19", ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), ("conv4_2",)),
+    ("effnet-lite0", ("block0", "block2", "block4", "block7", "block10"), ("block7",)),
+])
+def test_loss_networks_return_named_frozen_features(backbone, style, content):
+    net = build_loss_network(backbone, pretrained=backbone == "effnet-lite0")
+    assert net.style_layers == style and net.content_layers == content
+    feats = net(torch.rand(1, 3, 64, 64))
+    assert set(feats) == set(style) | set(content)
+    assert not any(p.requires_grad for p in net.parameters())
+
+
+def test_missing_vgg_weights_say_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(MissingWeightsError, match="vgg19-dcbb9e9d.pth.*--backbone-weights"):
+        build_loss_network("vgg19")
+    with pytest.raises(MissingWeightsError, match="no such file"):
+        find_vgg_weights("vgg16", tmp_path / "missing.pth")
+
+
+def test_vgg_weights_load_from_a_given_path(tmp_path):
+    import torchvision
+
+    path = tmp_path / "vgg16.pth"
+    reference = torchvision.models.vgg16(weights=None)
+    torch.save(reference.state_dict(), path)
+    net = build_loss_network("vgg16", weights_path=path)
+    assert torch.equal(net.layers[0].weight, reference.features[0].weight)
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"nope")
+    with pytest.raises(MissingWeightsError, match="not a readable vgg16 state dict"):
+        build_loss_network("vgg16", weights_path=bad)
+
+
+def test_gram_matrix_known_values():
+    features = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 1, 2)
+    gram = gram_matrix(features)[0]
+    expected = torch.tensor([[5.0, 11.0], [11.0, 25.0]]) / 4
+    assert torch.allclose(gram, expected)
+    random_gram = gram_matrix(torch.randn(2, 5, 7, 3))
+    assert torch.allclose(random_gram, random_gram.transpose(1, 2))
+    assert torch.linalg.eigvalsh(random_gram).min() > -1e-6
+
+
+def test_loss_helpers():
+    target = torch.ones(4, 4)
+    assert relative_mse(target, target) == 0
+    assert relative_mse(torch.zeros(4, 4), target) == pytest.approx(1.0, rel=1e-6)
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    assert total_variation(flat) == 0
+    assert total_variation(torch.rand(1, 3, 8, 8)) > 0

@@ -1,0 +1,170 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from export.nets import ARCHITECTURES, build_net
+from export.onnx_export import UINT8_TOLERANCE, VERIFY_SIZES, build_metadata, export_checkpoint, export_net
+from export.settings import TrainSettings
+from export.train import load_checkpoint, net_from_checkpoint, train
+from realtime import contract
+from realtime.cli import main
+from realtime.errors import UserError
+from realtime.session import StyleSession
+
+
+def tiny_settings(style, data, **overrides) -> TrainSettings:
+    values = dict(style=str(style), data=str(data), width=0.25, steps=6, batch_size=2, image_size=32,
+                  style_size=64, checkpoint_every=3, preview_every=3, held_out=2, style_weight=5.0, lr=5e-3)
+    values.update(overrides)
+    return TrainSettings(**values)
+
+
+def test_training_lowers_the_loss_and_writes_its_artifacts(tmp_path, photo_folder, style_image):
+    run = tmp_path / "run"
+    ckpt = train(tiny_settings(style_image, photo_folder, steps=30, checkpoint_every=10, preview_every=15), run,
+                 progress=False)
+    history = load_checkpoint(ckpt)["history"]
+    first, last = np.mean([r["total"] for r in history[:5]]), np.mean([r["total"] for r in history[-5:]])
+    assert last < first
+    assert (run / "loss_curve.png").is_file()
+    assert sorted(p.name for p in (run / "previews").iterdir()) == ["step_000015.png", "step_000030.png"]
+    assert json.loads((run / "settings.json").read_text())["steps"] == 30
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path, photo_folder, style_image):
+    full = train(tiny_settings(style_image, photo_folder), tmp_path / "full", progress=False)
+    # a run killed after its checkpoint at step 3, then resumed
+    train(tiny_settings(style_image, photo_folder, steps=3), tmp_path / "resumed", progress=False)
+    resumed = train(tiny_settings(style_image, photo_folder), tmp_path / "resumed", resume=True, progress=False)
+    a, b = load_checkpoint(full), load_checkpoint(resumed)
+    assert b["step"] == a["step"] == 6
+    for key in a["net"]:
+        assert torch.equal(a["net"][key], b["net"][key]), key
+    assert [r["total"] for r in a["history"]] == [r["total"] for r in b["history"]]
+
+
+def test_training_is_deterministic_for_a_seed(tmp_path, photo_folder, style_image):
+    a = load_checkpoint(train(tiny_settings(style_image, photo_folder, steps=2), tmp_path / "a", progress=False))
+    b = load_checkpoint(train(tiny_settings(style_image, photo_folder, steps=2), tmp_path / "b", progress=False))
+    assert all(torch.equal(a["net"][k], b["net"][k]) for k in a["net"])
+
+
+def test_an_existing_run_is_not_overwritten(tmp_path, photo_folder, style_image):
+    run = tmp_path / "run"
+    train(tiny_settings(style_image, photo_folder, steps=3), run, progress=False)
+    before = (run / "checkpoint.pt").read_bytes()
+    with pytest.raises(UserError, match="--resume"):
+        train(tiny_settings(style_image, photo_folder), run, progress=False)
+    assert (run / "checkpoint.pt").read_bytes() == before
+
+
+def test_unreadable_training_images_are_skipped_and_counted(tmp_path, photo_folder, style_image):
+    for i in range(3):
+        (photo_folder / f"zz_broken{i}.jpg").write_bytes(b"garbage")
+    run = tmp_path / "run"
+    train(tiny_settings(style_image, photo_folder, steps=20), run, progress=False)
+    assert len(json.loads((run / "summary.json").read_text())["unreadable_images"]) >= 1
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing_style", "no such image file"),
+    ("corrupt_style", "not a readable image"),
+    ("empty_data", "found 0 image files"),
+    ("no_images", "found 0 image files"),
+    ("missing_data", "no such folder"),
+])
+def test_bad_training_input(tmp_path, photo_folder, style_image, case, message, capsys):
+    style, data = style_image, photo_folder
+    if case == "missing_style":
+        style = tmp_path / "nope.jpg"
+    elif case == "corrupt_style":
+        style = tmp_path / "corrupt.jpg"
+        style.write_bytes(b"\xff\xd8 not really")
+    elif case == "empty_data":
+        data = tmp_path / "empty"
+        data.mkdir()
+    elif case == "no_images":
+        data = tmp_path / "docs"
+        data.mkdir()
+        (data / "a.txt").write_text("text")
+    elif case == "missing_data":
+        data = tmp_path / "absent"
+    code = main(["train", "--style", str(style), "--data", str(data), "-o", str(tmp_path / "run"), "--steps", "2"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_missing_vgg_weights_is_a_clear_error(tmp_path, photo_folder, style_image, monkeypatch, capsys):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    code = main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(tmp_path / "run"),
+                 "--backbone", "vgg16", "--steps", "2"])
+    assert code == 2
+    assert "vgg16-397923af.pth" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("io_layout", contract.IO_LAYOUTS)
+def test_export_matches_torch_at_several_sizes(tmp_path, arch, io_layout):
+    torch.manual_seed(0)
+    net = build_net(arch, 0.25)
+    meta = build_metadata({"arch": arch}, "random", arch, "none", io_layout)
+    errors = export_net(net, tmp_path / "m.onnx", meta, io_layout)
+    assert len(errors) == len(VERIFY_SIZES) + 1
+    assert max(errors.values()) <= UINT8_TOLERANCE
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert props[contract.META_ARCH] == arch and props[contract.META_IO] == io_layout
+    session = StyleSession(tmp_path / "m.onnx", "cpu")  # runs in realtime/ unchanged
+    frame = np.random.default_rng(0).integers(0, 256, (3, 5, 3), dtype=np.uint8)
+    assert session.run(frame).shape == (3, 5, 3)
+    assert np.array_equal(session.run(frame, 0.0), frame)
+
+
+def test_export_refuses_to_overwrite_and_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    net = build_net("fast", 0.25)
+    meta = build_metadata({}, "s", "fast", "none", contract.IO_UINT8_BGR)
+    target = tmp_path / "m.onnx"
+    target.write_bytes(b"old")
+    with pytest.raises(UserError, match="--overwrite"):
+        export_net(net, target, meta)
+    assert target.read_bytes() == b"old"
+    import export.onnx_export as ox
+
+    monkeypatch.setattr(ox, "UINT8_TOLERANCE", -1)  # every comparison now fails
+    with pytest.raises(UserError, match="export check failed"):
+        export_net(net, target, meta, overwrite=True)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_train_then_export_from_the_cli_round_trips_metadata(tmp_path, photo_folder, style_image, capsys):
+    run, model = tmp_path / "run", tmp_path / "stripes.onnx"
+    assert main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(run), "--steps", "3",
+                 "--width", "0.25", "--image-size", "32", "--batch-size", "2", "--held-out", "2",
+                 "--export", str(model)]) == 0
+    info = StyleSession(model, "cpu").info
+    assert info.style == "stripes" and info.architecture == "fast" and info.backbone == "effnet-lite0"
+    assert info.settings["steps"] == 3 and info.settings["width"] == 0.25 and info.settings["trained_steps"] == 3
+    assert main(["export", str(run), "-o", str(tmp_path / "f.onnx"), "--io", "float-rgb"]) == 0
+    assert StyleSession(tmp_path / "f.onnx", "cpu").info.io_layout == contract.IO_FLOAT_RGB
+    assert main(["models", "--model", str(model)]) == 0
+    assert "stripes" in capsys.readouterr().out
+
+
+def test_checkpoint_of_another_architecture(tmp_path, photo_folder, style_image, capsys):
+    ckpt = train(tiny_settings(style_image, photo_folder, steps=1), tmp_path / "run", progress=False)
+    state = load_checkpoint(ckpt)
+    state["settings"]["arch"] = "johnson"
+    torch.save(state, tmp_path / "mixed.pt")
+    with pytest.raises(UserError, match="do not fit architecture 'johnson'"):
+        net_from_checkpoint(load_checkpoint(tmp_path / "mixed.pt"))
+    assert main(["export", str(tmp_path / "mixed.pt"), "-o", str(tmp_path / "x.onnx")]) == 2
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    assert main(["export", str(tmp_path / "junk.pt"), "-o", str(tmp_path / "x.onnx")]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()

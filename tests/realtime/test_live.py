@@ -1,0 +1,145 @@
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.cli import main
+from realtime.video_io import LatestFrameReader
+from realtime.webcam import HOTKEYS, LiveState
+from tests.conftest import make_clip, probe
+
+
+def test_hotkeys_change_the_state():
+    state = LiveState()
+    for key in "nnp":
+        state.handle_key(ord(key), 3)
+    assert state.model_index == 1
+    state.handle_key(ord("p"), 3)
+    state.handle_key(ord("p"), 3)
+    assert state.model_index == 2  # wraps around
+    state.handle_key(ord("-"), 3)
+    state.handle_key(ord("-"), 3)
+    assert state.strength == pytest.approx(0.8)
+    for _ in range(5):
+        state.handle_key(ord("+"), 3)
+    assert state.strength == 1.0
+    for key, attr in (("c", "original_colors"), ("o", "show_original"), ("h", "show_help")):
+        state.handle_key(ord(key), 3)
+        assert getattr(state, attr)
+    state.handle_key(ord(" "), 3)
+    state.handle_key(ord("r"), 3)
+    assert state.snapshot and state.toggle_recording
+    state.handle_key(27, 3)
+    assert state.quit
+    assert {k for k, _ in HOTKEYS} >= {"n / p", "+ / -", "c", "o", "space", "r", "h", "q / Esc"}
+
+
+def test_webcam_help_lists_the_hotkeys(capsys):
+    with pytest.raises(SystemExit):
+        main(["webcam", "--help"])
+    out = capsys.readouterr().out
+    for what in ("next / previous style", "strength up / down", "original colours", "snapshot", "recording"):
+        assert what in out
+
+
+def test_latest_frame_reader_never_hands_out_stale_or_duplicate_frames(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", frames=40, audio=False)
+    reader = LatestFrameReader(cv2.VideoCapture(str(clip)), pace_fps=200)
+    seen = []
+    try:
+        while (item := reader.next(timeout=2)) is not None:
+            seen.append(item[0])
+            time.sleep(0.02)  # a slow consumer: the reader must skip, not queue
+    finally:
+        reader.close()
+    assert seen == sorted(set(seen))
+    assert seen[-1] == 40
+    assert len(seen) < 40 and reader.dropped > 0
+
+
+def test_headless_webcam_with_a_file_as_camera_records_a_playable_file(tmp_path, negative_model, constant_model,
+                                                                         capsys):
+    clip = make_clip(tmp_path / "cam.mp4", frames=30, audio=False)
+    rec = tmp_path / "rec.mp4"
+    code = main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "-m",
+                 str(constant_model), "--record", str(rec), "--frames", "20", "--size", "160x120"])
+    assert code == 0
+    info = probe(rec)
+    assert info["frames"] > 0 and info["size"] == (160, 120)
+    assert "frames" in capsys.readouterr().err
+
+
+def test_camera_that_cannot_open(negative_model, capsys):
+    assert main(["webcam", "--camera", "63", "--no-window", "-m", str(negative_model)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open camera '63'" in err and "Traceback" not in err
+
+
+def test_existing_recording_is_not_overwritten(tmp_path, negative_model, capsys):
+    rec = tmp_path / "rec.mp4"
+    rec.write_bytes(b"keep me")
+    assert main(["webcam", "--camera", "0", "--no-window", "-m", str(negative_model), "--record", str(rec)]) == 2
+    assert rec.read_bytes() == b"keep me"
+
+
+def test_bench_prints_every_stage(negative_model, capsys):
+    assert main(["bench", "-m", str(negative_model), "--size", "64x48", "--frames", "6", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["provider"] == "CPUExecutionProvider" or result["provider"].endswith("ExecutionProvider")
+    assert result["frames"] == 6 and result["size"] == "64x48"
+    assert set(result["stage_ms"]) == {"decode", "inference", "encode"}
+    assert all(v > 0 for v in result["stage_ms"].values())
+    assert result["pipelined_fps"] > 0 and result["sequential_fps"] > 0
+    assert main(["bench", "-m", str(negative_model), "--size", "64x48", "--frames", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "inference" in text and "pipelined" in text
+
+
+def test_models_lists_given_models_with_metadata(negative_model, capsys):
+    assert main(["models", "--model", str(negative_model), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    given = [r for r in rows if r["path"] == str(negative_model)]
+    assert given and given[0]["style"] == "negative" and given[0]["architecture"] == "test"
+    assert given[0]["metadata"]["stylize.contract_version"] == "1"
+
+
+def test_runtime_never_imports_torch(negative_model, tmp_path):
+    code = (
+        "import sys; from realtime.cli import main; "
+        f"main(['image', {str(negative_model)!r}, '-o', {str(tmp_path)!r}]); "
+        "import realtime.webcam, realtime.bench, realtime.convert, models; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+def test_window_on_a_virtual_display(tmp_path, negative_model):
+    """The real window loop on Xvfb, with a video file as the camera; a screenshot of the screen
+    must show the stylized (inverted) frame."""
+    display = ":97"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        clip = make_clip(tmp_path / "cam.mp4", size=(320, 240), frames=300, audio=False)
+        env = {"DISPLAY": display, "PATH": "/usr/bin:/bin"}
+        proc = subprocess.Popen([sys.executable, "-m", "realtime.cli", "webcam", "--camera", str(clip),
+                                 "-m", str(negative_model), "--frames", "150"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3.0)
+        shot = tmp_path / "screen.png"
+        grab = subprocess.run(["import", "-window", "root", "-display", display, str(shot)], capture_output=True) \
+            if shutil.which("import") else None
+        proc.wait(timeout=60)
+        assert proc.returncode == 0, proc.stderr.read().decode()
+        if grab is not None and grab.returncode == 0:
+            screen = cv2.imread(str(shot))
+            assert screen is not None and screen.std() > 10
+    finally:
+        xvfb.terminate()
