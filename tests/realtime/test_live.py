@@ -138,8 +138,11 @@ def test_window_on_a_virtual_display(tmp_path, negative_model):
             if shutil.which("import") else None
         proc.wait(timeout=60)
         assert proc.returncode == 0, proc.stderr.read().decode()
-        if grab is not None and grab.returncode == 0:
+        if grab is not None:
+            assert grab.returncode == 0, grab.stderr.decode()
             screen = cv2.imread(str(shot))
-            assert screen is not None and screen.std() > 10
+            assert screen is not None
+            drawn = screen[screen.sum(axis=2) > 0]  # Xvfb's empty root window is black
+            assert len(drawn) > 320 * 240 * 0.9 and screen.std() > 10
     finally:
         xvfb.terminate()
