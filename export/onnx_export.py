@@ -4,6 +4,7 @@ Pipeline: eval -> reference outputs -> export -> onnx.checker -> compare with on
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import warnings
@@ -22,6 +23,8 @@ VERIFY_SIZES = ((3, 5), (37, 53), (96, 128), (241, 321))
 # uint8 outputs may differ by one level where PyTorch and onnxruntime round a .5 differently.
 UINT8_TOLERANCE = 1
 FLOAT_TOLERANCE = 1e-3
+# an fp16 model must stay this close to the fp32 net (PSNR in dB)
+FP16_MIN_PSNR = 35.0
 
 
 class ContractWrapper(nn.Module):
@@ -85,12 +88,47 @@ def build_metadata(settings: dict, style: str, arch: str, backbone: str, io_layo
     return meta
 
 
-def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_layout: str = contract.IO_UINT8_BGR,
-               opset: int = 17, overwrite: bool = False) -> dict[str, float]:
-    """Export ``net`` wrapped in the contract to ``path`` and verify it; returns the max errors per size.
+def psnr(a: np.ndarray, b: np.ndarray, peak: float) -> float:
+    """Peak signal-to-noise ratio in dB (inf for identical arrays)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
 
-    The file is written beside the target and renamed only after verification passes, so a failed
-    export never leaves a model behind or replaces an existing one.
+
+class Float32InstanceNorm(nn.Module):
+    """Runs an instance norm in float32 inside a float16 net (its statistics overflow in fp16)."""
+
+    def __init__(self, norm: nn.InstanceNorm2d):
+        super().__init__()
+        self.norm = norm.float()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.float()).to(x.dtype)
+
+
+class HalfNet(nn.Module):
+    """A float16 copy of a net that takes and returns float32, with instance norm kept in float32."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = copy.deepcopy(net).half()
+        for module in list(self.net.modules()):
+            for name, child in module.named_children():
+                if isinstance(child, nn.InstanceNorm2d):
+                    setattr(module, name, Float32InstanceNorm(child))
+        self.size_multiple, self.min_size = net.size_multiple, net.min_size
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self.net(rgb.half()).float()
+
+
+def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_layout: str = contract.IO_UINT8_BGR,
+               opset: int = 17, overwrite: bool = False, fp16: bool = False) -> dict[str, float]:
+    """Export ``net`` wrapped in the contract to ``path`` and verify it against PyTorch.
+
+    Returns, per verification frame size, the max |onnxruntime - PyTorch| (fp32), or the PSNR in dB
+    of the fp16 model against the fp32 PyTorch net (``fp16``). The file is written beside the
+    target and renamed only after verification passes, so a failed export never leaves a model
+    behind or replaces an existing one.
     """
     import onnx
     import onnxruntime as ort
@@ -100,29 +138,31 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
         raise UserError(f"{path} already exists: pass --overwrite to replace it")
     if not path.parent.is_dir():
         raise UserError(f"{path.parent}: no such folder for the output")
-    wrapper = ContractWrapper(net.eval(), io_layout).eval()
-    one = torch.tensor(1.0)
+    net.eval()
+    reference_model = ContractWrapper(net, io_layout).eval()
+    wrapper = ContractWrapper(HalfNet(net), io_layout).eval() if fp16 else reference_model
     frames = [example_frame(h, w, io_layout, seed=i) for i, (h, w) in enumerate(VERIFY_SIZES)]
+    cases = [(f"{h}x{w}", frame, 1.0) for (h, w), frame in zip(VERIFY_SIZES, frames)]
+    cases.append(("strength 0.5", frames[2], 0.5))
     with torch.no_grad():
-        references = [wrapper(torch.from_numpy(f), one).numpy() for f in frames]
-        half_ref = wrapper(torch.from_numpy(frames[2]), torch.tensor(0.5)).numpy()
+        references = [reference_model(torch.from_numpy(f), torch.tensor(s)).numpy() for _, f, s in cases]
 
+    uint8_io = io_layout == contract.IO_UINT8_BGR
+    spatial = {0: "N", 1: "H", 2: "W"} if uint8_io else {0: "N", 2: "H", 3: "W"}
     tmp = path.with_name(f".{path.name}.partial")
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected here
             torch.onnx.export(
-                wrapper, (torch.from_numpy(frames[2]), one), str(tmp), opset_version=opset, dynamo=False,
-                input_names=[contract.INPUT_FRAME, contract.INPUT_STRENGTH], output_names=[contract.OUTPUT],
-                dynamic_axes={contract.INPUT_FRAME: {0: "N", 1 if io_layout == contract.IO_UINT8_BGR else 2: "H",
-                                                     2 if io_layout == contract.IO_UINT8_BGR else 3: "W"},
-                              contract.OUTPUT: {0: "N", 1 if io_layout == contract.IO_UINT8_BGR else 2: "H",
-                                                2 if io_layout == contract.IO_UINT8_BGR else 3: "W"}},
+                wrapper, (torch.from_numpy(frames[2]), torch.tensor(1.0)), str(tmp), opset_version=opset,
+                dynamo=False, input_names=[contract.INPUT_FRAME, contract.INPUT_STRENGTH],
+                output_names=[contract.OUTPUT],
+                dynamic_axes={contract.INPUT_FRAME: spatial, contract.OUTPUT: spatial},
             )
         model = onnx.load(str(tmp))
         # strength becomes optional: an initializer with the same name gives its default of 1.0
         model.graph.initializer.append(onnx.numpy_helper.from_array(np.array(1.0, np.float32), contract.INPUT_STRENGTH))
-        for key, value in metadata.items():
+        for key, value in {**metadata, contract.META_PRECISION: "fp16" if fp16 else "fp32"}.items():
             model.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, str(tmp))
@@ -130,32 +170,33 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
         options = ort.SessionOptions()
         options.log_severity_level = 3  # the overridable 'strength' initializer is intended
         session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
-        errors = {}
-        tol = UINT8_TOLERANCE if io_layout == contract.IO_UINT8_BGR else FLOAT_TOLERANCE
-        for frame, ref in zip(frames, references):
-            got = session.run([contract.OUTPUT], {contract.INPUT_FRAME: frame})[0]
-            label = f"{frame.shape[1]}x{frame.shape[2]}" if io_layout == contract.IO_UINT8_BGR else \
-                f"{frame.shape[2]}x{frame.shape[3]}"
+        results = {}
+        for (label, frame, strength), ref in zip(cases, references):
+            got = session.run([contract.OUTPUT], {contract.INPUT_FRAME: frame,
+                                                  contract.INPUT_STRENGTH: np.array(strength, np.float32)})[0]
             if got.shape != ref.shape:
                 raise UserError(f"export check failed at {label}: onnxruntime gave shape {got.shape}, "
                                 f"PyTorch {ref.shape}")
-            errors[label] = float(np.abs(got.astype(np.float64) - ref.astype(np.float64)).max())
-            if errors[label] > tol:
-                raise UserError(f"export check failed at {label}: onnxruntime differs from PyTorch by "
-                                f"{errors[label]:.4g} (tolerance {tol})")
-        got_half = session.run([contract.OUTPUT], {contract.INPUT_FRAME: frames[2],
-                                                   contract.INPUT_STRENGTH: np.array(0.5, np.float32)})[0]
-        errors["strength 0.5"] = float(np.abs(got_half.astype(np.float64) - half_ref.astype(np.float64)).max())
-        if errors["strength 0.5"] > tol:
-            raise UserError(f"export check failed with strength 0.5: error {errors['strength 0.5']:.4g}")
+            if fp16:
+                results[label] = psnr(got, ref, 255.0 if uint8_io else 1.0)
+                if results[label] < FP16_MIN_PSNR:
+                    raise UserError(f"fp16 export check failed at {label}: PSNR {results[label]:.1f} dB against "
+                                    f"fp32 (minimum {FP16_MIN_PSNR} dB)")
+            else:
+                tol = UINT8_TOLERANCE if uint8_io else FLOAT_TOLERANCE
+                results[label] = float(np.abs(got.astype(np.float64) - ref.astype(np.float64)).max())
+                if results[label] > tol:
+                    raise UserError(f"export check failed at {label}: onnxruntime differs from PyTorch by "
+                                    f"{results[label]:.4g} (tolerance {tol})")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return errors
+    return results
 
 
 def export_checkpoint(checkpoint: str | Path, path: str | Path, io_layout: str = contract.IO_UINT8_BGR,
-                      opset: int = 17, style_name: str | None = None, overwrite: bool = False) -> dict[str, float]:
+                      opset: int = 17, style_name: str | None = None, overwrite: bool = False,
+                      fp16: bool = False) -> dict[str, float]:
     """Export a training checkpoint (file or run folder) as a verified contract model."""
     from export.train import load_checkpoint, net_from_checkpoint
 
@@ -163,4 +204,4 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, io_layout: str =
     net, settings = net_from_checkpoint(state)
     meta = build_metadata({**settings.to_dict(), "trained_steps": state["step"]}, style_name or settings.style_name,
                           settings.arch, settings.backbone, io_layout, source=f"stylize train ({Path(checkpoint).name})")
-    return export_net(net, path, meta, io_layout, opset, overwrite)
+    return export_net(net, path, meta, io_layout, opset, overwrite, fp16)

@@ -18,4 +18,5 @@ META_BACKBONE = "stylize.backbone"
 META_SETTINGS = "stylize.training_settings"
 META_IO = "stylize.io_layout"
 META_SOURCE = "stylize.source"
+META_PRECISION = "stylize.precision"
 REQUIRED_METADATA = (META_CONTRACT, META_STYLE, META_ARCH, META_BACKBONE, META_SETTINGS, META_IO)

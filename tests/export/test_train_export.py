@@ -168,3 +168,23 @@ def test_checkpoint_of_another_architecture(tmp_path, photo_folder, style_image,
     assert main(["export", str(tmp_path / "junk.pt"), "-o", str(tmp_path / "x.onnx")]) == 2
     assert "not a readable checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_fp16_export_is_verified_against_fp32_and_runs(tmp_path, arch):
+    from export.onnx_export import FP16_MIN_PSNR
+
+    torch.manual_seed(0)
+    net = build_net(arch, 0.5)
+    meta = build_metadata({}, "s", arch, "none", contract.IO_UINT8_BGR)
+    export_net(net, tmp_path / "fp32.onnx", meta)
+    psnrs = export_net(net, tmp_path / "fp16.onnx", meta, fp16=True)
+    assert min(psnrs.values()) >= FP16_MIN_PSNR
+    weights = onnx.load(str(tmp_path / "fp16.onnx")).graph.initializer
+    conv_weights = [w for w in weights if len(w.dims) == 4]
+    assert conv_weights and all(w.data_type == onnx.TensorProto.FLOAT16 for w in conv_weights)
+    session = StyleSession(tmp_path / "fp16.onnx", "cpu")
+    assert session.info.metadata[contract.META_PRECISION] == "fp16"
+    frame = np.random.default_rng(0).integers(0, 256, (41, 63, 3), dtype=np.uint8)
+    reference = StyleSession(tmp_path / "fp32.onnx", "cpu").run(frame)
+    assert np.abs(session.run(frame).astype(int) - reference).mean() < 2
