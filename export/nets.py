@@ -80,7 +80,7 @@ class JohnsonNet(nn.Module):
 class FastNet(nn.Module):
     """CPU real-time net: the Johnson layout with the heavy body at 1/8 resolution.
 
-    Three stride-2 convs take the frame to 1/8 size, where the residual blocks run; two
+    Three stride-2 convs take the frame to 1/8 size, where three residual blocks run; two
     upsample+conv stages bring it to 1/2 size, and a conv to 12 channels with a pixel shuffle
     produces the full-resolution RGB output. No layer runs at full resolution, so the cost per
     640x480 frame stays under 1 GMAC. The decoder predicts a change to the input's logits, so the
@@ -90,10 +90,10 @@ class FastNet(nn.Module):
     size_multiple = 8
     min_size = 16
 
-    def __init__(self, width: float = 1.0, residual_blocks: int = 4):
+    def __init__(self, width: float = 1.0, residual_blocks: int = 3):
         super().__init__()
         c1, c2, c3 = scaled(8, width), scaled(16, width), scaled(32, width)
-        self.encoder = nn.Sequential(ConvLayer(3, c1, 5, 2), ConvLayer(c1, c2, 3, 2), ConvLayer(c2, c3, 3, 2))
+        self.encoder = nn.Sequential(ConvLayer(3, c1, 3, 2), ConvLayer(c1, c2, 3, 2), ConvLayer(c2, c3, 3, 2))
         self.body = nn.Sequential(*[ResidualBlock(c3) for _ in range(residual_blocks)])
         self.decoder = nn.Sequential(
             UpsampleConv(c3, c2, 3), UpsampleConv(c2, c1, 3),
@@ -101,7 +101,8 @@ class FastNet(nn.Module):
         )
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(torch.logit(rgb, eps=0.02) + self.decoder(self.body(self.encoder(rgb))))
+        clamped = rgb.clamp(0.02, 0.98)  # logit(rgb, eps=0.02), written so it exports to Clip, not Where
+        return torch.sigmoid(torch.log(clamped / (1 - clamped)) + self.decoder(self.body(self.encoder(rgb))))
 
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"johnson": JohnsonNet, "fast": FastNet}

@@ -1,7 +1,7 @@
 """The `stylize` command: argument parsing only; every verb calls a plain library function.
 
 Runtime verbs (webcam, video, image, models, bench) need numpy, OpenCV and onnxruntime only.
-Training verbs (train, export) import torch lazily and say how to install it when it is missing.
+Training verbs (train, gatys, export) import torch lazily and say how to install it when it is missing.
 """
 from __future__ import annotations
 
@@ -105,6 +105,35 @@ def build_parser() -> argparse.ArgumentParser:
     for f in option_fields():
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
                        help=f"{f.metadata['help']} (default {f.default})")
+
+    p = sub.add_parser("gatys", help="optimize one high-quality stylization (Gatys et al. 2015; needs torch)",
+                       description="Optimize the pixels of an image to match a photo's content and one or more "
+                       "paintings' style (Gram matrices). Writes OUT, OUT.json (settings and loss history) "
+                       "and, with --save-every, intermediate images.")
+    p.add_argument("--content", required=True, help="content photo")
+    p.add_argument("--style", required=True, nargs="+", help="style image(s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    p.add_argument("--style-blend", type=float, nargs="+", help="one weight per style (default equal)")
+    p.add_argument("--backbone", default="effnet-lite0", choices=("effnet-lite0", "vgg16", "vgg19"),
+                   help="loss network (default effnet-lite0, which works offline)")
+    p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file")
+    p.add_argument("--content-weight", type=float, default=1.0, help="alpha (default 1)")
+    p.add_argument("--style-weight", type=float, default=1.0, help="beta (default 1)")
+    p.add_argument("--tv-weight", type=float, default=0.0, help="total-variation weight (default 0)")
+    p.add_argument("--style-layer-weights", type=float, nargs="+", help="one weight per style layer")
+    p.add_argument("--init", default="content", help="content, noise, or an image path (default content)")
+    p.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
+    p.add_argument("--lr", type=float, default=0.02, help="Adam learning rate (default 0.02)")
+    p.add_argument("--iterations", type=int, default=300, help="iterations in all (default 300)")
+    p.add_argument("--size", type=int, default=512, help="longer side of the output in pixels (default 512)")
+    p.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to --size")
+    p.add_argument("--original-colors", action="store_true", help="transfer luminance only, keep the photo's colours")
+    p.add_argument("--levels", type=int, default=1, help="coarse-to-fine resolutions (default 1: off)")
+    p.add_argument("--average-pooling", action="store_true", help="VGG: average instead of max pooling")
+    p.add_argument("--no-normalize", action="store_true", help="plain paper losses, no per-layer normalisation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=0, help="write an intermediate image every N iterations")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     p = sub.add_parser("export", help="export a training checkpoint as a verified contract ONNX model (needs torch)")
     p.add_argument("checkpoint", help="checkpoint file or run folder")
@@ -236,6 +265,23 @@ def run_training_verb(args: argparse.Namespace) -> int:
         raise UserError(f"{TRAIN_HINT} ({exc})") from exc
     from realtime import contract
 
+    if args.verb == "gatys":
+        from export.gatys import GatysSettings, stylize
+
+        if args.iterations < 1 or args.levels < 1:
+            raise UserError("--iterations and --levels must be at least 1")
+        settings = GatysSettings(
+            backbone=args.backbone, content_weight=args.content_weight, style_weight=args.style_weight,
+            tv_weight=args.tv_weight, style_layer_weights=args.style_layer_weights, style_blend=args.style_blend,
+            init=args.init, optimizer=args.optimizer, lr=args.lr, iterations=args.iterations, size=args.size,
+            style_scale=args.style_scale, original_colors=args.original_colors, levels=args.levels,
+            average_pooling=args.average_pooling, normalize=not args.no_normalize, seed=args.seed,
+            save_every=args.save_every)
+        summary = stylize(args.content, args.style, args.output, settings, args.backbone_weights, args.overwrite)
+        last = summary["history"][-1]
+        print(f"wrote {args.output} and {args.output}.json (final content {last['content']:.4g}, "
+              f"style {last['style']:.4g})", file=sys.stderr)
+        return 0
     if args.verb == "train":
         settings = TrainSettings(style=args.style, data=args.data,
                                  **{f.name: getattr(args, f.name) for f in option_fields()})

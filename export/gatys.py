@@ -1,0 +1,242 @@
+"""The Gatys, Ecker & Bethge (2015) optimizer: stylize one photo by optimizing its pixels.
+
+Losses as in the paper, with F the C x (H*W) feature map of a layer (N = C filters of M = H*W):
+- content: 1/2 * sum((F - P)^2) at the content layers;
+- style: per layer E_l = 1/(4 N^2 M^2) * sum((G - A)^2) with G = F F^T, weighted by the per-layer
+  style weights; J = alpha * J_content + beta * J_style (+ total variation).
+Extra normalisation (on by default, ``normalize=True``): each style layer's E_l is divided by its
+value at the initial image, and the content loss by 1/2 * sum(P^2), so alpha and beta are
+comparable across backbones, layers and image sizes (the raw paper values span many orders of
+magnitude between layers).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from export.losses import LossNetwork, build_loss_network
+from export.train import bgr_to_tensor, resize_longer_side, tensor_to_bgr
+from realtime.errors import UserError
+from realtime.images import read_image, write_image
+
+MIN_SIZE = 32  # the deepest taps sit at 1/16 resolution
+
+
+@dataclass
+class GatysSettings:
+    """Everything that shapes a Gatys stylization (saved beside the output)."""
+
+    backbone: str = "effnet-lite0"
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    tv_weight: float = 0.0
+    style_layer_weights: list[float] | None = None
+    style_blend: list[float] | None = None
+    init: str = "content"  # content, noise, or an image path
+    optimizer: str = "lbfgs"
+    lr: float = 0.02  # Adam only; L-BFGS uses a line search
+    iterations: int = 300
+    size: int = 512
+    style_scale: float = 1.0
+    original_colors: bool = False
+    levels: int = 1  # coarse-to-fine: 2 or more optimizes at halved sizes first
+    average_pooling: bool = False
+    normalize: bool = True
+    seed: int = 0
+    save_every: int = 0
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """The paper's Gram matrix G = F F^T (no normalisation) of a 1 x C x H x W feature map."""
+    flat = features.reshape(features.shape[1], -1)
+    return flat @ flat.t()
+
+
+def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """E_l = 1/(4 N^2 M^2) * sum((G - A)^2)."""
+    n, m = features.shape[1], features.shape[2] * features.shape[3]
+    return ((gram(features) - target_gram) ** 2).sum() / (4.0 * n * n * m * m)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1/2 * sum((F - P)^2)."""
+    return 0.5 * ((features - target) ** 2).sum()
+
+
+def luminance(bgr: np.ndarray) -> np.ndarray:
+    """The Y channel of an image as a 3-channel gray BGR image."""
+    y = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)[..., 0]
+    return cv2.cvtColor(y, cv2.COLOR_GRAY2BGR)
+
+
+def with_chroma_of(result: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``result``'s luminance with ``content``'s chroma (YCrCb), at ``result``'s size."""
+    ycc = cv2.cvtColor(result, cv2.COLOR_BGR2YCrCb)
+    chroma = cv2.cvtColor(cv2.resize(content, (result.shape[1], result.shape[0]), interpolation=cv2.INTER_AREA),
+                          cv2.COLOR_BGR2YCrCb)
+    ycc[..., 1:] = chroma[..., 1:]
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR)
+
+
+class GatysObjective:
+    """J for one content image and a blend of styles at one resolution."""
+
+    def __init__(self, network: LossNetwork, content: torch.Tensor, styles: list[torch.Tensor], blend: list[float],
+                 settings: GatysSettings):
+        self.network, self.settings = network, settings
+        layers = network.style_layers
+        weights = settings.style_layer_weights or [1.0 / len(layers)] * len(layers)
+        self.layer_weights = dict(zip(layers, weights))
+        with torch.no_grad():
+            feats = network(content)
+            self.content_targets = {n: feats[n] for n in network.content_layers}
+            self.style_grams = {n: torch.zeros(()) for n in layers}
+            for style, w in zip(styles, blend):
+                sf = network(style)
+                # Grams of different image sizes are made comparable per position (divide by M)
+                for n in layers:
+                    m = sf[n].shape[2] * sf[n].shape[3]
+                    self.style_grams[n] = self.style_grams[n] + w * gram(sf[n]) / m
+        self.content_scale = {n: 1.0 for n in network.content_layers}
+        self.style_scale = {n: 1.0 for n in layers}
+        if settings.normalize:
+            self.content_scale = {n: float(0.5 * (t ** 2).sum()) + 1e-12 for n, t in self.content_targets.items()}
+
+    def calibrate(self, image: torch.Tensor) -> None:
+        """Normalise each style layer by its loss at ``image`` (the start of the optimisation)."""
+        if not self.settings.normalize:
+            return
+        with torch.no_grad():
+            raw = self.style_terms(self.network(image))
+        self.style_scale = {n: max(float(v), 1e-12) for n, v in raw.items()}
+
+    def style_terms(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = {}
+        for n in self.network.style_layers:
+            m = feats[n].shape[2] * feats[n].shape[3]
+            out[n] = style_layer_loss(feats[n], self.style_grams[n] * m)
+        return out
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.network(image)
+        content = sum(content_loss(feats[n], t) / self.content_scale[n] for n, t in self.content_targets.items())
+        style = sum(self.layer_weights[n] * v / self.style_scale[n] for n, v in self.style_terms(feats).items())
+        tv = (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
+        terms = {"content": self.settings.content_weight * content, "style": self.settings.style_weight * style,
+                 "tv": self.settings.tv_weight * tv}
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+
+def level_sizes(size: int, levels: int) -> list[int]:
+    return [max(MIN_SIZE, size // 2 ** (levels - 1 - i)) for i in range(levels)]
+
+
+def stylize(content_path: str, style_paths: list[str], output: str, settings: GatysSettings,
+            backbone_weights: str | None = None, overwrite: bool = False, progress: bool = True) -> dict:
+    """Optimize an image that has the content of one photo and the style of one or more paintings.
+
+    Writes ``output`` (PNG/JPEG), ``<output>.json`` with the settings and loss history, and, with
+    ``save_every``, intermediate images ``<stem>_iterNNNN<suffix>``. Returns the summary dict.
+    """
+    out = Path(output)
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} already exists: pass --overwrite to replace it")
+    if not style_paths:
+        raise UserError("give at least one --style image")
+    blend = settings.style_blend or [1.0] * len(style_paths)
+    if len(blend) != len(style_paths):
+        raise UserError(f"{len(style_paths)} style images but {len(blend)} --style-blend weights: give one per style")
+    if any(w < 0 for w in blend) or sum(blend) <= 0:
+        raise UserError("--style-blend weights must be non-negative and not all zero")
+    blend = [w / sum(blend) for w in blend]
+    if settings.size < MIN_SIZE or settings.size / 2 ** (settings.levels - 1) < MIN_SIZE / 2:
+        raise UserError(f"--size {settings.size} is too small for the network (at least {MIN_SIZE} px per level)")
+    if settings.optimizer not in ("lbfgs", "adam"):
+        raise UserError(f"--optimizer {settings.optimizer}: choose lbfgs or adam")
+    content_bgr = read_image(content_path)
+    styles_bgr = [read_image(p) for p in style_paths]
+    init_bgr = None if settings.init in ("content", "noise") else read_image(settings.init)
+    try:
+        network = build_loss_network(settings.backbone, backbone_weights, average_pooling=settings.average_pooling)
+    except Exception as exc:
+        raise UserError(str(exc)) from exc
+    layers = network.style_layers
+    if settings.style_layer_weights is not None and len(settings.style_layer_weights) != len(layers):
+        raise UserError(f"{settings.backbone} has {len(layers)} style layers ({', '.join(layers)}); "
+                        f"got {len(settings.style_layer_weights)} --style-layer-weights")
+    if settings.original_colors:
+        content_in, styles_in = luminance(content_bgr), [luminance(s) for s in styles_bgr]
+    else:
+        content_in, styles_in = content_bgr, styles_bgr
+
+    torch.manual_seed(settings.seed)
+    history: list[dict] = []
+    image: torch.Tensor | None = None
+    sizes = level_sizes(settings.size, settings.levels)
+    per_level = [settings.iterations // len(sizes)] * len(sizes)
+    per_level[-1] += settings.iterations - sum(per_level)
+    bar = tqdm(total=settings.iterations, disable=not progress, desc="gatys", unit="it")
+    done = 0
+    for size, iterations in zip(sizes, per_level):
+        content = bgr_to_tensor([resize_longer_side(content_in, size)])
+        style_size = max(MIN_SIZE, round(size * settings.style_scale))
+        styles = [bgr_to_tensor([resize_longer_side(s, style_size)]) for s in styles_in]
+        objective = GatysObjective(network, content, styles, blend, settings)
+        if image is None:
+            if settings.init == "content":
+                image = content.clone()
+            elif settings.init == "noise":
+                image = torch.rand_like(content)
+            else:
+                image = bgr_to_tensor([cv2.resize(init_bgr, (content.shape[3], content.shape[2]))])
+        else:
+            image = F.interpolate(image, size=content.shape[2:], mode="bilinear", align_corners=False)
+        image = image.detach().clamp(0, 1).requires_grad_(True)
+        objective.calibrate(image)
+        if settings.optimizer == "lbfgs":
+            optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50,
+                                          line_search_fn="strong_wolfe")
+        else:
+            optimizer = torch.optim.Adam([image], lr=settings.lr)
+        last: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            terms = objective(image)
+            terms["total"].backward()
+            last.update(terms)
+            return terms["total"]
+
+        for _ in range(iterations):
+            optimizer.step(closure)
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            done += 1
+            record = {"iteration": done, "size": size, **{k: float(v.detach()) for k, v in last.items()}}
+            history.append(record)
+            bar.update(1)
+            bar.set_postfix(content=f"{record['content']:.3g}", style=f"{record['style']:.3g}",
+                            tv=f"{record['tv']:.3g}")
+            if settings.save_every and done % settings.save_every == 0:
+                write_image(out.with_name(f"{out.stem}_iter{done:04d}{out.suffix}"),
+                            finish(image, content_bgr, settings))
+    bar.close()
+    result = finish(image, content_bgr, settings)
+    write_image(out, result)
+    summary = {"output": str(out), "content": str(content_path), "styles": [str(p) for p in style_paths],
+               "settings": asdict(settings), "history": history}
+    out.with_name(out.name + ".json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def finish(image: torch.Tensor, content_bgr: np.ndarray, settings: GatysSettings) -> np.ndarray:
+    result = tensor_to_bgr(image)[0]
+    return with_chroma_of(result, content_bgr) if settings.original_colors else result

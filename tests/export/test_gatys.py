@@ -1,0 +1,117 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from export.gatys import GatysSettings, content_loss, gram, style_layer_loss, stylize
+from realtime.cli import main
+from realtime.errors import UserError
+
+
+@pytest.fixture
+def content_image(tmp_path):
+    yy, xx = np.mgrid[0:64, 0:80]
+    img = np.stack([((xx // 16 + yy // 16) % 2) * 200 + 20, xx * 3, 255 - yy * 3], -1).astype(np.uint8)
+    path = tmp_path / "content.png"
+    cv2.imwrite(str(path), img)
+    return path
+
+
+@pytest.fixture
+def second_style(tmp_path):
+    rng = np.random.default_rng(3)
+    img = cv2.resize(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8), (64, 64), interpolation=cv2.INTER_NEAREST)
+    img[..., 0] = 230  # strongly blue blocks
+    path = tmp_path / "blocks.png"
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def test_gram_and_losses_follow_the_paper():
+    f = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 1, 2)
+    assert torch.equal(gram(f), torch.tensor([[5.0, 11.0], [11.0, 25.0]]))
+    g = gram(torch.randn(1, 6, 5, 4))
+    assert torch.allclose(g, g.t()) and torch.linalg.eigvalsh(g).min() > -1e-4
+    # E = 1/(4 N^2 M^2) sum (G - A)^2 with N = 2 filters and M = 2 positions
+    assert style_layer_loss(f, torch.zeros(2, 2)) == pytest.approx((25 + 121 + 121 + 625) / (4 * 4 * 4))
+    assert content_loss(f, torch.zeros_like(f)) == pytest.approx(0.5 * (1 + 4 + 9 + 16))
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_loss_falls_for_each_optimizer(tmp_path, content_image, style_image, optimizer):
+    settings = GatysSettings(size=64, iterations=8, optimizer=optimizer, lr=0.05, style_weight=10.0, init="noise")
+    summary = stylize(str(content_image), [str(style_image)], str(tmp_path / "out.png"), settings, progress=False)
+    totals = [h["total"] for h in summary["history"]]
+    assert totals[-1] < totals[0]
+    assert cv2.imread(str(tmp_path / "out.png")).shape == (51, 64, 3)
+    saved = json.loads((tmp_path / "out.png.json").read_text())
+    assert len(saved["history"]) == 8 and saved["settings"]["optimizer"] == optimizer
+
+
+def test_original_colors_keep_the_content_chroma(tmp_path, content_image, style_image):
+    settings = GatysSettings(size=64, iterations=5, style_weight=10.0, original_colors=True)
+    stylize(str(content_image), [str(style_image)], str(tmp_path / "o.png"), settings, progress=False)
+    out = cv2.cvtColor(cv2.imread(str(tmp_path / "o.png")), cv2.COLOR_BGR2YCrCb).astype(int)
+    content = cv2.resize(cv2.imread(str(content_image)), (out.shape[1], out.shape[0]), interpolation=cv2.INTER_AREA)
+    ref = cv2.cvtColor(content, cv2.COLOR_BGR2YCrCb).astype(int)
+    assert np.abs(out[..., 1:] - ref[..., 1:]).mean() < 2.0
+
+
+def test_blend_weights_move_the_result_between_styles(tmp_path, content_image, style_image, second_style):
+    def run(weights, name):
+        settings = GatysSettings(size=64, iterations=10, style_weight=20.0, style_blend=weights, init="noise")
+        stylize(str(content_image), [str(style_image), str(second_style)], str(tmp_path / name), settings,
+                progress=False)
+        return cv2.imread(str(tmp_path / name)).astype(float)
+
+    towards_first, towards_second = run([1.0, 0.0], "a.png"), run([0.0, 1.0], "b.png")
+    middle = run([0.5, 0.5], "m.png")
+    blue = [img[..., 0].mean() for img in (towards_first, middle, towards_second)]
+    assert blue[0] < blue[1] < blue[2]
+
+
+def test_intermediate_images(tmp_path, content_image, style_image):
+    settings = GatysSettings(size=48, iterations=4, save_every=2, levels=1)
+    stylize(str(content_image), [str(style_image)], str(tmp_path / "r.png"), settings, progress=False)
+    assert (tmp_path / "r_iter0002.png").is_file() and (tmp_path / "r_iter0004.png").is_file()
+
+
+def test_coarse_to_fine(tmp_path, content_image, style_image):
+    settings = GatysSettings(size=64, iterations=6, levels=2)
+    summary = stylize(str(content_image), [str(style_image)], str(tmp_path / "c.png"), settings, progress=False)
+    assert [h["size"] for h in summary["history"]] == [32, 32, 32, 64, 64, 64]
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing", "no such image file"),
+    ("corrupt", "not a readable image"),
+    ("blend", "2 style images but 1 --style-blend"),
+    ("small", "too small"),
+])
+def test_bad_input_is_a_clear_message(tmp_path, content_image, style_image, case, message, capsys):
+    args = ["gatys", "--content", str(content_image), "--style", str(style_image), "-o", str(tmp_path / "x.png"),
+            "--size", "64", "--iterations", "1"]
+    if case == "missing":
+        args[2] = str(tmp_path / "nope.jpg")
+    elif case == "corrupt":
+        (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff garbage")
+        args[4] = str(tmp_path / "bad.jpg")
+    elif case == "blend":
+        args[4:5] = [str(style_image), str(style_image)]
+        args += ["--style-blend", "1"]
+    elif case == "small":
+        args[args.index("64")] = "16"
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_existing_output_is_kept(tmp_path, content_image, style_image):
+    out = tmp_path / "keep.png"
+    out.write_bytes(b"mine")
+    with pytest.raises(UserError, match="--overwrite"):
+        stylize(str(content_image), [str(style_image)], str(out), GatysSettings(size=64, iterations=1), progress=False)
+    assert out.read_bytes() == b"mine"

@@ -1,0 +1,55 @@
+"""Every shipped model follows the contract, runs at two sizes, says how it was made, and has a
+look of its own."""
+import numpy as np
+import pytest
+
+import models
+from realtime import contract
+from realtime.session import StyleSession
+
+SHIPPED = models.shipped_models()
+
+
+def test_default_style_is_shipped():
+    assert models.DEFAULT_STYLE in models.style_names()
+    assert models.locate(models.DEFAULT_STYLE) == SHIPPED[models.DEFAULT_STYLE]
+
+
+def test_models_folder_stays_small():
+    assert sum(p.stat().st_size for p in models.MODELS_DIR.iterdir() if p.is_file()) < 40 * 2**20
+
+
+def scene(h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([127 + 100 * np.sin(xx / 13.0), 127 + 100 * np.cos(yy / 9.0), (xx + yy) % 256], -1)
+    return img.astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def outputs() -> dict[str, np.ndarray]:
+    frame = scene(120, 160)
+    return {name: StyleSession(path, "cpu").run(frame) for name, path in SHIPPED.items()}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_model_contract_and_metadata(name):
+    session = StyleSession(SHIPPED[name], "cpu")
+    info = session.info
+    assert info.io_layout == contract.IO_UINT8_BGR and info.has_strength
+    assert info.backbone == "effnet-lite0"
+    assert info.settings["trained_steps"] > 0 and info.settings["style"]
+    assert name.removesuffix(models.QUALITY_SUFFIX) == info.style
+    for h, w in ((480, 640), (97, 131)):
+        frame = scene(h, w)
+        out = session.run(frame)
+        assert out.shape == frame.shape and out.dtype == np.uint8
+        assert np.array_equal(session.run(frame, 0.0), frame)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_model_has_a_look_of_its_own(name, outputs):
+    frame = scene(120, 160).astype(int)
+    assert np.abs(outputs[name].astype(int) - frame).mean() > 10
+    for other, out in outputs.items():
+        if other.removesuffix(models.QUALITY_SUFFIX) != name.removesuffix(models.QUALITY_SUFFIX):
+            assert np.abs(outputs[name].astype(int) - out).mean() > 5, f"{name} looks like {other}"
