@@ -135,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-every", type=int, default=0, help="write an intermediate image every N iterations")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
+    p = sub.add_parser("eval", help="quality report: a fast model against Gatys references (needs torch)")
+    p.add_argument("--model", "-m", required=True, help="contract .onnx model (or shipped name)")
+    p.add_argument("--style", help="style image (default: the one named in the model's metadata)")
+    p.add_argument("--content", required=True, nargs="+", help="content photos or folders")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
+    p.add_argument("--backbone", default="effnet-lite0", choices=("effnet-lite0", "vgg16", "vgg19"))
+    p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file")
+    p.add_argument("--size", type=int, default=384, help="longer side of each photo (default 384)")
+    p.add_argument("--iterations", type=int, default=100, help="Gatys L-BFGS iterations (default 100)")
+    p.add_argument("--style-weight", type=float, default=5.0, help="Gatys beta (default 5)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+
     p = sub.add_parser("export", help="export a training checkpoint as a verified contract ONNX model (needs torch)")
     p.add_argument("checkpoint", help="checkpoint file or run folder")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
@@ -281,6 +293,28 @@ def run_training_verb(args: argparse.Namespace) -> int:
         last = summary["history"][-1]
         print(f"wrote {args.output} and {args.output}.json (final content {last['content']:.4g}, "
               f"style {last['style']:.4g})", file=sys.stderr)
+        return 0
+    if args.verb == "eval":
+        from export.evaluate import evaluate
+        from export.gatys import GatysSettings
+
+        model = args.model
+        if not Path(model).exists():
+            import models
+
+            located = models.locate(model)
+            if located is None:
+                raise UserError(f"--model {model}: no such file and no shipped model of that name")
+            model = str(located)
+        summary = evaluate(model, args.style, args.content, args.output,
+                           GatysSettings(backbone=args.backbone, size=args.size, iterations=args.iterations,
+                                         style_weight=args.style_weight),
+                           args.backbone_weights, args.overwrite)
+        for row in summary["photos"]:
+            print(f"{Path(row['photo']).name:<24} style x{row['style_ratio']:.2f} content x{row['content_ratio']:.2f} "
+                  f"of Gatys; {1000 * row['fast']['seconds']:.0f} ms vs {row['gatys']['seconds']:.0f} s")
+        print(f"mean: style x{summary['mean_style_ratio']:.2f}, content x{summary['mean_content_ratio']:.2f} "
+              f"of the Gatys reference; report in {args.output}")
         return 0
     if args.verb == "train":
         settings = TrainSettings(style=args.style, data=args.data,

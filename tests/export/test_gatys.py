@@ -115,3 +115,21 @@ def test_existing_output_is_kept(tmp_path, content_image, style_image):
     with pytest.raises(UserError, match="--overwrite"):
         stylize(str(content_image), [str(style_image)], str(out), GatysSettings(size=64, iterations=1), progress=False)
     assert out.read_bytes() == b"mine"
+
+
+def test_eval_report_on_tiny_inputs(tmp_path, content_image, style_image, negative_model, capsys):
+    report = tmp_path / "report"
+    args = ["eval", "--model", str(negative_model), "--style", str(style_image), "--content", str(content_image),
+            "-o", str(report), "--size", "48", "--iterations", "3"]
+    assert main(args) == 0
+    summary = json.loads((report / "summary.json").read_text())
+    row = summary["photos"][0]
+    for key in ("fast", "gatys"):
+        assert set(row[key]) == {"content", "style", "seconds"} and row[key]["seconds"] > 0
+    # the negative 'model' destroys the content: far worse content than the Gatys reference
+    assert row["content_ratio"] > 1 and np.isfinite(row["style_ratio"])
+    panel = cv2.imread(str(report / "content_compare.png"))
+    assert panel.shape[1] == 3 * 48
+    assert "mean: style" in capsys.readouterr().out
+    assert main(args) == 2  # an existing report needs --overwrite
+    assert main(args[:-4] + ["-o", str(tmp_path / "r2"), "--content", str(tmp_path / "none.png")]) == 2

@@ -1,0 +1,95 @@
+"""`stylize eval`: judge a fast ONNX model against Gatys references for the same style.
+
+For each content photo: the model's output and a Gatys optimisation, both scored by the same loss
+network. Losses are normalised so they read the same way for every backbone and photo: content
+loss relative to 1/2*sum(P^2) (0 = the photo's features), style loss relative to the unstylized
+photo's style loss (1 = no more like the painting than the photo itself).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.gatys import GatysObjective, GatysSettings, stylize
+from export.losses import build_loss_network
+from export.train import bgr_to_tensor, resize_longer_side
+from realtime.errors import UserError
+from realtime.frames import draw_text_lines
+from realtime.images import list_images, read_image, write_image
+from realtime.session import StyleSession
+
+
+def content_files(inputs: list[str]) -> list[Path]:
+    """Image files from a mix of files and folders."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        files += list_images(path) if path.is_dir() else [path]  # a bad file is reported when read
+    if not files:
+        raise UserError("no content images found")
+    return files
+
+
+def score(objective: GatysObjective, bgr: np.ndarray) -> dict[str, float]:
+    with torch.no_grad():
+        terms = objective(bgr_to_tensor([bgr]))
+    return {"content": float(terms["content"]), "style": float(terms["style"])}
+
+
+def evaluate(model: str, style: str | None, contents: list[str], output_dir: str, gatys: GatysSettings,
+             backbone_weights: str | None = None, overwrite: bool = False) -> dict:
+    """Write REPORT_DIR/summary.json and one side-by-side PNG per photo; returns the summary."""
+    out = Path(output_dir)
+    if (out / "summary.json").exists() and not overwrite:
+        raise UserError(f"{out} already holds a report: pass --overwrite to replace it")
+    session = StyleSession(model, "cpu")
+    style_path = style or session.info.settings.get("style")
+    if not style_path or not Path(style_path).is_file():
+        raise UserError(f"the style image {style_path!r} of this model is not here: pass --style")
+    style_bgr = read_image(style_path)
+    files = content_files(contents)
+    photos = [resize_longer_side(read_image(p), gatys.size) for p in files]
+    try:
+        network = build_loss_network(gatys.backbone, backbone_weights)
+    except Exception as exc:
+        raise UserError(str(exc)) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    scoring = GatysSettings(**{**asdict(gatys), "content_weight": 1.0, "style_weight": 1.0, "tv_weight": 0.0})
+    rows = []
+    for path, photo in zip(files, photos):
+        content = bgr_to_tensor([photo])
+        style_t = bgr_to_tensor([resize_longer_side(style_bgr, max(32, round(gatys.size * gatys.style_scale)))])
+        objective = GatysObjective(network, content, [style_t], [1.0], scoring)
+        objective.calibrate(content)  # style 1.0 = as far from the painting as the photo itself
+
+        t = time.perf_counter()
+        fast = session.run(photo)
+        fast_s = time.perf_counter() - t
+        ref_path = out / f"{path.stem}_gatys.png"
+        t = time.perf_counter()
+        stylize(str(path), [style_path], str(ref_path), gatys, backbone_weights, overwrite=True, progress=False)
+        gatys_s = time.perf_counter() - t
+        reference = read_image(ref_path)
+        fast_scores, ref_scores = score(objective, fast), score(objective, reference)
+        rows.append({
+            "photo": str(path), "fast": {**fast_scores, "seconds": fast_s}, "gatys": {**ref_scores, "seconds": gatys_s},
+            "style_ratio": fast_scores["style"] / max(ref_scores["style"], 1e-12),
+            "content_ratio": fast_scores["content"] / max(ref_scores["content"], 1e-12),
+        })
+        panel = np.hstack([photo, reference, fast])
+        draw_text_lines(panel, [f"content | Gatys ({gatys.iterations} it, {gatys_s:.0f} s) | "
+                                f"{session.info.name} ({1000 * fast_s:.0f} ms)"])
+        write_image(out / f"{path.stem}_compare.png", panel)
+    summary = {
+        "model": str(model), "style": style_path, "architecture": session.info.architecture,
+        "backbone": gatys.backbone, "gatys_settings": asdict(gatys), "photos": rows,
+        "mean_style_ratio": float(np.mean([r["style_ratio"] for r in rows])),
+        "mean_content_ratio": float(np.mean([r["content_ratio"] for r in rows])),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
