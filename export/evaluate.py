@@ -55,7 +55,7 @@ def evaluate(model: str, style: str | None, contents: list[str], output_dir: str
     files = content_files(contents)
     photos = [resize_longer_side(read_image(p), gatys.size) for p in files]
     try:
-        network = build_loss_network(gatys.backbone, backbone_weights)
+        network = build_loss_network(gatys.backbone, backbone_weights, average_pooling=gatys.average_pooling)
     except Exception as exc:
         raise UserError(str(exc)) from exc
     out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,7 @@ def evaluate(model: str, style: str | None, contents: list[str], output_dir: str
         fast_s = time.perf_counter() - t
         ref_path = out / f"{path.stem}_gatys.png"
         t = time.perf_counter()
-        stylize(str(path), [style_path], str(ref_path), gatys, backbone_weights, overwrite=True, progress=False)
+        stylize(str(path), [style_path], str(ref_path), gatys, overwrite=True, progress=False, network=network)
         gatys_s = time.perf_counter() - t
         reference = read_image(ref_path)
         fast_scores, ref_scores = score(objective, fast), score(objective, reference)

@@ -12,6 +12,7 @@ magnitude between layers).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -140,11 +141,13 @@ def level_sizes(size: int, levels: int) -> list[int]:
 
 
 def stylize(content_path: str, style_paths: list[str], output: str, settings: GatysSettings,
-            backbone_weights: str | None = None, overwrite: bool = False, progress: bool = True) -> dict:
+            backbone_weights: str | None = None, overwrite: bool = False, progress: bool = True,
+            network: LossNetwork | None = None) -> dict:
     """Optimize an image that has the content of one photo and the style of one or more paintings.
 
     Writes ``output`` (PNG/JPEG), ``<output>.json`` with the settings and loss history, and, with
     ``save_every``, intermediate images ``<stem>_iterNNNN<suffix>``. Returns the summary dict.
+    ``network`` reuses an already built loss network (it must match ``settings.backbone``).
     """
     out = Path(output)
     if out.exists() and not overwrite:
@@ -164,10 +167,11 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
     content_bgr = read_image(content_path)
     styles_bgr = [read_image(p) for p in style_paths]
     init_bgr = None if settings.init in ("content", "noise") else read_image(settings.init)
-    try:
-        network = build_loss_network(settings.backbone, backbone_weights, average_pooling=settings.average_pooling)
-    except Exception as exc:
-        raise UserError(str(exc)) from exc
+    if network is None:
+        try:
+            network = build_loss_network(settings.backbone, backbone_weights, average_pooling=settings.average_pooling)
+        except Exception as exc:
+            raise UserError(str(exc)) from exc
     layers = network.style_layers
     if settings.style_layer_weights is not None and len(settings.style_layer_weights) != len(layers):
         raise UserError(f"{settings.backbone} has {len(layers)} style layers ({', '.join(layers)}); "
@@ -184,6 +188,7 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
     per_level = [settings.iterations // len(sizes)] * len(sizes)
     per_level[-1] += settings.iterations - sum(per_level)
     bar = tqdm(total=settings.iterations, disable=not progress, desc="gatys", unit="it")
+    started = time.perf_counter()
     done = 0
     for size, iterations in zip(sizes, per_level):
         content = bgr_to_tensor([resize_longer_side(content_in, size)])
@@ -232,7 +237,7 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
     result = finish(image, content_bgr, settings)
     write_image(out, result)
     summary = {"output": str(out), "content": str(content_path), "styles": [str(p) for p in style_paths],
-               "settings": asdict(settings), "history": history}
+               "settings": asdict(settings), "history": history, "seconds": time.perf_counter() - started}
     out.with_name(out.name + ".json").write_text(json.dumps(summary, indent=1))
     return summary
 

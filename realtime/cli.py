@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list shipped models (and any given) with their metadata")
     p.add_argument("--model", "-m", action="append", metavar="PATH", help="also describe this model file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--markdown", action="store_true", help="print a Markdown table (as in models/README.md)")
 
     p = sub.add_parser("bench", help="measure decode, inference, encode and the pipelined frame rate")
     _add_model_args(p, many=False)
@@ -206,6 +207,18 @@ def describe_models(paths: list[str] | None) -> list[dict]:
     return rows
 
 
+def models_markdown(rows: list[dict]) -> str:
+    """A Markdown table of models and the settings they were trained with (from their metadata)."""
+    lines = ["| model | style | architecture | steps | style weight | crop | backbone | MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = json.loads(r["metadata"].get("stylize.training_settings", "{}"))
+        lines.append(f"| `{r['name']}` | {r['style']} | {r['architecture']} (width {s.get('width', '-')}) | "
+                     f"{r['trained_steps'] or '-'} | {s.get('style_weight', '-')} | {s.get('image_size', '-')} | "
+                     f"{r['backbone']} | {r['size_mb']} |")
+    return "\n".join(lines)
+
+
 def _strength(value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise UserError(f"--strength {value}: must be between 0 and 1")
@@ -248,6 +261,8 @@ def run_verb(args: argparse.Namespace) -> int:
         rows = describe_models(args.model)
         if args.json:
             print(json.dumps(rows, indent=2))
+        elif args.markdown:
+            print(models_markdown(rows))
         elif not rows:
             print("no models shipped yet; pass --model PATH to describe a model file")
         else:
