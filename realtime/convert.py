@@ -15,6 +15,7 @@ from realtime.frames import fit, keep_original_colors
 from realtime.images import read_image, write_image
 from realtime.pipeline import StageTimes, run_pipeline
 from realtime.session import StyleSession
+from realtime.stabilize import Stabilizer
 from realtime.video_io import VideoWriter, has_audio, open_video_file
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm")
@@ -22,15 +23,19 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm")
 
 @dataclass
 class Stylizer:
-    """A session plus the per-frame options: strength and original colours."""
+    """A session plus the per-frame options: strength, original colours and, for a stream of
+    frames, the temporal stabilizer (which keeps state between calls)."""
 
     session: StyleSession
     strength: float = 1.0
     original_colors: bool = False
+    stabilizer: Stabilizer | None = None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         out = self.session.run(frame, self.strength)
-        return keep_original_colors(frame, out) if self.original_colors else out
+        if self.original_colors:
+            out = keep_original_colors(frame, out)
+        return self.stabilizer(frame, out) if self.stabilizer is not None else out
 
 
 def check_outputs(inputs: list[Path], targets: list[Path], overwrite: bool) -> None:
@@ -73,6 +78,8 @@ def convert_video(source: Path, target: Path, stylize: Stylizer, size: tuple[int
     ``size`` is given), keeping the audio track. ``target`` appears only when complete."""
     cap, info = open_video_file(source)
     out_size = size or (info.width, info.height)
+    if stylize.stabilizer is not None:
+        stylize.stabilizer.reset()
     try:
         audio = source if has_audio(source) else None
         bar = tqdm(total=info.frames or None, desc=source.name, unit="frame", disable=not progress,

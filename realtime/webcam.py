@@ -14,6 +14,7 @@ from realtime.errors import UserError
 from realtime.frames import draw_text_lines, fit, keep_original_colors, side_by_side
 from realtime.images import write_image
 from realtime.session import StyleSession
+from realtime.stabilize import Stabilizer
 from realtime.video_io import LatestFrameReader, VideoWriter, open_camera, parse_camera
 
 WINDOW = "stylize"
@@ -125,7 +126,7 @@ def timestamped(prefix: str, suffix: str, folder: Path) -> Path:
 
 def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int, int] | None = None,
                record: str | None = None, window: bool = True, mirror: bool = False, strength: float = 1.0,
-               max_frames: int | None = None, output_dir: str = ".") -> int:
+               max_frames: int | None = None, output_dir: str = ".", stabilize: bool = False) -> int:
     """Run the live loop until the user quits, the source ends, Ctrl-C or ``max_frames``."""
     if record and Path(record).exists():
         raise UserError(f"--record {record} already exists; choose another file name")
@@ -135,6 +136,7 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
         print(f"camera gives {info.width}x{info.height} (asked for {size[0]}x{size[1]})", file=sys.stderr)
     reader = LatestFrameReader(cap, pace_fps=info.fps if is_file else None)
     state = LiveState(strength=strength)
+    stabilizer = Stabilizer() if stabilize else None
     stats = Stats()
     folder = Path(output_dir)
     recorder = Recorder(Path(record), info.fps) if record else None
@@ -159,7 +161,7 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
                 frame = cv2.flip(frame, 1)
             session = sessions[state.model_index]
             started = time.perf_counter()
-            out = Stylizer(session, state.strength, state.original_colors)(frame)
+            out = Stylizer(session, state.strength, state.original_colors, stabilizer)(frame)
             infer = time.perf_counter() - started
             shown = side_by_side(frame, out) if state.show_original else out
             new_fps = stats.update(time.perf_counter() - captured_at, infer)

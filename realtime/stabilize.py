@@ -1,0 +1,99 @@
+"""Temporal stabilisation of stylized video: blend each output with the previous output warped by
+optical flow, except where the flow is not trusted (occlusions, fast motion), so strokes stop
+flickering on still parts of the scene and moving objects leave no ghost trails."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+FLOW_WIDTH = 160  # flow and trust are computed on small gray frames: cheap, and enough for both
+
+
+def _gray_small(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    width = min(FLOW_WIDTH, w)
+    small = cv2.resize(frame, (width, max(8, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+
+
+def _identity_grid(h: int, w: int) -> np.ndarray:
+    ys, xs = np.indices((h, w), dtype=np.float32)
+    return np.dstack([xs, ys])
+
+
+_DIS = None
+
+
+def _dis() -> cv2.DISOpticalFlow:
+    global _DIS
+    if _DIS is None:
+        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    return _DIS
+
+
+def small_flow(current_gray: np.ndarray, previous_gray: np.ndarray) -> np.ndarray:
+    """DIS flow on small gray frames: for each pixel of ``current``, the offset to ``previous``."""
+    return _dis().calc(current_gray, previous_gray, None)
+
+
+def estimate_flow(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Dense flow (H x W x 2, full-resolution pixels) mapping each pixel of ``current`` to its place
+    in ``previous``, estimated with OpenCV's DIS on small gray frames."""
+    a = _gray_small(current)
+    flow = small_flow(a, _gray_small(previous))
+    h, w = current.shape[:2]
+    return cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * (w / a.shape[1])
+
+
+def warp(image: np.ndarray, flow: np.ndarray, grid: np.ndarray | None = None) -> np.ndarray:
+    """Sample ``image`` at (x, y) + flow: brings the previous frame onto the current one."""
+    maps = (grid if grid is not None else _identity_grid(*flow.shape[:2])) + flow
+    return cv2.remap(image, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+class Stabilizer:
+    """Per-stream state: call it with each (input frame, stylized frame) pair, in order.
+
+    ``weight`` is how much of the warped previous output is kept where the flow is trusted; the
+    trust falls to zero where the warped previous input disagrees with the current input by more
+    than ``tolerance`` gray levels (occlusion, fast motion, scene cut).
+    """
+
+    def __init__(self, weight: float = 0.7, tolerance: float = 12.0):
+        self.weight, self.tolerance = weight, tolerance
+        self._prev_gray: np.ndarray | None = None
+        self._prev_out: np.ndarray | None = None
+        self._grids: dict[tuple[int, int], np.ndarray] = {}
+
+    def reset(self) -> None:
+        """Forget the previous frame (a new clip starts)."""
+        self._prev_gray = self._prev_out = None
+
+    def _grid(self, h: int, w: int) -> np.ndarray:
+        if (h, w) not in self._grids:
+            self._grids[(h, w)] = _identity_grid(h, w)
+        return self._grids[(h, w)]
+
+    def __call__(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        gray = _gray_small(frame)
+        if self._prev_out is None or self._prev_out.shape != stylized.shape:
+            self._prev_gray, self._prev_out = gray, stylized
+            return stylized
+        flow = small_flow(gray, self._prev_gray)
+        sh, sw = gray.shape
+        disagreement = cv2.absdiff(warp(self._prev_gray, flow, self._grid(sh, sw)), gray).astype(np.float32)
+        trust = cv2.blur(np.clip(1.0 - disagreement / self.tolerance, 0.0, 1.0), (3, 3)) * self.weight
+        h, w = stylized.shape[:2]
+        full_flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(w / sw)
+        warped_out = warp(self._prev_out, full_flow, self._grid(h, w))
+        trust = cv2.resize(trust, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = cv2.blendLinear(warped_out, stylized, trust, 1.0 - trust)
+        self._prev_gray, self._prev_out = gray, out
+        return out
+
+
+def stabilized(run: Callable[[np.ndarray], np.ndarray], stabilizer: Stabilizer) -> Callable[[np.ndarray], np.ndarray]:
+    """Wrap a per-frame stylize function with a stabilizer."""
+    return lambda frame: stabilizer(frame, run(frame))
