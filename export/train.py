@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from export.losses import build_loss_network, gram_matrix, relative_mse, total_variation, LossNetwork
@@ -126,6 +127,16 @@ class PerceptualLoss:
         return terms
 
 
+TEMPORAL_NOISE = 2.0 / 255  # sensor-like noise for the temporal robustness term
+
+
+def temporal_loss(net: torch.nn.Module, batch: torch.Tensor, output: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """How much the output moves when the input gets camera noise, relative to how much the input
+    moved: 1 = flickers like the input, 0 = perfectly steady (trains against frame-to-frame flicker)."""
+    noisy = (batch + noise).clamp(0, 1)
+    return F.mse_loss(net(noisy), output) / F.mse_loss(noisy, batch).clamp_min(1e-8)
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write a checkpoint atomically, so a kill during the write never loses the previous one."""
     tmp = path.with_name(path.name + ".partial")
@@ -167,14 +178,15 @@ def draw_loss_curve(history: list[dict], path: Path) -> None:
     """A PNG line plot of the loss terms against the step (OpenCV only, no plotting library)."""
     w, h, margin = 800, 400, 40
     canvas = np.full((h, w, 3), 255, np.uint8)
-    keys = [k for k in ("total", "content", "style", "tv") if any(r.get(k, 0) > 0 for r in history)]
-    colors = {"total": (0, 0, 0), "content": (200, 80, 0), "style": (0, 0, 200), "tv": (0, 150, 0)}
+    colors = {"total": (0, 0, 0), "content": (200, 80, 0), "style": (0, 0, 200), "tv": (0, 150, 0),
+              "temporal": (160, 0, 160)}
+    keys = [k for k in colors if any(r.get(k, 0) > 0 for r in history)]
     top = max(r[k] for r in history for k in keys)
     last = max(r["step"] for r in history)
     cv2.rectangle(canvas, (margin, margin), (w - margin, h - margin), (180, 180, 180))
     for i, key in enumerate(keys):
         pts = np.array([[margin + (w - 2 * margin) * r["step"] / last,
-                         h - margin - (h - 2 * margin) * r[key] / top] for r in history], np.int32)
+                         h - margin - (h - 2 * margin) * r.get(key, 0) / top] for r in history], np.int32)
         cv2.polylines(canvas, [pts], False, colors[key], 1, cv2.LINE_AA)
         cv2.putText(canvas, key, (w - margin - 90, margin + 18 * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     colors[key], 1, cv2.LINE_AA)
@@ -232,14 +244,19 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     for step in bar:
         rng = np.random.default_rng([settings.seed, step])  # the batch depends only on seed and step
         batch = bgr_to_tensor(photos.random_crops(rng, settings.batch_size, settings.image_size))
-        terms = loss.terms(net(batch), batch)
+        output = net(batch)
+        terms = loss.terms(output, batch)
+        if settings.temporal_weight > 0:
+            noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, batch.shape).astype(np.float32))
+            terms["temporal"] = settings.temporal_weight * temporal_loss(net, batch, output, noise)
+            terms["total"] = terms["total"] + terms["temporal"]
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         optimizer.step()
         record = {"step": step + 1, **{k: float(v.detach()) for k, v in terms.items()}}
         history.append(record)
-        bar.set_postfix(content=f"{record['content']:.3f}", style=f"{record['style']:.3f}",
-                        tv=f"{record['tv']:.3f}", skipped=len(photos.unreadable))
+        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k not in ("step", "total")},
+                        skipped=len(photos.unreadable))
         done = step + 1
         if done % settings.preview_every == 0 or done == settings.steps:
             write_preview(net, held_out, run_dir / "previews" / f"step_{done:06d}.png")
