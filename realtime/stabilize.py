@@ -86,8 +86,11 @@ class Stabilizer:
         disagreement = cv2.absdiff(warp(self._prev_gray, flow, self._grid(sh, sw)), gray).astype(np.float32)
         trust = cv2.blur(np.clip(1.0 - disagreement / self.tolerance, 0.0, 1.0), (3, 3)) * self.weight
         h, w = stylized.shape[:2]
-        full_flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(w / sw)
-        warped_out = warp(self._prev_out, full_flow, self._grid(h, w))
+        # sampling positions, computed small and scaled up: one resize instead of resize + add
+        maps = (self._grid(sh, sw) + flow + np.float32(0.5)) * np.array([w / sw, h / sh], np.float32) - np.float32(0.5)
+        map_xy, map_frac = cv2.convertMaps(cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR), None,
+                                           cv2.CV_16SC2)  # fixed-point maps remap faster
+        warped_out = cv2.remap(self._prev_out, map_xy, map_frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         trust = cv2.resize(trust, (w, h), interpolation=cv2.INTER_LINEAR)
         out = cv2.blendLinear(warped_out, stylized, trust, 1.0 - trust)
         self._prev_gray, self._prev_out = gray, out
