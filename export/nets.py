@@ -113,3 +113,57 @@ def build_net(arch: str, width: float = 1.0) -> nn.Module:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[arch](width=width)
+
+
+class _ExampleConv(nn.Module):
+    """pytorch/examples' ConvLayer (key names ``conv2d.*``), with optional nearest upsampling first."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: int | None = None):
+        super().__init__()
+        self.upsample = upsample
+        self.reflection_pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv2d = nn.Conv2d(cin, cout, kernel, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=float(self.upsample), mode="nearest")
+        return self.conv2d(self.reflection_pad(x))
+
+
+class _ExampleResidual(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = _ExampleConv(channels, channels, 3)
+        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.conv2 = _ExampleConv(channels, channels, 3)
+        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.in2(self.conv2(F.relu(self.in1(self.conv1(x)))))
+
+
+class PyTorchExampleNet(nn.Module):
+    """The TransformerNet of the PyTorch fast-neural-style example, with its state-dict key names,
+    adapted to this project's convention (RGB in [0, 1] in and out; the original works in 0-255)."""
+
+    size_multiple = 4
+    min_size = 8
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.in1 = _ExampleConv(3, 32, 9), nn.InstanceNorm2d(32, affine=True)
+        self.conv2, self.in2 = _ExampleConv(32, 64, 3, 2), nn.InstanceNorm2d(64, affine=True)
+        self.conv3, self.in3 = _ExampleConv(64, 128, 3, 2), nn.InstanceNorm2d(128, affine=True)
+        self.res1, self.res2, self.res3, self.res4, self.res5 = (_ExampleResidual(128) for _ in range(5))
+        self.deconv1, self.in4 = _ExampleConv(128, 64, 3, upsample=2), nn.InstanceNorm2d(64, affine=True)
+        self.deconv2, self.in5 = _ExampleConv(64, 32, 3, upsample=2), nn.InstanceNorm2d(32, affine=True)
+        self.deconv3 = _ExampleConv(32, 3, 9)
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.in1(self.conv1(rgb * 255.0)))
+        y = F.relu(self.in2(self.conv2(y)))
+        y = F.relu(self.in3(self.conv3(y)))
+        y = self.res5(self.res4(self.res3(self.res2(self.res1(y)))))
+        y = F.relu(self.in4(self.deconv1(y)))
+        y = F.relu(self.in5(self.deconv2(y)))
+        return (self.deconv3(y) / 255.0).clamp(0.0, 1.0)

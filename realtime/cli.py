@@ -1,7 +1,7 @@
 """The `stylize` command: argument parsing only; every verb calls a plain library function.
 
 Runtime verbs (webcam, video, image, models, bench) need numpy, OpenCV and onnxruntime only.
-Training verbs (train, gatys, export) import torch lazily and say how to install it when it is missing.
+Training verbs (train, gatys, eval, export, import) import torch lazily and say how to install it when it is missing.
 """
 from __future__ import annotations
 
@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     for f in option_fields():
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
                        help=f"{f.metadata['help']} (default {f.default})")
+
+    p = sub.add_parser("import", help="convert a PyTorch fast-neural-style example checkpoint (.pth) to a "
+                       "contract model (needs torch)")
+    p.add_argument("checkpoint", help="TransformerNet state dict from pytorch/examples fast_neural_style")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
+    p.add_argument("--style-name", help="style name for the metadata (default: the file name)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
     p = sub.add_parser("gatys", help="optimize one high-quality stylization (Gatys et al. 2015; needs torch)",
                        description="Optimize the pixels of an image to match a photo's content and one or more "
@@ -318,6 +325,13 @@ def run_training_verb(args: argparse.Namespace) -> int:
         raise UserError(f"{TRAIN_HINT} ({exc})") from exc
     from realtime import contract
 
+    if args.verb == "import":
+        from export.interop import import_pytorch_example
+
+        results = import_pytorch_example(args.checkpoint, args.output, args.style_name, overwrite=args.overwrite)
+        print(f"imported {args.checkpoint} -> {args.output}; verified, max |onnxruntime - PyTorch| "
+              f"{max(results.values()):.3g}", file=sys.stderr)
+        return 0
     if args.verb == "gatys":
         from export.gatys import GatysSettings, stylize
 

@@ -1,0 +1,45 @@
+"""Bring existing style models in: checkpoints of the PyTorch fast-neural-style example."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from export.nets import PyTorchExampleNet
+from export.onnx_export import build_metadata, export_net
+from realtime import contract
+from realtime.errors import UserError
+
+# old checkpoints (PyTorch < 0.4) carry instance-norm running statistics that the net does not use
+STALE_KEY = re.compile(r"\.running_(mean|var)$|\.num_batches_tracked$")
+
+
+def load_example_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A TransformerNet state dict from the PyTorch example, without stale instance-norm keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"{path}: not a readable PyTorch state dict ({exc.__class__.__name__})") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict) or "conv1.conv2d.weight" not in state:
+        raise UserError(f"{path}: not a fast-neural-style TransformerNet state dict (no conv1.conv2d.weight)")
+    return {k: v for k, v in state.items() if not STALE_KEY.search(k)}
+
+
+def import_pytorch_example(path: str | Path, output: str | Path, style_name: str | None = None,
+                           io_layout: str = contract.IO_UINT8_BGR, overwrite: bool = False) -> dict[str, float]:
+    """Convert a PyTorch fast-neural-style checkpoint into a verified contract model."""
+    net = PyTorchExampleNet()
+    try:
+        net.load_state_dict(load_example_state_dict(path))
+    except RuntimeError as exc:
+        raise UserError(f"{path}: weights do not fit the example's TransformerNet: {str(exc).splitlines()[0]}") from exc
+    style = style_name or Path(path).stem
+    meta = build_metadata({"imported_from": str(path)}, style, "pytorch-example", "vgg16 (external)", io_layout,
+                          source=f"pytorch/examples fast_neural_style checkpoint {Path(path).name}")
+    return export_net(net, output, meta, io_layout, overwrite=overwrite)
