@@ -229,12 +229,13 @@ def describe_models(paths: list[str] | None) -> list[dict]:
 
 def models_markdown(rows: list[dict]) -> str:
     """A Markdown table of models and the settings they were trained with (from their metadata)."""
-    lines = ["| model | style | architecture | steps | style weight | crop | backbone | MB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | style | architecture | steps | style weight | temporal weight | crop | backbone | MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = json.loads(r["metadata"].get("stylize.training_settings", "{}"))
         lines.append(f"| `{r['name']}` | {r['style']} | {r['architecture']} (width {s.get('width', '-')}) | "
-                     f"{r['trained_steps'] or '-'} | {s.get('style_weight', '-')} | {s.get('image_size', '-')} | "
+                     f"{r['trained_steps'] or '-'} | {s.get('style_weight', '-')} | {s.get('temporal_weight', 0)} | "
+                     f"{s.get('image_size', '-')} | "
                      f"{r['backbone']} | {r['size_mb']} |")
     return "\n".join(lines)
 
