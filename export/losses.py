@@ -65,7 +65,9 @@ class VGGFeatures(LossNetwork):
 
         vgg = getattr(torchvision.models, name)(weights=None)
         if state_dict is not None:
-            vgg.load_state_dict(state_dict)
+            # only the convolutional part is used: a full torchvision file or just its features.* keys
+            features = {k.removeprefix("features."): v for k, v in state_dict.items() if k.startswith("features.")}
+            vgg.features.load_state_dict(features)
         names = self.LAYER_NAMES[name]
         self.style_layers, self.content_layers = self.TAPS[name]
         last = max(names.index(n) for n in self.style_layers + self.content_layers)

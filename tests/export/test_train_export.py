@@ -206,3 +206,15 @@ def test_temporal_term_lowers_noise_flicker(tmp_path, photo_folder, style_image)
 
     plain, steady = flicker(0.0, "plain"), flicker(20.0, "steady")
     assert steady < 0.9 * plain  # deterministic: training on the CPU is seeded
+
+
+def test_training_with_a_vgg_loss_network_from_a_weights_file(tmp_path, photo_folder, style_image):
+    import torchvision
+
+    weights = tmp_path / "vgg16-features.pth"
+    features = torchvision.models.vgg16(weights=None).features.state_dict()
+    torch.save({f"features.{k}": v for k, v in features.items()}, weights)  # random weights, real loading path
+    run = tmp_path / "run"
+    train(tiny_settings(style_image, photo_folder, steps=2, backbone="vgg16"), run, backbone_weights=str(weights),
+          progress=False)
+    assert load_checkpoint(run / "checkpoint.pt")["settings"]["backbone"] == "vgg16"
