@@ -37,7 +37,8 @@ def run_demo(stylize: Stylizer, output_dir: str, video: str | None = None, overw
     inputs = [source] if source else []
     check_outputs(inputs, [target, preview], overwrite)
     ensure_writable_folder(out)
-    if source is None:
+    generated = source is None
+    if generated:
         source = out / ".demo_source.mp4"
         with VideoWriter(source, (640, 480), 30.0) as writer:
             for frame in synthetic_frames((640, 480), 90):
@@ -50,12 +51,13 @@ def run_demo(stylize: Stylizer, output_dir: str, video: str | None = None, overw
         ok, frame = cap.read()
         cap.release()
     finally:
-        if source.name == ".demo_source.mp4":
+        if generated:
             source.unlink(missing_ok=True)
     if ok:
         panel = side_by_side(frame, stylize(frame))
         write_image(preview, draw_text_lines(np.ascontiguousarray(panel), [f"original | {style}"]))
     ms = times.per_frame_ms()
-    print(f"demo: {times.frames} frames of {source.name} in {times.wall:.1f} s ({times.fps:.1f} fps, inference "
+    label = "a generated clip" if generated else source.name
+    print(f"demo: {times.frames} frames of {label} in {times.wall:.1f} s ({times.fps:.1f} fps, inference "
           f"{ms['inference']:.1f} ms/frame on {stylize.session.provider})\n  video:   {target}\n  preview: {preview}")
     return [target, preview]
