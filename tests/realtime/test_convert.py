@@ -180,3 +180,13 @@ def test_strength_and_original_colors(tmp_path, negative_model, photo):
     orig = cv2.cvtColor(photo, cv2.COLOR_BGR2YCrCb)
     assert np.abs(kept[..., 1:].astype(int) - orig[..., 1:]).mean() < 3
     assert main(["image", str(src), "-o", str(tmp_path / "c"), "-m", str(negative_model), "--strength", "2"]) == 2
+
+
+def test_demo_writes_a_video_and_a_preview(tmp_path, clip, negative_model, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "-m", str(negative_model), "--video", str(clip)]) == 0
+    assert probe(out / "demo_negative.mp4")["frames"] == 12
+    preview = cv2.imread(str(out / "demo_negative.png"))
+    assert preview.shape == (120, 320, 3)
+    assert main(["demo", "-o", str(out), "-m", str(negative_model), "--video", str(clip)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
