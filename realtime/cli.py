@@ -120,9 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
                        help=f"{f.metadata['help']} (default {f.default})")
 
-    p = sub.add_parser("import", help="convert a PyTorch fast-neural-style example checkpoint (.pth) to a "
-                       "contract model (needs torch)")
-    p.add_argument("checkpoint", help="TransformerNet state dict from pytorch/examples fast_neural_style")
+    p = sub.add_parser("import", help="convert a PyTorch fast-neural-style checkpoint (.pth) or a plain float "
+                       "style ONNX model to a contract model (needs torch)")
+    p.add_argument("checkpoint", metavar="MODEL",
+                   help="TransformerNet state dict from pytorch/examples fast_neural_style (.pth), or a float "
+                        "RGB NCHW style model (.onnx, e.g. the ONNX model zoo's), which is wrapped, not modified")
+    p.add_argument("--range", type=float, choices=(1.0, 255.0), default=255.0,
+                   help="value range of a float .onnx model's input and output: 255 (default) or 1")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
     p.add_argument("--style-name", help="style name for the metadata (default: the file name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
@@ -327,8 +331,14 @@ def run_training_verb(args: argparse.Namespace) -> int:
     from realtime import contract
 
     if args.verb == "import":
-        from export.interop import import_pytorch_example
+        from export.interop import import_pytorch_example, wrap_float_model
 
+        if Path(args.checkpoint).suffix.lower() == ".onnx":
+            if not Path(args.checkpoint).is_file():
+                raise UserError(f"{args.checkpoint}: no such model file")
+            wrap_float_model(args.checkpoint, args.output, args.range, args.style_name, args.overwrite)
+            print(f"wrapped {args.checkpoint} -> {args.output}", file=sys.stderr)
+            return 0
         results = import_pytorch_example(args.checkpoint, args.output, args.style_name, overwrite=args.overwrite)
         print(f"imported {args.checkpoint} -> {args.output}; verified, max |onnxruntime - PyTorch| "
               f"{max(results.values()):.3g}", file=sys.stderr)
