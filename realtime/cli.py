@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="640x480", help="capture size to request, WxH (default 640x480)")
     p.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 at start (default 1)")
     p.add_argument("--record", metavar="OUT.mp4", help="record the output from the start")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="also send the stylized stream to a virtual webcam for video calls (needs pyvirtualcam)")
     p.add_argument("--no-window", action="store_true", help="run headless, printing stats every second")
     p.add_argument("--mirror", action="store_true", help="flip horizontally, like a mirror")
     p.add_argument("--stabilize", action="store_true",
@@ -259,7 +261,8 @@ def run_verb(args: argparse.Namespace) -> int:
         sessions = open_sessions(args.model, args.device, args.threads)
         return run_webcam(sessions, args.camera, parse_size(args.size), args.record, window=not args.no_window,
                           mirror=args.mirror, strength=_strength(args.strength), max_frames=args.frames,
-                          output_dir=args.output_dir, stabilize=args.stabilize)
+                          output_dir=args.output_dir, stabilize=args.stabilize,
+                          virtual_camera=args.virtual_camera)
     if args.verb == "video":
         from realtime.convert import Stylizer, convert_videos
 

@@ -97,6 +97,30 @@ class Recorder:
         return self.writer.finish()
 
 
+class VirtualCamera:
+    """Sends frames to a virtual webcam (pyvirtualcam: v4l2loopback on Linux, OBS's camera on
+    Windows and macOS), so video-call apps can use the stylized stream."""
+
+    def __init__(self, width: int, height: int, fps: float):
+        try:
+            import pyvirtualcam
+        except ImportError as exc:
+            raise UserError("--virtual-camera needs pyvirtualcam: pip install pyvirtualcam "
+                            "(and v4l2loopback on Linux, or OBS on Windows/macOS)") from exc
+        try:
+            self.camera = pyvirtualcam.Camera(width=width, height=height, fps=fps, fmt=pyvirtualcam.PixelFormat.BGR)
+        except Exception as exc:  # no loopback device, device busy, ...
+            raise UserError(f"cannot start the virtual camera: {exc}") from exc
+        self.size = (width, height)
+        print(f"virtual camera: {self.camera.device}", file=sys.stderr)
+
+    def send(self, frame: np.ndarray) -> None:
+        self.camera.send(np.ascontiguousarray(fit(frame, self.size)))
+
+    def close(self) -> None:
+        self.camera.close()
+
+
 @dataclass
 class Stats:
     frames: int = 0
@@ -126,7 +150,8 @@ def timestamped(prefix: str, suffix: str, folder: Path) -> Path:
 
 def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int, int] | None = None,
                record: str | None = None, window: bool = True, mirror: bool = False, strength: float = 1.0,
-               max_frames: int | None = None, output_dir: str = ".", stabilize: bool = False) -> int:
+               max_frames: int | None = None, output_dir: str = ".", stabilize: bool = False,
+               virtual_camera: bool = False) -> int:
     """Run the live loop until the user quits, the source ends, Ctrl-C or ``max_frames``."""
     if record and Path(record).exists():
         raise UserError(f"--record {record} already exists; choose another file name")
@@ -134,6 +159,13 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
     is_file = isinstance(parse_camera(camera), str) and Path(camera).is_file()
     if size is not None and (info.width, info.height) != size and not is_file:
         print(f"camera gives {info.width}x{info.height} (asked for {size[0]}x{size[1]})", file=sys.stderr)
+    if is_file and size is not None:
+        info.width, info.height = size
+    try:
+        virtual = VirtualCamera(info.width, info.height, info.fps) if virtual_camera else None
+    except UserError:
+        cap.release()
+        raise
     reader = LatestFrameReader(cap, pace_fps=info.fps if is_file else None)
     state = LiveState(strength=strength)
     stabilizer = Stabilizer() if stabilize else None
@@ -145,6 +177,8 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
             cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
         except cv2.error as exc:
             reader.close()
+            if virtual is not None:
+                virtual.close()
             raise UserError("cannot open a window (no display?): use --no-window to run headless") from exc
     print(f"live: {info.width}x{info.height} from {camera}, style {sessions[0].info.style} on "
           f"{sessions[0].provider}; press h in the window for keys, q to quit", file=sys.stderr)
@@ -167,6 +201,8 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
             new_fps = stats.update(time.perf_counter() - captured_at, infer)
             if recorder is not None:
                 recorder.write(shown)
+            if virtual is not None:
+                virtual.send(out)
             if state.snapshot:
                 path = timestamped("snapshot", ".png", folder)
                 write_image(path, shown)
@@ -197,6 +233,8 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
         print("\ninterrupted", file=sys.stderr)
     finally:
         reader.close()
+        if virtual is not None:
+            virtual.close()
         if window:
             cv2.destroyAllWindows()
         if recorder is not None:

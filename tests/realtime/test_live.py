@@ -146,3 +146,40 @@ def test_window_on_a_virtual_display(tmp_path, negative_model):
             assert len(drawn) > 320 * 240 * 0.9 and screen.std() > 10
     finally:
         xvfb.terminate()
+
+
+class FakeVirtualCamera:
+    """Stands in for pyvirtualcam.Camera: records what would reach the video-call app."""
+
+    sent: list = []
+
+    def __init__(self, width, height, fps, fmt):
+        self.width, self.height, self.device = width, height, "/dev/video-fake"
+
+    def send(self, frame):
+        assert frame.shape == (self.height, self.width, 3)
+        FakeVirtualCamera.sent.append(frame)
+
+    def close(self):
+        pass
+
+
+def test_virtual_camera_gets_the_stylized_frames(tmp_path, negative_model, monkeypatch):
+    import types
+
+    fake = types.SimpleNamespace(Camera=FakeVirtualCamera, PixelFormat=types.SimpleNamespace(BGR="BGR"))
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", fake)
+    FakeVirtualCamera.sent = []
+    clip = make_clip(tmp_path / "cam.mp4", frames=10, audio=False)
+    assert main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "--virtual-camera",
+                 "--frames", "5", "--size", "96x72"]) == 0
+    assert len(FakeVirtualCamera.sent) == 5
+    first = cv2.resize(cv2.VideoCapture(str(clip)).read()[1], (96, 72), interpolation=cv2.INTER_AREA)
+    assert np.abs(FakeVirtualCamera.sent[0].astype(int) - (255 - first.astype(int))).mean() < 3
+
+
+def test_virtual_camera_without_pyvirtualcam_is_a_clear_error(tmp_path, negative_model, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails
+    clip = make_clip(tmp_path / "cam.mp4", frames=3, audio=False)
+    assert main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "--virtual-camera"]) == 2
+    assert "pip install pyvirtualcam" in capsys.readouterr().err
