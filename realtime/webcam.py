@@ -169,6 +169,7 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
     reader = LatestFrameReader(cap, pace_fps=info.fps if is_file else None)
     state = LiveState(strength=strength)
     stabilizer = Stabilizer() if stabilize else None
+    session = sessions[0]
     stats = Stats()
     folder = Path(output_dir)
     recorder = Recorder(Path(record), info.fps) if record else None
@@ -193,6 +194,8 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
                 frame = fit(frame, size)
             if mirror:
                 frame = cv2.flip(frame, 1)
+            if stabilizer is not None and sessions[state.model_index] is not session:
+                stabilizer.reset()  # no blending across a style switch
             session = sessions[state.model_index]
             started = time.perf_counter()
             out = Stylizer(session, state.strength, state.original_colors, stabilizer)(frame)
