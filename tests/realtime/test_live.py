@@ -183,3 +183,10 @@ def test_virtual_camera_without_pyvirtualcam_is_a_clear_error(tmp_path, negative
     clip = make_clip(tmp_path / "cam.mp4", frames=3, audio=False)
     assert main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "--virtual-camera"]) == 2
     assert "pip install pyvirtualcam" in capsys.readouterr().err
+
+
+def test_headless_webcam_with_stabilizer_and_mirror(tmp_path, negative_model, capsys):
+    clip = make_clip(tmp_path / "cam.mp4", frames=12, audio=False)
+    assert main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "--stabilize",
+                 "--mirror", "--frames", "8"]) == 0
+    assert "8 frames" in capsys.readouterr().err
