@@ -190,3 +190,13 @@ def test_headless_webcam_with_stabilizer_and_mirror(tmp_path, negative_model, ca
     assert main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "--stabilize",
                  "--mirror", "--frames", "8"]) == 0
     assert "8 frames" in capsys.readouterr().err
+
+
+def test_training_verbs_without_torch_give_an_install_hint(tmp_path):
+    code = (
+        "import sys; sys.modules['torch'] = None; from realtime.cli import main; "
+        f"sys.exit(main(['export', {str(tmp_path / 'run')!r}, '-o', {str(tmp_path / 'm.onnx')!r}]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "pip install -e '.[train]'" in result.stderr and "Traceback" not in result.stderr
