@@ -17,8 +17,10 @@ import numpy as np
 import torch
 
 from export.losses import build_loss_network
+from export.onnx_export import ContractWrapper
 from export.train import (PerceptualLoss, bgr_to_tensor, load_checkpoint, net_from_checkpoint, resize_longer_side,
                           tensor_to_bgr)
+from realtime import contract
 from realtime.images import list_images, read_image, write_image
 
 
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.checkpoints:
         state = load_checkpoint(path)
         net, settings = net_from_checkpoint(state)
+        padded_net = ContractWrapper(net, contract.IO_FLOAT_RGB).eval()
         network = build_loss_network(settings.backbone)
         style = bgr_to_tensor([resize_longer_side(read_image(settings.style), settings.style_size)])
         loss = PerceptualLoss.for_style(network, style, settings)
@@ -44,11 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             for photo in photos:
                 x = bgr_to_tensor([photo])
-                h, w = x.shape[2:]
-                m = net.size_multiple
-                padded = torch.nn.functional.pad(x, [0, (-w) % m, 0, (-h) % m], mode="replicate")
                 t = time.perf_counter()
-                y = net(padded)[:, :, :h, :w]
+                y = padded_net(x, torch.tensor(1.0))  # pads to what the net needs and crops back
                 seconds += time.perf_counter() - t
                 terms = loss.terms(y, x)
                 content += float(terms["content"]) / len(photos)

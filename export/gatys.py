@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from export.losses import LossNetwork, build_loss_network
+from export.losses import LossNetwork, build_loss_network, total_variation
 from export.train import bgr_to_tensor, resize_longer_side, tensor_to_bgr
 from realtime.errors import UserError
 from realtime.images import read_image, write_image
@@ -129,7 +129,7 @@ class GatysObjective:
         feats = self.network(image)
         content = sum(content_loss(feats[n], t) / self.content_scale[n] for n, t in self.content_targets.items())
         style = sum(self.layer_weights[n] * v / self.style_scale[n] for n, v in self.style_terms(feats).items())
-        tv = (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
+        tv = total_variation(image)
         terms = {"content": self.settings.content_weight * content, "style": self.settings.style_weight * style,
                  "tv": self.settings.tv_weight * tv}
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
