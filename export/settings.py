@@ -29,7 +29,7 @@ class TrainSettings:
     style_weight: float = _opt(1.5, "weight of the style (Gram) loss")
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss")
     temporal_weight: float = _opt(0.0, "weight of the temporal robustness term against video flicker "
-                                       "(output change under camera noise, relative to the input's)")
+                                       "(output change under a small pan plus camera noise, relative to the input's)")
     lr: float = _opt(1e-3, "Adam learning rate")
     seed: int = _opt(0, "random seed (training on the CPU is deterministic for a seed)")
     checkpoint_every: int = _opt(100, "steps between checkpoints")

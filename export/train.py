@@ -130,11 +130,22 @@ class PerceptualLoss:
 TEMPORAL_NOISE = 2.0 / 255  # sensor-like noise for the temporal robustness term
 
 
-def temporal_loss(net: torch.nn.Module, batch: torch.Tensor, output: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """How much the output moves when the input gets camera noise, relative to how much the input
-    moved: 1 = flickers like the input, 0 = perfectly steady (trains against frame-to-frame flicker)."""
-    noisy = (batch + noise).clamp(0, 1)
-    return F.mse_loss(net(noisy), output) / F.mse_loss(noisy, batch).clamp_min(1e-8)
+def temporal_loss(net: torch.nn.Module, batch: torch.Tensor, output: torch.Tensor, noise: torch.Tensor,
+                  shift: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """How much the output moves when the camera moves a little and adds noise, relative to how much
+    the input moved: 1 = flickers like the input, 0 = perfectly steady (trains against flicker).
+
+    The perturbed frame is ``batch`` cropped at offset ``shift`` (dy, dx < the net's size multiple,
+    i.e. a small pan that the net's strides cannot absorb) plus ``noise``; its output must match the
+    same region of ``output``. A margin of one size multiple is left out, where padding differs.
+    """
+    m = net.size_multiple
+    (dy, dx), h, w = shift, batch.shape[2] - m, batch.shape[3] - m
+    clean = batch[:, :, dy:dy + h, dx:dx + w]
+    noisy = (clean + noise[:, :, :h, :w]).clamp(0, 1)
+    moved = net(noisy)[:, :, m:-m, m:-m]
+    reference = output[:, :, dy:dy + h, dx:dx + w][:, :, m:-m, m:-m]
+    return F.mse_loss(moved, reference) / F.mse_loss(noisy, clean).clamp_min(1e-8)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -248,7 +259,8 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
         terms = loss.terms(output, batch)
         if settings.temporal_weight > 0:
             noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, batch.shape).astype(np.float32))
-            terms["temporal"] = settings.temporal_weight * temporal_loss(net, batch, output, noise)
+            shift = tuple(int(v) for v in rng.integers(0, net.size_multiple, 2))
+            terms["temporal"] = settings.temporal_weight * temporal_loss(net, batch, output, noise, shift)
             terms["total"] = terms["total"] + terms["temporal"]
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()

@@ -195,7 +195,7 @@ def test_temporal_term_lowers_noise_flicker(tmp_path, photo_folder, style_image)
     from realtime.flicker import noise_flicker
 
     def flicker(temporal_weight, name):
-        ckpt = train(tiny_settings(style_image, photo_folder, steps=25, temporal_weight=temporal_weight,
+        ckpt = train(tiny_settings(style_image, photo_folder, steps=25, temporal_weight=temporal_weight, image_size=48,
                                    checkpoint_every=25, preview_every=25), tmp_path / name, progress=False)
         net, _ = net_from_checkpoint(load_checkpoint(ckpt))
         with torch.no_grad():
@@ -204,8 +204,8 @@ def test_temporal_term_lowers_noise_flicker(tmp_path, photo_folder, style_image)
 
     import cv2
 
-    plain, steady = flicker(0.0, "plain"), flicker(20.0, "steady")
-    assert steady < 0.9 * plain  # deterministic: training on the CPU is seeded
+    plain, steady = flicker(0.0, "plain"), flicker(1.0, "steady")
+    assert steady < 0.9 * plain, (steady, plain)  # deterministic: training on the CPU is seeded
 
 
 def test_training_with_a_vgg_loss_network_from_a_weights_file(tmp_path, photo_folder, style_image):
