@@ -22,6 +22,7 @@ EPILOG = """examples:
   stylize webcam --model candy --model mosaic
   stylize image photo.jpg -o out/ --model udnie
   stylize models
+  stylize serve --open               # the browser page (onnxruntime-web)
   stylize bench --model candy --size 640x480
   stylize train --style painting.jpg --data photos/ -o runs/painting
   stylize export runs/painting -o painting.onnx [--fp16] [--io float-rgb]
@@ -110,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=24, help="clip frames to use (default 24)")
     p.add_argument("--size", default="480x270", help="size the clip and photo are scaled to (default 480x270)")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("serve", help="serve the browser page: styles on a webcam, image or video with onnxruntime-web",
+                       description="Serve a static page that runs the models in the browser (WebAssembly), on the "
+                                   "webcam, an image or a video, with a style picker and the frame rate shown.")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; browsers allow the camera on localhost or https)")
+    p.add_argument("--model", "-m", action="append", metavar="PATH", help="also offer this contract .onnx file")
+    p.add_argument("--ort-web", metavar="DIR", help="folder of onnxruntime-web's dist files "
+                   "(default: node_modules of the project after 'npm install', else a CDN)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
 
     p = sub.add_parser("train", help="train a fast style net on a folder of photos (needs torch)")
     p.add_argument("--style", required=True, help="style image")
@@ -321,6 +333,10 @@ def run_verb(args: argparse.Namespace) -> int:
         result = measure_flicker(Stylizer(session), parse_size(args.size), args.video, args.frames)
         print(json.dumps(result, indent=2) if args.json else format_flicker(result))
         return 0
+    if args.verb == "serve":
+        from realtime.serve import serve
+
+        return serve(args.host, args.port, args.model, args.ort_web, args.open)
     return run_training_verb(args)
 
 

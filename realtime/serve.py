@@ -1,0 +1,132 @@
+"""`stylize serve`: the browser page (onnxruntime-web, WebAssembly) with the shipped models.
+
+The page is static (``realtime/web``); this server adds ``models.json`` (the style list), the model
+files under ``models/``, and onnxruntime-web itself under ``ort/`` when it is installed locally
+(``npm install`` in the project root). Without a local copy the page loads it from a CDN.
+It sends the cross-origin isolation headers that let onnxruntime-web use several threads.
+"""
+from __future__ import annotations
+
+import json
+import webbrowser
+from functools import partial
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from realtime.errors import UserError
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+ORT_WEB_VERSION = "1.30.0"  # keep in step with package.json and web/app.js
+PROJECT_ORT_WEB = Path(__file__).resolve().parents[1] / "node_modules" / "onnxruntime-web" / "dist"
+ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "credentialless"}
+
+
+def find_ort_web(explicit: str | Path | None = None) -> Path | None:
+    """The folder holding onnxruntime-web's ``ort.wasm.min.js``: ``explicit`` (an error when it lacks
+    the file), else the project's ``node_modules``; None means the page uses the CDN."""
+    candidates = [Path(explicit)] if explicit else [PROJECT_ORT_WEB]
+    for folder in candidates:
+        for sub in (folder, folder / "dist", folder / "node_modules" / "onnxruntime-web" / "dist"):
+            if (sub / "ort.wasm.min.js").is_file():
+                return sub
+    if explicit:
+        raise UserError(f"--ort-web {explicit}: no ort.wasm.min.js there (run 'npm install' in the project root, "
+                        f"or give the dist folder of onnxruntime-web {ORT_WEB_VERSION})")
+    return None
+
+
+def model_catalogue(extra: list[str] | None = None) -> dict[str, dict]:
+    """Every shipped model plus the given contract model files, by name, with what the page shows."""
+    import models
+    from realtime.session import StyleSession
+
+    paths = list(models.shipped_models().values()) + [Path(p) for p in extra or []]
+    catalogue = {}
+    for path in paths:
+        info = StyleSession(path, "cpu", threads=1).info  # validates the contract: a bad file fails here
+        catalogue[info.name] = {"name": info.name, "style": info.style, "architecture": info.architecture,
+                                "size_mb": round(path.stat().st_size / 2**20, 2), "url": f"models/{info.name}.onnx",
+                                "path": path}
+    return catalogue
+
+
+class PageHandler(SimpleHTTPRequestHandler):
+    """Serves the page's files, ``models.json``, ``models/<name>.onnx`` and ``ort/<file>``; nothing else."""
+
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
+                      ".mjs": "text/javascript", ".js": "text/javascript"}
+
+    def __init__(self, *args, catalogue: dict[str, dict], ort_dir: Path | None, **kwargs):
+        self.catalogue = catalogue
+        self.ort_dir = ort_dir
+        super().__init__(*args, directory=str(WEB_DIR), **kwargs)
+
+    def end_headers(self) -> None:
+        for key, value in ISOLATION_HEADERS.items():
+            self.send_header(key, value)
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def translate_path(self, path: str) -> str:
+        parts = unquote(urlsplit(path).path).strip("/").split("/")
+        if parts == [""]:
+            return str(WEB_DIR / "index.html")
+        if len(parts) == 1 and (WEB_DIR / parts[0]).is_file():
+            return str(WEB_DIR / parts[0])
+        if len(parts) == 2 and parts[0] == "models" and parts[1].endswith(".onnx"):
+            entry = self.catalogue.get(parts[1][: -len(".onnx")])
+            if entry:
+                return str(entry["path"])
+        if len(parts) == 2 and parts[0] == "ort" and self.ort_dir and (self.ort_dir / parts[1]).is_file():
+            return str(self.ort_dir / parts[1])
+        return str(WEB_DIR / "does-not-exist")  # 404, and never a path outside these folders
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path == "/models.json":
+            body = json.dumps({"ortVersion": ORT_WEB_VERSION, "localOrt": self.ort_dir is not None,
+                               "models": [{k: v for k, v in e.items() if k != "path"}
+                                          for e in self.catalogue.values()]}).encode()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def log_request(self, code="-", size="-") -> None:  # keep the terminal quiet; failures still show
+        if str(getattr(code, "value", code)).startswith(("4", "5")):
+            super().log_request(code, size)
+
+
+def make_server(host: str = "127.0.0.1", port: int = 8000, extra_models: list[str] | None = None,
+                ort_web: str | Path | None = None) -> ThreadingHTTPServer:
+    """An HTTP server for the page (port 0 picks a free one); call ``serve_forever`` on it."""
+    catalogue = model_catalogue(extra_models)
+    if not catalogue:
+        raise UserError("no models to serve: none shipped, and no --model given")
+    handler = partial(PageHandler, catalogue=catalogue, ort_dir=find_ort_web(ort_web))
+    try:
+        return ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from exc
+
+
+def serve(host: str, port: int, extra_models: list[str] | None, ort_web: str | None, open_browser: bool) -> int:
+    """Serve the page until Ctrl-C."""
+    server = make_server(host, port, extra_models, ort_web)
+    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{server.server_address[1]}/"
+    ort_dir = server.RequestHandlerClass.keywords["ort_dir"]
+    print(f"serving the browser page at {url}  (Ctrl-C to stop)")
+    print(f"onnxruntime-web: {ort_dir if ort_dir else f'CDN, version {ORT_WEB_VERSION} (npm install for offline use)'}")
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

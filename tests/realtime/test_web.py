@@ -1,0 +1,154 @@
+"""The browser page (`stylize serve`, onnxruntime-web) and the Node.js example, checked against
+onnxruntime in Python on the same frames.
+
+The browser tests need Debian's chromium, the playwright package and onnxruntime-web from
+``npm install``; the Node test needs node and that same install. Each skips without them.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import models
+from realtime.serve import ORT_WEB_VERSION, find_ort_web, make_server
+from realtime.session import StyleSession
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+                  "--use-fake-device-for-media-stream"]
+needs_ort_web = pytest.mark.skipif(find_ort_web() is None, reason="onnxruntime-web not installed: npm install")
+
+
+def test_web_runtime_versions_agree():
+    package = json.loads((ROOT / "package.json").read_text())
+    app = (ROOT / "realtime" / "web" / "app.js").read_text()
+    assert package["dependencies"]["onnxruntime-web"] == ORT_WEB_VERSION
+    assert re.search(r'const ORT_VERSION = "([^"]+)"', app).group(1) == ORT_WEB_VERSION
+
+
+@pytest.fixture
+def server():
+    server = make_server(port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def get(url: str) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(url) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), b""
+
+
+def test_server_lists_models_serves_them_and_nothing_else(server):
+    status, headers, body = get(server + "models.json")
+    assert status == 200 and headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    listed = {m["name"]: m for m in json.loads(body)["models"]}
+    assert set(listed) == set(models.shipped_models())
+    name = models.DEFAULT_STYLE
+    status, _, onnx_bytes = get(server + listed[name]["url"])
+    assert status == 200 and onnx_bytes == models.locate(name).read_bytes()
+    assert get(server)[0] == 200 and b"app.js" in get(server)[2]
+    for outside in ("../pyproject.toml", "models/../../pyproject.toml", "models/nope.onnx", "ort/../package.json"):
+        assert get(server + outside)[0] == 404, outside
+
+
+def test_serve_rejects_a_bad_ort_web_folder(tmp_path):
+    from realtime.errors import UserError
+
+    with pytest.raises(UserError, match="ort.wasm.min.js"):
+        find_ort_web(tmp_path)
+
+
+@pytest.fixture
+def page(server):
+    if CHROMIUM is None:
+        pytest.skip("no chromium installed (apt-get install chromium)")
+    if find_ort_web() is None:
+        pytest.skip("onnxruntime-web not installed: npm install")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(server)
+        page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)", timeout=60_000)
+        assert page.evaluate("window.stylize.error") is None
+        yield page
+        browser.close()
+
+
+def canvas_image(page) -> np.ndarray:
+    url = page.evaluate("document.getElementById('output').toDataURL('image/png')")
+    return cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_page_offers_every_shipped_model_and_runs_multithreaded(page):
+    options = page.eval_on_selector_all("#style option", "options => options.map(o => o.value)")
+    assert sorted(options) == sorted(models.shipped_models())
+    assert page.evaluate("window.stylize.ortFrom") == "ort/"  # the local copy, not the CDN
+    assert page.evaluate("self.crossOriginIsolated")  # the server's headers allow wasm threads
+
+
+@pytest.mark.parametrize("name", sorted(models.shipped_models()))
+def test_page_stylizes_an_image_like_onnxruntime_in_python(page, tmp_path, name):
+    rng = np.random.default_rng(1)
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (61, 83, 3), np.uint8), (0, 0), 2)  # odd size on purpose
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), photo)
+    page.select_option("#style", name)
+    page.select_option("#max-size", "0")
+    page.set_input_files("#image-input", str(path))
+    page.wait_for_function("window.stylize.frames >= 1 || window.stylize.error", timeout=60_000)
+    assert page.evaluate("window.stylize.error") is None
+    browser_output = canvas_image(page)
+    expected = StyleSession(models.locate(name), "cpu").run(photo)
+    assert browser_output.shape == photo.shape
+    assert np.abs(browser_output.astype(int) - expected).max() <= 2
+    assert np.abs(browser_output.astype(int) - photo).mean() > 5  # stylized, not the input
+    assert "ms/frame" in page.text_content("#fps")
+
+    page.eval_on_selector("#strength", "s => { s.value = '0.5'; s.dispatchEvent(new Event('change')); }")
+    page.wait_for_function("window.stylize.frames >= 2 || window.stylize.error", timeout=60_000)
+    half = StyleSession(models.locate(name), "cpu").run(photo, strength=0.5)
+    assert np.abs(canvas_image(page).astype(int) - half).max() <= 2
+
+
+def test_page_stylizes_the_webcam_live(page):
+    page.click("#webcam")  # chromium's fake camera stands in for a real one
+    page.wait_for_function("window.stylize.frames >= 4 || window.stylize.error", timeout=60_000)
+    assert page.evaluate("window.stylize.error") is None
+    assert re.match(r"\d+\.\d fps", page.text_content("#fps"))
+    assert page.evaluate("window.stylize.fps") > 0
+    assert canvas_image(page).std() > 1  # a real picture, not an empty canvas
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+@needs_ort_web
+def test_node_example_matches_onnxruntime_in_python(tmp_path):
+    rng = np.random.default_rng(2)
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (45, 67, 3), np.uint8), (0, 0), 2)
+    cv2.imwrite(str(tmp_path / "in.ppm"), photo)
+    model = models.locate(models.DEFAULT_STYLE)
+    done = subprocess.run(["node", str(ROOT / "examples" / "stylize_node.mjs"), str(model), str(tmp_path / "in.ppm"),
+                           str(tmp_path / "out.ppm"), "0.5"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "67x45 in" in done.stdout
+    expected = StyleSession(model, "cpu").run(photo, strength=0.5)
+    assert np.abs(cv2.imread(str(tmp_path / "out.ppm")).astype(int) - expected).max() <= 1
