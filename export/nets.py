@@ -84,7 +84,9 @@ class FastNet(nn.Module):
     upsample+conv stages bring it to 1/2 size, and a conv to 12 channels with a pixel shuffle
     produces the full-resolution RGB output. No layer runs at full resolution, so the cost per
     640x480 frame stays under 1 GMAC. The decoder predicts a change to the input's logits, so the
-    net starts near the identity and the photo's fine detail survives the low-resolution body.
+    net starts near the identity and the photo's fine detail survives the low-resolution body; a
+    learned colour matrix on that skip (1x1 conv, starting as the identity) lets it move the
+    whole photo towards the painting's palette.
     """
 
     size_multiple = 8
@@ -99,10 +101,15 @@ class FastNet(nn.Module):
             UpsampleConv(c3, c2, 3), UpsampleConv(c2, c1, 3),
             ConvLayer(c1, 3 * 4, 3, norm=False, relu=False), nn.PixelShuffle(2),
         )
+        self.colour = nn.Conv2d(3, 3, 1)
+        with torch.no_grad():
+            self.colour.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+            self.colour.bias.zero_()
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         clamped = rgb.clamp(0.02, 0.98)  # logit(rgb, eps=0.02), written so it exports to Clip, not Where
-        return torch.sigmoid(torch.log(clamped / (1 - clamped)) + self.decoder(self.body(self.encoder(rgb))))
+        logits = self.colour(torch.log(clamped / (1 - clamped)))
+        return torch.sigmoid(logits + self.decoder(self.body(self.encoder(rgb))))
 
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"johnson": JohnsonNet, "fast": FastNet}

@@ -152,3 +152,11 @@ def test_node_example_matches_onnxruntime_in_python(tmp_path):
     assert "67x45 in" in done.stdout
     expected = StyleSession(model, "cpu").run(photo, strength=0.5)
     assert np.abs(cv2.imread(str(tmp_path / "out.ppm")).astype(int) - expected).max() <= 1
+
+
+def test_readme_javascript_is_the_tested_example():
+    readme = (ROOT / "README.md").read_text()
+    snippet = re.search(r"```js\n(.*?)```", readme, re.S).group(1)
+    example = (ROOT / "examples" / "stylize_node.mjs").read_text()
+    for line in snippet.strip().splitlines():
+        assert line.strip() in example, line
