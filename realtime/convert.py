@@ -32,7 +32,15 @@ class Stylizer:
     stabilizer: Stabilizer | None = None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        out = self.session.run(frame, self.strength)
+        return self.finish(*self.infer(frame))
+
+    def infer(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's part: (frame, stylized frame)."""
+        return frame, self.session.run(frame, self.strength)
+
+    def finish(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The part after the model (original colours, stabilizer), in frame order; the video
+        pipeline runs it beside the next frame's inference."""
         if self.original_colors:
             out = keep_original_colors(frame, out)
         return self.stabilizer(frame, out) if self.stabilizer is not None else out
@@ -85,7 +93,8 @@ def convert_video(source: Path, target: Path, stylize: Stylizer, size: tuple[int
         bar = tqdm(total=info.frames or None, desc=source.name, unit="frame", disable=not progress,
                    file=sys.stderr, dynamic_ncols=True)
         with VideoWriter(target, out_size, info.fps, audio_from=audio) as writer:
-            times = run_pipeline(decoded_frames(cap, size), stylize, writer.write, on_frame=lambda n: bar.update(1))
+            times = run_pipeline(decoded_frames(cap, size), stylize.infer,
+                                 lambda pair: writer.write(stylize.finish(*pair)), on_frame=lambda n: bar.update(1))
             bar.close()
             if times.frames == 0:
                 writer.abort()

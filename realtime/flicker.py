@@ -9,11 +9,15 @@ as in the input, 0 = none).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from realtime.stabilize import estimate_flow, warp
+
+if TYPE_CHECKING:
+    from realtime.convert import Stylizer
 
 Stylize = Callable[[np.ndarray], np.ndarray]
 NOISE_SIGMA = 2.0  # gray levels, i.e. 2/255
@@ -96,15 +100,17 @@ def flicker_report(make_run: Callable[[], Stylize], photo: np.ndarray,
     return report
 
 
-def measure_flicker(stylize: Stylize, size: tuple[int, int], video: str | None, frames: int) -> dict:
+def measure_flicker(stylizer: "Stylizer", size: tuple[int, int], video: str | None, frames: int) -> dict:
     """Flicker figures of a model with and without the run-time stabilizer, and the frame rate each
-    reaches on the clip (or on generated frames when there is no clip)."""
-    import time
+    reaches on the clip (or on generated frames when there is no clip) in the pipelined loop of
+    `stylize video`, where the stabilizer runs beside the next frame's inference."""
+    from dataclasses import replace
 
     from realtime.bench import synthetic_frames
     from realtime.convert import decoded_frames
     from realtime.demo import sample_clip
-    from realtime.stabilize import Stabilizer, stabilized
+    from realtime.pipeline import run_pipeline
+    from realtime.stabilize import Stabilizer
     from realtime.video_io import open_video_file
 
     source = video or sample_clip()
@@ -116,14 +122,15 @@ def measure_flicker(stylize: Stylize, size: tuple[int, int], video: str | None, 
         clip = synthetic_frames(size, frames)
     photo = clip[0]
     results: dict = {"clip": str(source) if source else "generated", "size": f"{size[0]}x{size[1]}"}
-    for name, make_run in (("plain", lambda: stylize), ("stabilized", lambda: stabilized(stylize, Stabilizer()))):
-        report = flicker_report(make_run, photo, clip if source is not None else None)
-        run = make_run()
-        started = time.perf_counter()
-        for frame in clip:
-            run(frame)
-        report["fps"] = len(clip) / (time.perf_counter() - started)
-        results[name] = report
+    variants = {"plain": lambda: replace(stylizer, stabilizer=None),
+                "stabilized": lambda: replace(stylizer, stabilizer=Stabilizer())}
+    for name, make in variants.items():
+        results[name] = flicker_report(make, photo, clip if source is not None else None)
+    for _ in range(2):  # alternate the two timings, so a busy moment of the machine hits both alike
+        for name, make in variants.items():
+            run = make()
+            fps = run_pipeline(iter(clip), run.infer, lambda pair: run.finish(*pair)).fps
+            results[name]["fps"] = max(results[name].get("fps", 0.0), fps)
     results["fps_kept"] = results["stabilized"]["fps"] / results["plain"]["fps"]
     return results
 
@@ -135,6 +142,6 @@ def format_flicker(result: dict) -> str:
     for key in keys:
         plain, stab = result["plain"][key], result["stabilized"][key]
         lines.append(f"  {key:<20} {plain:>8.3f} {stab:>11.3f} {stab / max(plain, 1e-9):>7.2f}")
-    lines.append(f"  {'fps':<20} {result['plain']['fps']:>8.1f} {result['stabilized']['fps']:>11.1f} "
+    lines.append(f"  {'fps (pipelined)':<20} {result['plain']['fps']:>8.1f} {result['stabilized']['fps']:>11.1f} "
                  f"{result['fps_kept']:>7.2f}")
     return "\n".join(lines)

@@ -9,13 +9,14 @@ import cv2
 import numpy as np
 
 FLOW_WIDTH = 160  # flow and trust are computed on small gray frames: cheap, and enough for both
+UNTRUSTED = -1e5  # a sampling position far outside any frame
 
 
 def _gray_small(frame: np.ndarray) -> np.ndarray:
     h, w = frame.shape[:2]
     width = min(FLOW_WIDTH, w)
-    small = cv2.resize(frame, (width, max(8, round(h * width / w))), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)  # gray first: the area resize then reads a third of the data
+    return cv2.resize(gray, (width, max(8, round(h * width / w))), interpolation=cv2.INTER_AREA)
 
 
 def _identity_grid(h: int, w: int) -> np.ndarray:
@@ -56,9 +57,10 @@ def warp(image: np.ndarray, flow: np.ndarray, grid: np.ndarray | None = None) ->
 class Stabilizer:
     """Per-stream state: call it with each (input frame, stylized frame) pair, in order.
 
-    ``weight`` is how much of the warped previous output is kept where the flow is trusted; the
-    trust falls to zero where the warped previous input disagrees with the current input by more
-    than ``tolerance`` gray levels (occlusion, fast motion, scene cut).
+    Where the flow is trusted, the output keeps ``weight`` of the previous output warped onto the
+    current frame; elsewhere it is the current stylized frame as it is. The flow is not trusted where
+    the warped previous input differs from the current input by more than ``tolerance`` gray
+    levels (occlusion, fast motion, scene cut), so moving objects leave no ghost trails.
     """
 
     def __init__(self, weight: float = 0.7, tolerance: float = 12.0):
@@ -83,16 +85,18 @@ class Stabilizer:
             return stylized
         flow = small_flow(gray, self._prev_gray)
         sh, sw = gray.shape
-        disagreement = cv2.absdiff(warp(self._prev_gray, flow, self._grid(sh, sw)), gray).astype(np.float32)
-        trust = cv2.blur(np.clip(1.0 - disagreement / self.tolerance, 0.0, 1.0), (3, 3)) * self.weight
+        grid = self._grid(sh, sw)
+        disagreement = cv2.absdiff(warp(self._prev_gray, flow, grid), gray)
         h, w = stylized.shape[:2]
-        # sampling positions, computed small and scaled up: one resize instead of resize + add
-        maps = (self._grid(sh, sw) + flow + np.float32(0.5)) * np.array([w / sw, h / sh], np.float32) - np.float32(0.5)
+        # sampling positions, computed small and scaled up: one resize instead of resize + add;
+        # untrusted places point far outside the frame, where a transparent-border remap writes nothing
+        maps = (grid + flow + np.float32(0.5)) * np.array([w / sw, h / sh], np.float32) - np.float32(0.5)
+        maps[disagreement > self.tolerance] = UNTRUSTED
         map_xy, map_frac = cv2.convertMaps(cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR), None,
                                            cv2.CV_16SC2)  # fixed-point maps remap faster
-        warped_out = cv2.remap(self._prev_out, map_xy, map_frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        trust = cv2.resize(trust, (w, h), interpolation=cv2.INTER_LINEAR)
-        out = cv2.blendLinear(warped_out, stylized, trust, 1.0 - trust)
+        warped_out = stylized.copy()
+        cv2.remap(self._prev_out, map_xy, map_frac, cv2.INTER_LINEAR, warped_out, cv2.BORDER_TRANSPARENT)
+        out = cv2.addWeighted(warped_out, self.weight, stylized, 1.0 - self.weight, 0.0)
         self._prev_gray, self._prev_out = gray, out
         return out
 

@@ -111,15 +111,15 @@ def test_interrupt_leaves_no_output(tmp_path, clip, negative_model, monkeypatch,
     from realtime import convert
 
     calls = []
-    real_call = convert.Stylizer.__call__
+    real_infer = convert.Stylizer.infer
 
-    def interrupted(self, frame):
+    def interrupted(self, frame):  # Ctrl-C arrives during the fourth frame
         calls.append(1)
         if len(calls) == 4:
             raise KeyboardInterrupt
-        return real_call(self, frame)
+        return real_infer(self, frame)
 
-    monkeypatch.setattr(convert.Stylizer, "__call__", interrupted)
+    monkeypatch.setattr(convert.Stylizer, "infer", interrupted)
     out = tmp_path / "o.mp4"
     assert main(["video", str(clip), "-o", str(out), "-m", str(negative_model), "--no-progress"]) == 130
     assert not out.exists()
