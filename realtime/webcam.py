@@ -1,8 +1,11 @@
 """The live loop: newest camera frame -> style model -> window (with overlay and hotkeys) / recording."""
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,6 +147,71 @@ class Stats:
         return False
 
 
+@dataclass
+class Inferred:
+    """One frame through the model, as the inference thread hands it to the display loop."""
+    frame: np.ndarray
+    stylized: np.ndarray
+    session: StyleSession
+    captured_at: float
+    infer_seconds: float
+
+
+class InferenceWorker:
+    """Runs the model on the newest camera frame in its own thread, so the display loop (stabilizer,
+    overlay, window, recording) works on one frame while the model works on the next.
+
+    ``next()`` gives an :class:`Inferred`, or None when the source ended; an error in the thread is
+    raised there. The style and strength are read from ``state`` for every frame.
+    """
+
+    def __init__(self, reader: LatestFrameReader, sessions: list[StyleSession], state: LiveState,
+                 prepare: Callable[[np.ndarray], np.ndarray]):
+        self.reader, self.sessions, self.state, self.prepare = reader, sessions, state, prepare
+        self._results: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="inference", daemon=True)
+        self._thread.start()
+
+    def _hand_over(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._results.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                item = self.reader.next()
+                if item is None:
+                    break
+                _, frame, captured_at = item
+                frame = self.prepare(frame)
+                session = self.sessions[self.state.model_index]
+                started = time.perf_counter()
+                stylized = session.run(frame, self.state.strength)
+                if not self._hand_over(Inferred(frame, stylized, session, captured_at,
+                                                time.perf_counter() - started)):
+                    return
+        except BaseException as exc:  # raised again in the display loop
+            self._hand_over(exc)
+            return
+        self._hand_over(None)
+
+    def next(self) -> Inferred | None:
+        item = self._results.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def timestamped(prefix: str, suffix: str, folder: Path) -> Path:
     return folder / f"{prefix}_{time.strftime('%Y%m%d_%H%M%S')}{suffix}"
 
@@ -169,7 +237,7 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
     reader = LatestFrameReader(cap, pace_fps=info.fps if is_file else None)
     state = LiveState(strength=strength)
     stabilizer = Stabilizer() if stabilize else None
-    session = sessions[0]
+    previous_session = sessions[0]
     stats = Stats()
     folder = Path(output_dir)
     recorder = Recorder(Path(record), info.fps) if record else None
@@ -183,23 +251,25 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
             raise UserError("cannot open a window (no display?): use --no-window to run headless") from exc
     print(f"live: {info.width}x{info.height} from {camera}, style {sessions[0].info.style} on "
           f"{sessions[0].provider}; press h in the window for keys, q to quit", file=sys.stderr)
+
+    def prepare(frame: np.ndarray) -> np.ndarray:
+        frame = fit(frame, size) if is_file else frame
+        return cv2.flip(frame, 1) if mirror else frame
+
+    worker = InferenceWorker(reader, sessions, state, prepare)
     try:
         while not state.quit and (max_frames is None or stats.frames < max_frames):
-            item = reader.next()
-            if item is None:
+            result = worker.next()
+            if result is None:
                 print("the source ended", file=sys.stderr)
                 break
-            _, frame, captured_at = item
-            if is_file:
-                frame = fit(frame, size)
-            if mirror:
-                frame = cv2.flip(frame, 1)
-            if stabilizer is not None and sessions[state.model_index] is not session:
+            frame, session = result.frame, result.session
+            if stabilizer is not None and session is not previous_session:
                 stabilizer.reset()  # no blending across a style switch
-            session = sessions[state.model_index]
-            started = time.perf_counter()
-            out = Stylizer(session, state.strength, state.original_colors, stabilizer)(frame)
-            infer = time.perf_counter() - started
+            previous_session = session
+            out = Stylizer(session, state.strength, state.original_colors, stabilizer).finish(frame, result.stylized)
+            infer = result.infer_seconds
+            captured_at = result.captured_at
             shown = side_by_side(frame, out) if state.show_original else out
             new_fps = stats.update(time.perf_counter() - captured_at, infer)
             if recorder is not None:
@@ -235,6 +305,7 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
     finally:
+        worker.close()
         reader.close()
         if virtual is not None:
             virtual.close()
