@@ -202,6 +202,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, io_layout: str =
 
     state = load_checkpoint(checkpoint)
     net, settings = net_from_checkpoint(state)
-    meta = build_metadata({**settings.to_dict(), "trained_steps": state["step"]}, style_name or settings.style_name,
+    made = {"trained_steps": state["step"], "training_seconds": round(state.get("seconds", 0.0))}
+    meta = build_metadata({**settings.to_dict(), **made}, style_name or settings.style_name,
                           settings.arch, settings.backbone, io_layout, source=f"stylize train ({Path(checkpoint).name})")
     return export_net(net, path, meta, io_layout, opset, overwrite, fp16)

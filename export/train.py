@@ -234,6 +234,7 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
         optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
         optimizer.load_state_dict(state["optimizer"])
         start, history = state["step"], state["history"]
+    seconds_before = state.get("seconds", 0.0) if state is not None else 0.0  # training time of earlier runs
     try:
         network = build_loss_network(settings.backbone, backbone_weights)
     except Exception as exc:
@@ -246,7 +247,8 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
 
     def checkpoint(step: int) -> None:
         save_checkpoint(ckpt_path, {"settings": settings.to_dict(), "net": net.state_dict(),
-                                    "optimizer": optimizer.state_dict(), "step": step, "history": history})
+                                    "optimizer": optimizer.state_dict(), "step": step, "history": history,
+                                    "seconds": seconds_before + time.perf_counter() - began})
 
     net.train()
     bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, disable=not progress,
