@@ -15,6 +15,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import models
 from realtime.errors import UserError
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -39,7 +40,6 @@ def find_ort_web(explicit: str | Path | None = None) -> Path | None:
 
 def model_catalogue(extra: list[str] | None = None) -> dict[str, dict]:
     """Every shipped model plus the given contract model files, by name, with what the page shows."""
-    import models
     from realtime.session import StyleSession
 
     paths = list(models.shipped_models().values()) + [Path(p) for p in extra or []]
@@ -86,6 +86,7 @@ class PageHandler(SimpleHTTPRequestHandler):
     def do_GET(self) -> None:
         if urlsplit(self.path).path == "/models.json":
             body = json.dumps({"ortVersion": ORT_WEB_VERSION, "localOrt": self.ort_dir is not None,
+                               "default": models.DEFAULT_STYLE,
                                "models": [{k: v for k, v in e.items() if k != "path"}
                                           for e in self.catalogue.values()]}).encode()
             self.send_response(HTTPStatus.OK)

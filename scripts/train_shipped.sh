@@ -15,7 +15,7 @@ declare -A SIZE=([candy]=384 [mosaic]=384 [udnie]=256 [rain-princess]=384 [starr
                  [woman-with-hat-matisse]=384 [shipwreck]=384)
 declare -A SHORT=([woman-with-hat-matisse]=woman_with_hat)  # model names; the rest: '-' becomes '_'
 COMMON=(--temporal-weight 0.005 --preview-every 250 --checkpoint-every 100)
-FAST=(--arch fast --steps 1000 --batch-size 4)
+FAST=(--arch fast --steps 1000 --batch-size 4 --lr 2e-3)
 JOHNSON=(--arch johnson --steps 250 --batch-size 2)
 
 mkdir -p "$runs" "$out"

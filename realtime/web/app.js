@@ -213,7 +213,8 @@ async function main() {
     picker.add(option);
   }
   const requested = new URLSearchParams(location.search).get("model");
-  state.model = state.catalogue.some((m) => m.name === requested) ? requested : state.catalogue[0].name;
+  const known = (name) => state.catalogue.some((m) => m.name === name);
+  state.model = known(requested) ? requested : known(config.default) ? config.default : state.catalogue[0].name;
   picker.value = state.model;
   await getSession(state.model);
   setStatus(`ready: ${state.model} · choose the webcam, an image or a video`, "ready");

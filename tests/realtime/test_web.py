@@ -61,7 +61,7 @@ def test_server_lists_models_serves_them_and_nothing_else(server):
     status, headers, body = get(server + "models.json")
     assert status == 200 and headers["Cross-Origin-Opener-Policy"] == "same-origin"
     listed = {m["name"]: m for m in json.loads(body)["models"]}
-    assert set(listed) == set(models.shipped_models())
+    assert set(listed) == set(models.shipped_models()) and json.loads(body)["default"] == models.DEFAULT_STYLE
     name = models.DEFAULT_STYLE
     status, _, onnx_bytes = get(server + listed[name]["url"])
     assert status == 200 and onnx_bytes == models.locate(name).read_bytes()
@@ -160,3 +160,11 @@ def test_readme_javascript_is_the_tested_example():
     example = (ROOT / "examples" / "stylize_node.mjs").read_text()
     for line in snippet.strip().splitlines():
         assert line.strip() in example, line
+
+
+def test_page_starts_on_the_default_style_or_the_one_in_the_address(page, server):
+    assert page.evaluate("window.stylize.model") == models.DEFAULT_STYLE
+    other = next(n for n in sorted(models.shipped_models()) if n != models.DEFAULT_STYLE)
+    page.goto(f"{server}?model={other}")
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
+    assert page.evaluate("window.stylize.model") == other == page.eval_on_selector("#style", "s => s.value")
