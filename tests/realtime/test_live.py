@@ -200,3 +200,46 @@ def test_training_verbs_without_torch_give_an_install_hint(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 2
     assert "pip install -e '.[train]'" in result.stderr and "Traceback" not in result.stderr
+
+
+class _FakeReader:
+    def __init__(self, frames):
+        self.frames = list(frames)
+
+    def next(self):
+        return (len(self.frames), self.frames.pop(0), time.perf_counter()) if self.frames else None
+
+
+class _FakeSession:
+    def __init__(self, fail_at=None):
+        self.calls, self.fail_at = 0, fail_at
+
+    def run(self, frame, strength):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise RuntimeError("inference failed")
+        return 255 - frame
+
+
+def test_inference_worker_hands_over_frames_in_order_then_the_end():
+    from realtime.webcam import InferenceWorker
+
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(5)]
+    state = LiveState()
+    worker = InferenceWorker(_FakeReader(frames), [_FakeSession()], state, prepare=lambda f: f + 1)
+    results = [worker.next() for _ in range(5)]
+    assert [int(r.frame[0, 0, 0]) for r in results] == [1, 2, 3, 4, 5]  # prepared, in order
+    assert all(np.array_equal(r.stylized, 255 - r.frame) for r in results)
+    assert worker.next() is None
+    worker.close()
+
+
+def test_inference_worker_raises_its_errors_in_the_display_loop():
+    from realtime.webcam import InferenceWorker
+
+    frames = [np.zeros((4, 4, 3), np.uint8)] * 3
+    worker = InferenceWorker(_FakeReader(frames), [_FakeSession(fail_at=2)], LiveState(), prepare=lambda f: f)
+    assert worker.next() is not None
+    with pytest.raises(RuntimeError, match="inference failed"):
+        worker.next()
+    worker.close()
