@@ -24,7 +24,7 @@ class TrainSettings:
     steps: int = _opt(2000, "optimisation steps")
     batch_size: int = _opt(4, "photos per step")
     image_size: int = _opt(256, "training crop size in pixels")
-    style_size: int = _opt(384, "longer side of the style image in pixels (smaller: larger strokes)")
+    style_size: int = _opt(384, "longer side of the style image in pixels (larger: larger strokes and shapes)")
     content_weight: float = _opt(1.0, "weight of the content loss")
     style_weight: float = _opt(1.5, "weight of the style (Gram) loss")
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss")

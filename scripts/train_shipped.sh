@@ -2,21 +2,21 @@
 # How the shipped styles in models/ were trained and exported (each model's metadata holds the same
 # settings). Usage: scripts/train_shipped.sh RUNS_DIR OUT_DIR [STYLE[.johnson] ...]
 # Needs ../shared/data (styles and training photos) and the training extra. On the project's
-# 2-core CPU a fast style takes 10-20 minutes, a Johnson style 10-15 (250 steps, batch 2).
+# 2-core CPU a fast style takes 10-20 minutes, a Johnson style about 8 (200 steps, batch 2).
 set -euo pipefail
 runs=${1:?runs folder}; out=${2:?output folder}; shift 2
 data=${STYLIZE_DATA:-../shared/data}
 stylize=${STYLIZE:-stylize}
 
-# per style: style weight, style size (smaller = larger strokes)
-declare -A WEIGHT=([candy]=5 [mosaic]=5 [udnie]=3 [rain-princess]=5 [starry_night]=5 [the_scream]=3
+# per style: style weight, style size (larger = larger strokes and shapes)
+declare -A WEIGHT=([candy]=5 [mosaic]=10 [udnie]=3 [rain-princess]=5 [starry_night]=5 [the_scream]=3
                    [woman-with-hat-matisse]=4 [shipwreck]=5)
-declare -A SIZE=([candy]=384 [mosaic]=384 [udnie]=256 [rain-princess]=384 [starry_night]=384 [the_scream]=384
+declare -A SIZE=([candy]=384 [mosaic]=384 [udnie]=512 [rain-princess]=384 [starry_night]=384 [the_scream]=384
                  [woman-with-hat-matisse]=384 [shipwreck]=384)
 declare -A SHORT=([woman-with-hat-matisse]=woman_with_hat)  # model names; the rest: '-' becomes '_'
 COMMON=(--temporal-weight 0.005 --preview-every 250 --checkpoint-every 100)
 FAST=(--arch fast --steps 1000 --batch-size 4 --lr 2e-3)
-JOHNSON=(--arch johnson --steps 250 --batch-size 2)
+JOHNSON=(--arch johnson --steps 200 --batch-size 2)
 
 mkdir -p "$runs" "$out"
 for item in "${@:-candy mosaic udnie rain-princess starry_night the_scream woman-with-hat-matisse shipwreck}"; do
