@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -360,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"stylize {args.verb}: interrupted; no partial output was kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output went to a pipe that closed early (| head): not an error
+        sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush does not complain
+        return 0
 
 
 if __name__ == "__main__":

@@ -243,3 +243,14 @@ def test_inference_worker_raises_its_errors_in_the_display_loop():
     with pytest.raises(RuntimeError, match="inference failed"):
         worker.next()
     worker.close()
+
+
+def test_output_piped_into_a_closed_pipe_is_not_an_error():
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `stylize models | head` once head has exited
+    done = subprocess.run([sys.executable, "-m", "realtime.cli", "models"], stdout=write_end, stderr=subprocess.PIPE,
+                          text=True, timeout=60)
+    os.close(write_end)
+    assert done.returncode == 0 and done.stderr == ""
