@@ -1,4 +1,4 @@
-"""Draw models/gallery.png: one row per shipped style — the painting, then the style on a few photos.
+"""Draw models/gallery.png: one row per shipped model — the painting, then the model on a few photos.
 
     python benchmarks/gallery.py --styles ../shared/data/styles \
         --photos ../shared/data/content/tubingen.jpg ../shared/data/content/golden_gate.jpg -o models/gallery.png
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, path in models.shipped_models().items():
         session = StyleSession(path, "cpu")
-        painting = Path(args.styles) / f"{session.info.style}.jpg"
+        painting = Path(args.styles) / Path(session.info.settings.get("style", f"{session.info.style}.jpg")).name
         cells = [draw_text_lines(tile(read_image(painting), args.height), [name])]
         cells += [tile(session.run(photo), args.height) for photo in photos]
         rows.append(np.hstack(cells))
