@@ -33,11 +33,13 @@ All were trained on the 280 photos of `../shared/data/train` with the `effnet-li
 (the one with offline ImageNet weights) by `scripts/train_shipped.sh`, on the project's 2-core CPU.
 """
 
-QUALITY_NOTE = """Quality against Gatys et al. (L-BFGS, {iterations} iterations at {size} px, same loss network),
-averaged over {photos} content photos: *style* is the model's style loss divided by the Gatys
-result's (1 = as close to the painting as the optimisation gets; higher = less), *content* the same
-for the content loss. Both are relative to the Gatys result, so a model can beat it on one term by
-giving up the other.
+QUALITY_NOTE = """Quality (`stylize eval`): each model's output and a Gatys et al. optimisation of the same
+photo (L-BFGS, {iterations} iterations at {size} px, style weight 5), both scored by the loss network the
+model was trained with, averaged over {photos} content photos. Style loss is relative to the
+unstylized photo's (1 = no closer to the painting than the photo, 0 = the painting's statistics);
+content loss is relative to the photo's features (0 = the photo itself). The factor is the model's
+style loss over the Gatys result's: how much farther from the painting one feed-forward pass stays
+than the optimisation.
 """
 
 
@@ -57,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             print(f"eval {row['name']} ...", file=sys.stderr)
             summary = evaluate(row["path"], None, args.content, str(Path(tmp) / row["name"]), gatys)
-            quality[row["name"]] = (summary["mean_style_ratio"], summary["mean_content_ratio"], len(summary["photos"]))
+            photos = summary["photos"]
+            quality[row["name"]] = {f"{who}_{term}": sum(r[who][term] for r in photos) / len(photos)
+                                    for who in ("fast", "gatys") for term in ("style", "content")}
+            quality[row["name"]].update(style_ratio=summary["mean_style_ratio"], photos=len(photos))
     speed = {}
     for row in rows:  # one model per architecture: the speed depends on the architecture only
         if row["architecture"] not in speed:
@@ -65,17 +70,19 @@ def main(argv: list[str] | None = None) -> int:
             speed[row["architecture"]] = bench(StyleSession(row["path"], "cpu"), (640, 480), args.frames)
 
     lines = [INTRO.format(default=models.DEFAULT_STYLE), "## Models", "",
-             "| model | style | architecture | steps | style weight | style size | temporal weight | "
-             "training time | style vs Gatys | content vs Gatys | MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | style | architecture | steps | lr | style weight | style size | temporal weight | "
+             "training time | style loss: model / Gatys | content loss: model / Gatys | MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         s = json.loads(row["metadata"].get("stylize.training_settings", "{}"))
         minutes = s.get("training_seconds")
-        style_ratio, content_ratio, photos = quality[row["name"]]
+        q = quality[row["name"]]
         lines.append(f"| `{row['name']}` | {row['style']} | {row['architecture']} | {row['trained_steps']} "
-                     f"(batch {s.get('batch_size')}) | {s.get('style_weight')} | {s.get('style_size')} | "
+                     f"(batch {s.get('batch_size')}) | {s.get('lr')} | {s.get('style_weight')} | {s.get('style_size')} | "
                      f"{s.get('temporal_weight', 0)} | {f'{minutes / 60:.0f} min' if minutes else '-'} | "
-                     f"{style_ratio:.2f} | {content_ratio:.2f} | {row['size_mb']} |")
+                     f"{q['fast_style']:.2f} / {q['gatys_style']:.2f} ({q['style_ratio']:.1f}x) | "
+                     f"{q['fast_content']:.2f} / {q['gatys_content']:.2f} | {row['size_mb']} |")
+    photos = next(iter(quality.values()))["photos"]
     lines += ["", QUALITY_NOTE.format(iterations=args.iterations, size=args.size, photos=photos),
               "## Speed at 640x480 (`stylize bench`, this run, CPU)", "",
               "| architecture | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
