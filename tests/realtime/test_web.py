@@ -168,3 +168,21 @@ def test_page_starts_on_the_default_style_or_the_one_in_the_address(page, server
     page.goto(f"{server}?model={other}")
     page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
     assert page.evaluate("window.stylize.model") == other == page.eval_on_selector("#style", "s => s.value")
+
+
+def test_server_offers_the_users_own_models_too(negative_model):
+    server = make_server(port=0, extra_models=[str(negative_model)])
+    try:
+        name = negative_model.stem
+        assert name in server.RequestHandlerClass.keywords["catalogue"]
+    finally:
+        server.server_close()
+
+
+def test_serve_rejects_a_file_that_is_not_a_contract_model(tmp_path):
+    from realtime.errors import UserError
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(UserError):
+        make_server(port=0, extra_models=[str(bad)])
