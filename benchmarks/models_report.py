@@ -27,7 +27,7 @@ INTRO = """# Shipped styles
 the CPU real-time `fast` net; `<style>.johnson.onnx`, where present, is the full Johnson et al. net,
 picked automatically on CUDA (`--model <style>.johnson` asks for it anywhere). Every file carries its
 training settings and time in its metadata. This page is written by
-`python benchmarks/models_report.py --content ../shared/data/content -o models/README.md`.
+`{command}`.
 
 All were trained on the 280 photos of `../shared/data/train` with the `effnet-lite0` loss network
 (the one with offline ImageNet weights) by `scripts/train_shipped.sh`, on the project's 2-core CPU.
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench {row['architecture']} ...", file=sys.stderr)
             speed[row["architecture"]] = bench(StyleSession(row["path"], "cpu"), (640, 480), args.frames)
 
-    lines = [INTRO.format(default=models.DEFAULT_STYLE), "## Models", "",
+    command = " ".join(["python benchmarks/models_report.py"] + (sys.argv[1:] if argv is None else argv))
+    lines = [INTRO.format(default=models.DEFAULT_STYLE, command=command), "## Models", "",
              "| model | style | architecture | steps | lr | style weight | style size | temporal weight | "
              "training time | style loss: model / Gatys | content loss: model / Gatys | MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
