@@ -41,19 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     frames = [f for _, f in zip(range(args.start + 2), decoded_frames(cap, size))]
     cap.release()
     plain, steady = Stylizer(session), Stylizer(session, stabilizer=Stabilizer())
-    rows = []
+    pairs = [("input", frames[-2:])]
     for label, stylize in (("plain", plain), ("stabilized", steady)):
-        outputs = [stylize(f) for f in frames][-2:]  # the stabilizer has seen every frame before these
-        change = np.clip(cv2.absdiff(outputs[1], outputs[0]).astype(np.int32) * 4, 0, 255).astype(np.uint8)
-        tiles = [draw_text_lines(outputs[0].copy(), [f"{label}: frame {args.start}"]),
-                 draw_text_lines(outputs[1].copy(), [f"{label}: frame {args.start + 1}"]),
-                 draw_text_lines(change, [f"change x4, mean {cv2.absdiff(outputs[1], outputs[0]).mean():.1f}"])]
-        rows.append(np.hstack(tiles))
-    inputs = frames[-2:]
-    change_in = np.clip(cv2.absdiff(inputs[1], inputs[0]).astype(np.int32) * 4, 0, 255).astype(np.uint8)
-    rows.insert(0, np.hstack([draw_text_lines(inputs[0].copy(), [f"input: frame {args.start}"]),
-                              draw_text_lines(inputs[1].copy(), [f"input: frame {args.start + 1}"]),
-                              draw_text_lines(change_in, [f"change x4, mean {cv2.absdiff(*inputs).mean():.1f}"])]))
+        pairs.append((label, [stylize(f) for f in frames][-2:]))  # the stabilizer has seen every frame before
+    rows = []
+    for label, (first, second) in pairs:
+        change = cv2.absdiff(second, first)
+        amplified = np.clip(change.astype(np.int32) * 4, 0, 255).astype(np.uint8)
+        rows.append(np.hstack([draw_text_lines(first.copy(), [f"{label}: frame {args.start}"]),
+                               draw_text_lines(second.copy(), [f"{label}: frame {args.start + 1}"]),
+                               draw_text_lines(amplified, [f"change x4, mean {change.mean():.1f}"])]))
     write_image(args.output, np.vstack(rows))
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -59,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             print(f"eval {row['name']} ...", file=sys.stderr)
             summary = evaluate(row["path"], None, args.content, str(Path(tmp) / row["name"]), gatys)
-            photos = summary["photos"]
-            quality[row["name"]] = {f"{who}_{term}": sum(r[who][term] for r in photos) / len(photos)
+            per_photo = summary["photos"]
+            quality[row["name"]] = {f"{who}_{term}": sum(r[who][term] for r in per_photo) / len(per_photo)
                                     for who in ("fast", "gatys") for term in ("style", "content")}
-            quality[row["name"]].update(style_ratio=summary["mean_style_ratio"], photos=len(photos))
+            quality[row["name"]].update(style_ratio=summary["mean_style_ratio"], photos=len(per_photo))
     speed = {}
     for row in rows:  # one model per architecture: the speed depends on the architecture only
         if row["architecture"] not in speed:
@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         s = json.loads(row["metadata"].get("stylize.training_settings", "{}"))
-        minutes = s.get("training_seconds")
+        seconds = s.get("training_seconds")
         q = quality[row["name"]]
         lines.append(f"| `{row['name']}` | {row['style']} | {row['architecture']} | {row['trained_steps']} "
                      f"(batch {s.get('batch_size')}) | {s.get('lr')} | {s.get('style_weight')} | {s.get('style_size')} | "
-                     f"{s.get('temporal_weight', 0)} | {f'{minutes / 60:.0f} min' if minutes else '-'} | "
+                     f"{s.get('temporal_weight', 0)} | {f'{seconds / 60:.0f} min' if seconds else '-'} | "
                      f"{q['fast_style']:.2f} / {q['gatys_style']:.2f} ({q['style_ratio']:.1f}x) | "
                      f"{q['fast_content']:.2f} / {q['gatys_content']:.2f} | {row['size_mb']} |")
     photos = next(iter(quality.values()))["photos"]

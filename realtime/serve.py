@@ -39,17 +39,13 @@ def find_ort_web(explicit: str | Path | None = None) -> Path | None:
 
 
 def model_catalogue(extra: list[str] | None = None) -> dict[str, dict]:
-    """Every shipped model plus the given contract model files, by name, with what the page shows."""
-    from realtime.session import StyleSession
+    """Every shipped model plus the given contract model files, by name, with what the page shows.
+    Reading each file's metadata validates it: a file that is not a contract model fails here."""
+    from realtime.cli import describe_models
 
-    paths = list(models.shipped_models().values()) + [Path(p) for p in extra or []]
-    catalogue = {}
-    for path in paths:
-        info = StyleSession(path, "cpu", threads=1).info  # validates the contract: a bad file fails here
-        catalogue[info.name] = {"name": info.name, "style": info.style, "architecture": info.architecture,
-                                "size_mb": round(path.stat().st_size / 2**20, 2), "url": f"models/{info.name}.onnx",
-                                "path": path}
-    return catalogue
+    return {r["name"]: {"name": r["name"], "style": r["style"], "architecture": r["architecture"],
+                        "size_mb": r["size_mb"], "url": f"models/{r['name']}.onnx", "path": Path(r["path"])}
+            for r in describe_models(extra)}
 
 
 class PageHandler(SimpleHTTPRequestHandler):
