@@ -5,6 +5,7 @@ Importing this module imports torch: the runtime reaches it only for these verbs
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -31,6 +32,23 @@ def run_training_verb(args: argparse.Namespace) -> int:
         results = import_pytorch_example(args.checkpoint, args.output, args.style_name, overwrite=args.overwrite)
         print(f"imported {args.checkpoint} -> {args.output}; verified, max |onnxruntime - PyTorch| "
               f"{max(results.values()):.3g}", file=sys.stderr)
+        return 0
+    if args.verb == "weights":
+        from export import weights
+
+        if args.action == "list":
+            rows = weights.list_installed()
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            elif not rows:
+                print("no VGG weights installed; run: stylize weights install vgg16")
+            for r in [] if args.json else rows:
+                print(f"{r['name']:<6} {r['size_mb']:>6} MB  sha256 {r['sha256'][:16]}  {r['path']}\n"
+                      f"{'':<6} source: {r['source']}")
+            return 0
+        path, checks = weights.install(args.network, args.source, log=lambda m: print(m, file=sys.stderr))
+        print(f"installed {args.network} ImageNet weights at {path}; checks: "
+              + ", ".join(f"{k} {v}" for k, v in checks.items()), file=sys.stderr)
         return 0
     if args.verb == "gatys":
         from export.gatys import GatysSettings, stylize

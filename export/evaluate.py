@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from export.gatys import GatysObjective, GatysSettings, stylize
-from export.losses import build_loss_network
+from export.losses import LossNetwork, build_loss_network, gram_matrix
 from export.train import bgr_to_tensor, resize_longer_side
 from realtime.errors import UserError
 from realtime.frames import draw_text_lines
@@ -33,6 +33,38 @@ def content_files(inputs: list[str]) -> list[Path]:
     if not files:
         raise UserError("no content images found")
     return files
+
+
+DISTANCE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")  # Johnson et al.'s style layers of VGG16
+CONTENT_DISTANCE_LAYER = "relu3_3"
+
+
+def painting_distance(network: LossNetwork, output_bgr: np.ndarray, photo_bgr: np.ndarray,
+                      painting_bgr: np.ndarray) -> dict[str, float]:
+    """How close a stylization is to its painting and to its photo, under a VGG16 loss network.
+
+    style: mean over relu1_2/2_2/3_3/4_3 of ||G(output) - G(painting)|| / ||G(photo) - G(painting)||
+    (Frobenius norms of normalised Gram matrices): 1 = as far from the painting as the photo itself,
+    0 = the painting's statistics. content: ||F(output) - F(photo)|| / ||F(photo)|| at relu3_3
+    (0 = the photo's features). ``output_bgr`` and ``photo_bgr`` must have the same size.
+    """
+    with torch.no_grad():
+        feats = {name: network(bgr_to_tensor([image])) for name, image in
+                 (("output", output_bgr), ("photo", photo_bgr), ("painting", painting_bgr))}
+        grams = {k: {n: gram_matrix(f[n]) for n in DISTANCE_LAYERS} for k, f in feats.items()}
+        ratios = [float((grams["output"][n] - grams["painting"][n]).norm()
+                        / (grams["photo"][n] - grams["painting"][n]).norm().clamp_min(1e-12)) for n in DISTANCE_LAYERS]
+        c = CONTENT_DISTANCE_LAYER
+        content = float((feats["output"][c] - feats["photo"][c]).norm() / feats["photo"][c].norm().clamp_min(1e-12))
+    return {"style": float(np.mean(ratios)), "content": content}
+
+
+def distance_network(backbone_weights: str | None = None) -> LossNetwork:
+    """The VGG16 that :func:`painting_distance` measures with (ImageNet weights required)."""
+    try:
+        return build_loss_network("vgg16", backbone_weights, taps=(DISTANCE_LAYERS, (CONTENT_DISTANCE_LAYER,)))
+    except Exception as exc:
+        raise UserError(f"the painting distance needs VGG16: {exc}") from exc
 
 
 def score(objective: GatysObjective, bgr: np.ndarray) -> dict[str, float]:

@@ -11,6 +11,7 @@ import torch
 
 from export.nets import PyTorchExampleNet
 from export.onnx_export import build_metadata, export_net
+from export.safe_load import load_tensors
 from realtime import contract
 from realtime.errors import UserError
 
@@ -20,13 +21,7 @@ STALE_KEY = re.compile(r"\.running_(mean|var)$|\.num_batches_tracked$")
 
 def load_example_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A TransformerNet state dict from the PyTorch example, without stale instance-norm keys."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UserError(f"{path}: not a readable PyTorch state dict ({exc.__class__.__name__})") from exc
+    state = load_tensors(path, "PyTorch state dict")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict) or "conv1.conv2d.weight" not in state:

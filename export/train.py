@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from export.losses import build_loss_network, gram_matrix, relative_mse, total_variation, LossNetwork
+from export.losses import (LossNetwork, build_loss_network, gram_matrix, relative_mse, total_variation,
+                           vgg_installed)
 from export.nets import build_net
+from export.safe_load import load_tensors
 from export.settings import TrainSettings
 from realtime.errors import UserError
 from realtime.images import list_images, read_image, write_image
@@ -162,10 +165,7 @@ def load_checkpoint(path: str | Path) -> dict:
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise UserError(f"{path}: not a readable checkpoint ({exc.__class__.__name__})") from exc
+    state = load_tensors(path, "training checkpoint")
     if not isinstance(state, dict) or "settings" not in state or "net" not in state:
         raise UserError(f"{path}: not a checkpoint of this tool (no settings and net weights)")
     return state
@@ -174,6 +174,8 @@ def load_checkpoint(path: str | Path) -> dict:
 def net_from_checkpoint(state: dict) -> tuple[torch.nn.Module, TrainSettings]:
     """Rebuild the trained net of a checkpoint; a mismatch with its architecture is a clear error."""
     settings = TrainSettings.from_dict(state["settings"])
+    if settings.arch == "fast" and "colour.weight" in state["net"]:
+        settings.arch = "fast-v1"  # made before the fast net was redesigned
     net = build_net(settings.arch, settings.width)
     try:
         net.load_state_dict(state["net"])
@@ -183,6 +185,18 @@ def net_from_checkpoint(state: dict) -> tuple[torch.nn.Module, TrainSettings]:
             f"{str(exc).splitlines()[0]}"
         ) from exc
     return net.eval(), settings
+
+
+def resolve_backbone(backbone: str, backbone_weights: str | None = None) -> str:
+    """The loss network ``auto`` stands for: VGG16 when its ImageNet weights are here, else
+    effnet-lite0 (with a notice on how to get VGG16)."""
+    if backbone != "auto":
+        return backbone
+    if backbone_weights is not None or vgg_installed("vgg16"):
+        return "vgg16"
+    print("note: loss network effnet-lite0, since VGG16 is not installed; for the papers' loss network run "
+          "'stylize weights install vgg16'", file=sys.stderr)
+    return "effnet-lite0"
 
 
 def draw_loss_curve(history: list[dict], path: Path) -> None:
@@ -222,6 +236,7 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     elif ckpt_path.exists():
         raise UserError(f"{run_dir} already holds a training run: pass --resume to continue it, or choose another -o")
 
+    settings.backbone = resolve_backbone(settings.backbone, backbone_weights)
     style_bgr = read_image(settings.style)
     photos = PhotoFolder(settings.data, settings.held_out)
     torch.manual_seed(settings.seed)
@@ -229,6 +244,12 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     history: list[dict] = []
     start = 0
+    if state is None and settings.init_from:
+        warm, warm_settings = net_from_checkpoint(load_checkpoint(settings.init_from))
+        if (warm_settings.arch, warm_settings.width) != (settings.arch, settings.width):
+            raise UserError(f"--init-from {settings.init_from}: a {warm_settings.arch} net at width "
+                            f"{warm_settings.width}, but this run trains {settings.arch} at width {settings.width}")
+        net.load_state_dict(warm.state_dict())
     if state is not None:
         net, _ = net_from_checkpoint(state)
         optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)

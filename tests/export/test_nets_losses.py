@@ -44,8 +44,7 @@ def test_loss_networks_return_named_frozen_features(backbone, style, content):
 
 
 def test_missing_vgg_weights_say_what_to_do(tmp_path, monkeypatch):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with pytest.raises(MissingWeightsError, match="vgg19-dcbb9e9d.pth.*--backbone-weights"):
+    with pytest.raises(MissingWeightsError, match="stylize weights install vgg19.*--backbone-weights"):
         build_loss_network("vgg19")
     with pytest.raises(MissingWeightsError, match="no such file"):
         find_vgg_weights("vgg16", tmp_path / "missing.pth")

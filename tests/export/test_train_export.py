@@ -17,7 +17,8 @@ from realtime.session import StyleSession
 
 def tiny_settings(style, data, **overrides) -> TrainSettings:
     values = dict(style=str(style), data=str(data), width=0.25, steps=6, batch_size=2, image_size=32,
-                  style_size=64, checkpoint_every=3, preview_every=3, held_out=2, style_weight=5.0, lr=5e-3)
+                  style_size=64, checkpoint_every=3, preview_every=3, held_out=2, style_weight=5.0, lr=5e-3,
+                  backbone="effnet-lite0")
     values.update(overrides)
     return TrainSettings(**values)
 
@@ -99,12 +100,11 @@ def test_bad_training_input(tmp_path, photo_folder, style_image, case, message, 
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
-def test_missing_vgg_weights_is_a_clear_error(tmp_path, photo_folder, style_image, monkeypatch, capsys):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+def test_missing_vgg_weights_is_a_clear_error(tmp_path, photo_folder, style_image, capsys):
     code = main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(tmp_path / "run"),
                  "--backbone", "vgg16", "--steps", "2"])
     assert code == 2
-    assert "vgg16-397923af.pth" in capsys.readouterr().err
+    assert "stylize weights install vgg16" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
@@ -164,9 +164,10 @@ def test_checkpoint_of_another_architecture(tmp_path, photo_folder, style_image,
     with pytest.raises(UserError, match="do not fit architecture 'johnson'"):
         net_from_checkpoint(load_checkpoint(tmp_path / "mixed.pt"))
     assert main(["export", str(tmp_path / "mixed.pt"), "-o", str(tmp_path / "x.onnx")]) == 2
+    assert "do not fit architecture" in capsys.readouterr().err
     (tmp_path / "junk.pt").write_bytes(b"junk")
     assert main(["export", str(tmp_path / "junk.pt"), "-o", str(tmp_path / "x.onnx")]) == 2
-    assert "not a readable checkpoint" in capsys.readouterr().err
+    assert "not a readable training checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
 
 
@@ -218,3 +219,28 @@ def test_training_with_a_vgg_loss_network_from_a_weights_file(tmp_path, photo_fo
     train(tiny_settings(style_image, photo_folder, steps=2, backbone="vgg16"), run, backbone_weights=str(weights),
           progress=False)
     assert load_checkpoint(run / "checkpoint.pt")["settings"]["backbone"] == "vgg16"
+
+
+def test_warm_start_begins_from_the_given_run(tmp_path, photo_folder, style_image, capsys):
+    source = train(tiny_settings(style_image, photo_folder, steps=3), tmp_path / "source", progress=False)
+    warm = train(tiny_settings(style_image, photo_folder, steps=1, lr=1e-9, init_from=str(tmp_path / "source")),
+                 tmp_path / "warm", progress=False)
+    a, b = load_checkpoint(source)["net"], load_checkpoint(warm)
+    assert all(torch.allclose(a[k], b["net"][k], atol=1e-6) for k in a)
+    assert b["settings"]["init_from"] == str(tmp_path / "source")
+    assert main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(tmp_path / "j"),
+                 "--arch", "johnson", "--init-from", str(source), "--steps", "1", "--backbone", "effnet-lite0"]) == 2
+    assert "but this run trains johnson" in capsys.readouterr().err
+
+
+def test_checkpoints_of_the_earlier_fast_net_still_export(tmp_path):
+    from export.nets import FastNetV1
+    from export.train import save_checkpoint
+
+    settings = TrainSettings(style="old.jpg", arch="fast", width=0.5)
+    save_checkpoint(tmp_path / "old.pt", {"settings": settings.to_dict(), "net": FastNetV1(0.5).state_dict(),
+                                          "step": 10, "history": []})
+    net, loaded = net_from_checkpoint(load_checkpoint(tmp_path / "old.pt"))
+    assert isinstance(net, FastNetV1) and loaded.arch == "fast-v1"
+    export_checkpoint(tmp_path / "old.pt", tmp_path / "old.onnx")
+    assert StyleSession(tmp_path / "old.onnx", "cpu").info.architecture == "fast-v1"
