@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.gatys import GatysObjective, GatysSettings, stylize
+from export.gatys import GatysObjective, GatysSettings, gatys_network, stylize
 from export.losses import LossNetwork, build_loss_network, gram_matrix
-from export.train import bgr_to_tensor, resize_longer_side
+from export.train import bgr_to_tensor, resize_longer_side, resolve_backbone
 from realtime.errors import UserError
 from realtime.frames import draw_text_lines
 from realtime.images import list_images, read_image, write_image
@@ -86,10 +86,8 @@ def evaluate(model: str, style: str | None, contents: list[str], output_dir: str
     style_bgr = read_image(style_path)
     files = content_files(contents)
     photos = [resize_longer_side(read_image(p), gatys.size) for p in files]
-    try:
-        network = build_loss_network(gatys.backbone, backbone_weights, average_pooling=gatys.average_pooling)
-    except Exception as exc:
-        raise UserError(str(exc)) from exc
+    gatys.backbone = resolve_backbone(gatys.backbone, backbone_weights)
+    network = gatys_network(gatys, backbone_weights)
     out.mkdir(parents=True, exist_ok=True)
     scoring = GatysSettings(**{**asdict(gatys), "content_weight": 1.0, "style_weight": 1.0, "tv_weight": 0.0})
     rows = []

@@ -23,20 +23,23 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from export.losses import LossNetwork, build_loss_network, total_variation
-from export.train import bgr_to_tensor, resize_longer_side, tensor_to_bgr
+from export.train import bgr_to_tensor, resize_longer_side, resolve_backbone, tensor_to_bgr
 from realtime.errors import UserError
 from realtime.images import read_image, write_image
 
 MIN_SIZE = 32  # the deepest taps sit at 1/16 resolution
+# Gatys et al.'s layers (after the ReLU, as in jcjohnson/neural-style); VGG16 has the same names
+LBFGS_MAX_EVALUATIONS = 20  # per iteration, for the strong-Wolfe line search
+GATYS_TAPS = (("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), ("relu4_2",))
 
 
 @dataclass
 class GatysSettings:
     """Everything that shapes a Gatys stylization (saved beside the output)."""
 
-    backbone: str = "effnet-lite0"
+    backbone: str = "auto"  # vgg16 when installed, else effnet-lite0
     content_weight: float = 1.0
-    style_weight: float = 1.0
+    style_weight: float = 10.0  # measured: 1 keeps the photo with a faint texture, 10 gives the classic look
     tv_weight: float = 0.0
     style_layer_weights: list[float] | None = None
     style_blend: list[float] | None = None
@@ -136,6 +139,16 @@ class GatysObjective:
         return terms
 
 
+def gatys_network(settings: GatysSettings, backbone_weights: str | None = None) -> LossNetwork:
+    """The loss network of a Gatys run: a VGG tapped at the paper's layers, else effnet-lite0."""
+    taps = GATYS_TAPS if settings.backbone in ("vgg16", "vgg19") else None
+    try:
+        return build_loss_network(settings.backbone, backbone_weights, average_pooling=settings.average_pooling,
+                                  taps=taps)
+    except Exception as exc:
+        raise UserError(str(exc)) from exc
+
+
 def level_sizes(size: int, levels: int) -> list[int]:
     return [max(MIN_SIZE, size // 2 ** (levels - 1 - i)) for i in range(levels)]
 
@@ -168,10 +181,8 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
     styles_bgr = [read_image(p) for p in style_paths]
     init_bgr = None if settings.init in ("content", "noise") else read_image(settings.init)
     if network is None:
-        try:
-            network = build_loss_network(settings.backbone, backbone_weights, average_pooling=settings.average_pooling)
-        except Exception as exc:
-            raise UserError(str(exc)) from exc
+        settings.backbone = resolve_backbone(settings.backbone, backbone_weights)
+        network = gatys_network(settings, backbone_weights)
     layers = network.style_layers
     if settings.style_layer_weights is not None and len(settings.style_layer_weights) != len(layers):
         raise UserError(f"{settings.backbone} has {len(layers)} style layers ({', '.join(layers)}); "
@@ -207,23 +218,34 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
         image = image.detach().clamp(0, 1).requires_grad_(True)
         objective.calibrate(image)
         if settings.optimizer == "lbfgs":
-            optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50,
-                                          line_search_fn="strong_wolfe")
+            # one iteration per step, with room for a real line search (the default allows one evaluation,
+            # which accepts whatever it finds, and the loss can jump up and stay there)
+            optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, max_eval=LBFGS_MAX_EVALUATIONS,
+                                          history_size=50, line_search_fn="strong_wolfe")
         else:
             optimizer = torch.optim.Adam([image], lr=settings.lr)
         last: dict[str, torch.Tensor] = {}
+        evaluated: dict[str, torch.Tensor] = {}
 
         def closure() -> torch.Tensor:
+            # each L-BFGS step starts by evaluating the point the previous step ended on: reuse that
+            if "at" in evaluated and torch.equal(evaluated["at"], image.detach()):
+                image.grad = evaluated["grad"].clone()
+                return evaluated["loss"]
             optimizer.zero_grad()
             terms = objective(image)
             terms["total"].backward()
             last.update(terms)
+            evaluated.update(at=image.detach().clone(), grad=image.grad.clone(), loss=terms["total"].detach())
             return terms["total"]
 
         for _ in range(iterations):
             optimizer.step(closure)
-            with torch.no_grad():
-                image.clamp_(0, 1)
+            if settings.optimizer == "adam":  # clamping between L-BFGS steps would break its curvature history
+                with torch.no_grad():
+                    image.clamp_(0, 1)
+            else:  # the terms where the line search ended (free: the next step starts from this evaluation)
+                closure()
             done += 1
             record = {"iteration": done, "size": size, **{k: float(v.detach()) for k, v in last.items()}}
             history.append(record)

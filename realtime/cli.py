@@ -168,11 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", required=True, nargs="+", help="style image(s)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png")
     p.add_argument("--style-blend", type=float, nargs="+", help="one weight per style (default equal)")
-    p.add_argument("--backbone", default="effnet-lite0", choices=("effnet-lite0", "vgg16", "vgg19"),
-                   help="loss network (default effnet-lite0, which works offline)")
+    p.add_argument("--backbone", default="auto", choices=("auto", "vgg16", "vgg19", "effnet-lite0"),
+                   help="loss network (default auto: vgg16 when installed with 'stylize weights install vgg16', "
+                        "else effnet-lite0)")
     p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file")
     p.add_argument("--content-weight", type=float, default=1.0, help="alpha (default 1)")
-    p.add_argument("--style-weight", type=float, default=1.0, help="beta (default 1)")
+    p.add_argument("--style-weight", type=float, default=10.0,
+                   help="beta, relative to alpha; style terms are normalised to 1 at the start (default 10)")
     p.add_argument("--tv-weight", type=float, default=0.0, help="total-variation weight (default 0)")
     p.add_argument("--style-layer-weights", type=float, nargs="+", help="one weight per style layer")
     p.add_argument("--init", default="content", help="content, noise, or an image path (default content)")
@@ -194,11 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", help="style image (default: the one named in the model's metadata)")
     p.add_argument("--content", required=True, nargs="+", help="content photos or folders")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
-    p.add_argument("--backbone", default="effnet-lite0", choices=("effnet-lite0", "vgg16", "vgg19"))
+    p.add_argument("--backbone", default="auto", choices=("auto", "vgg16", "vgg19", "effnet-lite0"),
+                   help="loss network of the Gatys reference and the scores (default auto: vgg16 when installed)")
     p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file")
     p.add_argument("--size", type=int, default=384, help="longer side of each photo (default 384)")
     p.add_argument("--iterations", type=int, default=100, help="Gatys L-BFGS iterations (default 100)")
-    p.add_argument("--style-weight", type=float, default=5.0, help="Gatys beta (default 5)")
+    p.add_argument("--style-weight", type=float, default=10.0, help="Gatys beta (default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
 
     p = sub.add_parser("export", help="export a training checkpoint as a verified contract ONNX model (needs torch)")

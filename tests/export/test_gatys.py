@@ -50,6 +50,23 @@ def test_loss_falls_for_each_optimizer(tmp_path, content_image, style_image, opt
     assert len(saved["history"]) == 8 and saved["settings"]["optimizer"] == optimizer
 
 
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_gatys_with_vgg16_descends_without_blowing_up(tmp_path, content_image, style_image, optimizer):
+    import torchvision
+
+    torch.manual_seed(0)
+    weights = tmp_path / "vgg16.pth"
+    torch.save(torchvision.models.vgg16(weights=None).state_dict(), weights)  # random weights, real code path
+    settings = GatysSettings(backbone="vgg16", size=64, iterations=12, optimizer=optimizer, lr=0.02,
+                             style_weight=1000.0, init="noise")
+    summary = stylize(str(content_image), [str(style_image)], str(tmp_path / "out.png"), settings,
+                      backbone_weights=str(weights), progress=False)
+    totals = [h["total"] for h in summary["history"]]
+    assert all(np.isfinite(totals)) and totals[-1] < 0.5 * totals[0]
+    if optimizer == "lbfgs":  # every accepted line-search step lowers the objective
+        assert all(b <= a * (1 + 1e-5) for a, b in zip(totals, totals[1:])), totals
+
+
 def test_original_colors_keep_the_content_chroma(tmp_path, content_image, style_image):
     settings = GatysSettings(size=64, iterations=5, style_weight=10.0, original_colors=True)
     stylize(str(content_image), [str(style_image)], str(tmp_path / "o.png"), settings, progress=False)
