@@ -16,6 +16,7 @@ from export.settings import TrainSettings, option_fields
 from export.train import train
 from realtime import contract
 from realtime.errors import UserError
+from realtime.outputs import prepare_output_file
 
 
 def run_training_verb(args: argparse.Namespace) -> int:
@@ -92,8 +93,9 @@ def run_training_verb(args: argparse.Namespace) -> int:
     if args.verb == "train":
         settings = TrainSettings(style=args.style, data=args.data,
                                  **{f.name: getattr(args, f.name) for f in option_fields()})
-        if args.export and Path(args.export).exists():
-            raise UserError(f"--export {args.export} already exists; choose another file name")
+        if args.export:
+            prepare_output_file(args.export, [args.style, Path(args.output) / "checkpoint.pt"], overwrite=False,
+                                suffixes=(".onnx",))
         checkpoint = train(settings, args.output, resume=args.resume, backbone_weights=args.backbone_weights)
         print(f"checkpoint: {checkpoint}", file=sys.stderr)
         if args.export:

@@ -21,6 +21,7 @@ from export.train import bgr_to_tensor, resize_longer_side, resolve_backbone
 from realtime.errors import UserError
 from realtime.frames import draw_text_lines
 from realtime.images import list_images, read_image, write_image
+from realtime.outputs import check_outputs, ensure_writable_folder
 from realtime.session import StyleSession
 
 
@@ -88,7 +89,9 @@ def evaluate(model: str, style: str | None, contents: list[str], output_dir: str
     photos = [resize_longer_side(read_image(p), gatys.size) for p in files]
     gatys.backbone = resolve_backbone(gatys.backbone, backbone_weights)
     network = gatys_network(gatys, backbone_weights)
-    out.mkdir(parents=True, exist_ok=True)
+    check_outputs([*files, Path(style_path), Path(model)],
+                  [out / f"{p.stem}_{kind}.png" for p in files for kind in ("gatys", "compare")], overwrite=True)
+    ensure_writable_folder(out)
     scoring = GatysSettings(**{**asdict(gatys), "content_weight": 1.0, "style_weight": 1.0, "tv_weight": 0.0})
     rows = []
     for path, photo in zip(files, photos):

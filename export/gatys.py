@@ -25,7 +25,8 @@ from tqdm import tqdm
 from export.losses import LossNetwork, build_loss_network, total_variation
 from export.train import bgr_to_tensor, resize_longer_side, resolve_backbone, tensor_to_bgr
 from realtime.errors import UserError
-from realtime.images import read_image, write_image
+from realtime.images import IMAGE_SUFFIXES, read_image, write_image
+from realtime.outputs import check_outputs, prepare_output_file
 
 MIN_SIZE = 32  # the deepest taps sit at 1/16 resolution
 # Gatys et al.'s layers (after the ReLU, as in jcjohnson/neural-style); VGG16 has the same names
@@ -162,9 +163,11 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
     ``save_every``, intermediate images ``<stem>_iterNNNN<suffix>``. Returns the summary dict.
     ``network`` reuses an already built loss network (it must match ``settings.backbone``).
     """
-    out = Path(output)
-    if out.exists() and not overwrite:
-        raise UserError(f"{out} already exists: pass --overwrite to replace it")
+    inputs = [Path(content_path), *map(Path, style_paths)]
+    if settings.init not in ("content", "noise"):
+        inputs.append(Path(settings.init))
+    out = prepare_output_file(output, inputs, overwrite, suffixes=IMAGE_SUFFIXES)
+    check_outputs(inputs, [out.with_name(out.name + ".json")], overwrite=True)
     if not style_paths:
         raise UserError("give at least one --style image")
     blend = settings.style_blend or [1.0] * len(style_paths)

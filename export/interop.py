@@ -14,6 +14,7 @@ from export.onnx_export import build_metadata, export_net
 from export.safe_load import load_tensors
 from realtime import contract
 from realtime.errors import UserError
+from realtime.outputs import prepare_output_file
 
 # old checkpoints (PyTorch < 0.4) carry instance-norm running statistics that the net does not use
 STALE_KEY = re.compile(r"\.running_(mean|var)$|\.num_batches_tracked$")
@@ -40,7 +41,7 @@ def import_pytorch_example(path: str | Path, output: str | Path, style_name: str
     style = style_name or Path(path).stem
     meta = build_metadata({"imported_from": str(path)}, style, "pytorch-example", "vgg16 (external)", io_layout,
                           source=f"pytorch/examples fast_neural_style checkpoint {Path(path).name}")
-    return export_net(net, output, meta, io_layout, overwrite=overwrite)
+    return export_net(net, output, meta, io_layout, overwrite=overwrite, inputs=(path,))
 
 
 def wrap_float_model(source: str | Path, output: str | Path, value_range: float = 255.0, style_name: str | None = None,
@@ -52,11 +53,8 @@ def wrap_float_model(source: str | Path, output: str | Path, value_range: float 
     import onnx
     from onnx import TensorProto, compose, helper, numpy_helper
 
-    source, output = Path(source), Path(output)
-    if output.exists() and not overwrite:
-        raise UserError(f"{output} already exists: pass --overwrite to replace it")
-    if source.resolve() == output.resolve():
-        raise UserError("the output would overwrite the source model")
+    source = Path(source)
+    output = prepare_output_file(output, [source], overwrite, suffixes=(".onnx",))
     try:
         inner = onnx.load(str(source))
     except Exception as exc:

@@ -84,7 +84,8 @@ class FastNet(nn.Module):
     residual blocks of 64 channels run there, and two upsample+conv stages bring it back to 1/2
     size, where a conv to 12 channels and a pixel shuffle give the full-resolution RGB output. It
     repaints the whole frame, as the Johnson net does, at 2.5 GMAC per 640x480 frame (Johnson's
-    is 47); the shuffle conv starts with equal sub-pixel weights (ICNR), so no checkerboard.
+    is 47). The shuffle conv starts with equal sub-pixel weights (ICNR) and a fixed 2x2 box filter
+    follows the shuffle, so no checkerboard can form (an early run without it grew a 2-pixel grid).
     """
 
     size_multiple = 8
@@ -104,7 +105,10 @@ class FastNet(nn.Module):
                                      nn.PixelShuffle(2))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(self.body(self.encoder(rgb))))
+        logits = self.decoder(self.body(self.encoder(rgb)))
+        # a fixed 2x2 box filter: zero response at the Nyquist frequency, so no sub-pixel grid survives
+        logits = F.avg_pool2d(F.pad(logits, (0, 1, 0, 1), mode="replicate"), 2, stride=1)
+        return torch.sigmoid(logits)
 
 
 class FastNetV1(nn.Module):

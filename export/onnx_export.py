@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from realtime import contract
 from realtime.errors import UserError
+from realtime.outputs import prepare_output_file
 
 # Frame sizes (H, W) the export is verified on: tiny, odd and ordinary ones.
 VERIFY_SIZES = ((3, 5), (37, 53), (96, 128), (241, 321))
@@ -122,22 +123,19 @@ class HalfNet(nn.Module):
 
 
 def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_layout: str = contract.IO_UINT8_BGR,
-               opset: int = 17, overwrite: bool = False, fp16: bool = False) -> dict[str, float]:
+               opset: int = 17, overwrite: bool = False, fp16: bool = False,
+               inputs: tuple[str | Path, ...] = ()) -> dict[str, float]:
     """Export ``net`` wrapped in the contract to ``path`` and verify it against PyTorch.
 
     Returns, per verification frame size, the max |onnxruntime - PyTorch| (fp32), or the PSNR in dB
     of the fp16 model against the fp32 PyTorch net (``fp16``). The file is written beside the
     target and renamed only after verification passes, so a failed export never leaves a model
-    behind or replaces an existing one.
+    behind or replaces an existing one; ``inputs`` (the files it came from) are never written over.
     """
     import onnx
     import onnxruntime as ort
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise UserError(f"{path} already exists: pass --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise UserError(f"{path.parent}: no such folder for the output")
+    path = prepare_output_file(path, list(inputs), overwrite, suffixes=(".onnx",))
     net.eval()
     reference_model = ContractWrapper(net, io_layout).eval()
     wrapper = ContractWrapper(HalfNet(net), io_layout).eval() if fp16 else reference_model
@@ -189,6 +187,8 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
                     raise UserError(f"export check failed at {label}: onnxruntime differs from PyTorch by "
                                     f"{results[label]:.4g} (tolerance {tol})")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return results
@@ -198,11 +198,12 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, io_layout: str =
                       opset: int = 17, style_name: str | None = None, overwrite: bool = False,
                       fp16: bool = False) -> dict[str, float]:
     """Export a training checkpoint (file or run folder) as a verified contract model."""
-    from export.train import load_checkpoint, net_from_checkpoint
+    from export.train import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
 
-    state = load_checkpoint(checkpoint)
+    source = Path(checkpoint) / CHECKPOINT_NAME if Path(checkpoint).is_dir() else Path(checkpoint)
+    state = load_checkpoint(source)
     net, settings = net_from_checkpoint(state)
     made = {"trained_steps": state["step"], "training_seconds": round(state.get("seconds", 0.0))}
     meta = build_metadata({**settings.to_dict(), **made}, style_name or settings.style_name,
                           settings.arch, settings.backbone, io_layout, source=f"stylize train ({Path(checkpoint).name})")
-    return export_net(net, path, meta, io_layout, opset, overwrite, fp16)
+    return export_net(net, path, meta, io_layout, opset, overwrite, fp16, inputs=(source,))

@@ -4,12 +4,33 @@ Kept free of torch imports so the command line can build its options from it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+ARCH_NAMES = ("fast", "johnson", "fast-v1")
+BACKBONE_NAMES = ("auto", "vgg16", "vgg19", "effnet-lite0")
 
-def _opt(default, help: str):
-    return field(default=default, metadata={"help": help})
+
+def _opt(default, help: str, minimum: float | None = None, above: float | None = None,
+         choices: tuple[str, ...] | None = None):
+    """A setting with its help and its allowed values: ``minimum`` (inclusive), ``above`` (exclusive),
+    ``choices``."""
+    return field(default=default, metadata={"help": help, "minimum": minimum, "above": above, "choices": choices})
+
+
+def check_value(f, value) -> str | None:
+    """Why ``value`` is not allowed for setting ``f``, or None when it is."""
+    meta = f.metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        return f"must be one of {', '.join(meta['choices'])}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if meta.get("minimum") is not None and value < meta["minimum"]:
+        return f"must be at least {meta['minimum']}"
+    if meta.get("above") is not None and value <= meta["above"]:
+        return f"must be greater than {meta['above']}"
+    return None
 
 
 @dataclass
@@ -19,26 +40,35 @@ class TrainSettings:
     style: str = _opt("", "style image")
     data: str = _opt("", "folder of training photos")
     arch: str = _opt("fast", "transform net: fast (CPU real-time), johnson (Johnson et al. 2016), "
-                             "or fast-v1 (the earlier CPU net)")
-    width: float = _opt(1.0, "channel width multiplier of the net")
+                             "or fast-v1 (the earlier CPU net)", choices=ARCH_NAMES)
+    width: float = _opt(1.0, "channel width multiplier of the net", above=0.0)
     backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
-                                 "('stylize weights install vgg16'), else effnet-lite0")
-    steps: int = _opt(2000, "optimisation steps")
-    batch_size: int = _opt(4, "photos per step")
-    image_size: int = _opt(256, "training crop size in pixels")
-    style_size: int = _opt(384, "longer side of the style image in pixels (larger: larger strokes and shapes)")
-    content_weight: float = _opt(1.0, "weight of the content loss")
-    style_weight: float = _opt(1.5, "weight of the style (Gram) loss")
-    tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss")
+                                 "('stylize weights install vgg16'), else effnet-lite0", choices=BACKBONE_NAMES)
+    steps: int = _opt(2000, "optimisation steps", minimum=1)
+    batch_size: int = _opt(4, "photos per step", minimum=1)
+    image_size: int = _opt(256, "training crop size in pixels", minimum=32)
+    style_size: int = _opt(384, "longer side of the style image in pixels (larger: larger strokes and shapes)",
+                           minimum=32)
+    content_weight: float = _opt(1.0, "weight of the content loss", minimum=0.0)
+    style_weight: float = _opt(2.0, "weight of the style (Gram) loss", minimum=0.0)
+    tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss", minimum=0.0)
     temporal_weight: float = _opt(0.0, "weight of the temporal robustness term against video flicker "
-                                       "(output change under a small pan plus camera noise, relative to the input's)")
-    lr: float = _opt(1e-3, "Adam learning rate")
+                                       "(output change under a small pan plus camera noise, relative to the input's)",
+                                  minimum=0.0)
+    lr: float = _opt(2e-3, "Adam learning rate", above=0.0)
     init_from: str = _opt("", "warm start: begin from the net of another run's checkpoint (same architecture "
                               "and width), e.g. a finished style; a new style then needs far fewer steps")
     seed: int = _opt(0, "random seed (training on the CPU is deterministic for a seed)")
-    checkpoint_every: int = _opt(100, "steps between checkpoints")
-    preview_every: int = _opt(250, "steps between preview grids")
-    held_out: int = _opt(4, "photos held out of training, for previews")
+    checkpoint_every: int = _opt(100, "steps between checkpoints", minimum=1)
+    preview_every: int = _opt(250, "steps between preview grids", minimum=1)
+    held_out: int = _opt(4, "photos held out of training, for previews", minimum=0)
+
+    def validate(self) -> None:
+        """Raise ValueError naming every setting outside its allowed range."""
+        problems = [f"{f.name} {getattr(self, f.name)!r} {why}" for f in fields(self)
+                    if (why := check_value(f, getattr(self, f.name))) is not None]
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def to_dict(self) -> dict:
         return asdict(self)

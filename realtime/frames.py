@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from realtime import images
 from realtime.errors import UserError
 
 
@@ -17,6 +18,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
         raise UserError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 640x480") from None
     if width <= 0 or height <= 0:
         raise UserError(f"size {text!r} must be positive")
+    if width * height > images.MAX_PIXELS:
+        raise UserError(f"size {text!r} is {width * height / 1e6:.0f} megapixels, over the limit of "
+                        f"{images.MAX_PIXELS / 1e6:.0f} (stylize --max-pixels N raises it)")
     return width, height
 
 

@@ -1,9 +1,11 @@
 """The one onnxruntime wrapper: provider choice and fallback detection, contract checks, metadata."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +125,27 @@ def validate_contract(inputs: list, outputs: list, metadata: dict[str, str], pat
     return layout, strength is not None
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout, by Python or by native libraries (file descriptor 1), to
+    stderr while the block runs, so machine-readable output (``--json``) stays clean."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (embedded interpreters): Python-level redirection only
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 class StyleSession:
     """An onnxruntime session for one contract model on the chosen device.
 
@@ -141,7 +164,8 @@ class StyleSession:
             ort.set_default_logger_severity(4)  # a failed CUDA start is reported by check_providers
         if wants_gpu and hasattr(ort, "preload_dlls"):
             try:
-                ort.preload_dlls()
+                with stdout_to_stderr():  # it reports missing CUDA libraries on stdout
+                    ort.preload_dlls()
             except Exception:  # missing CUDA libraries show up as a fallback below
                 pass
         options = ort.SessionOptions()
@@ -151,7 +175,8 @@ class StyleSession:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave idle cores to I/O
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=requested)
+            with stdout_to_stderr():  # native CUDA loaders print there too; stdout stays the command's output
+                self.session = ort.InferenceSession(str(path), options, providers=requested)
         except Exception as exc:
             raise UserError(f"{path}: onnxruntime cannot load this model: {str(exc).splitlines()[0][:300]}") from exc
         self.providers = self.session.get_providers()

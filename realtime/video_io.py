@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realtime import images
 from realtime.errors import UserError
 
 
@@ -52,6 +54,10 @@ def open_video_file(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     if info.width <= 0 or info.height <= 0:
         cap.release()
         raise UserError(f"{path}: no video stream found")
+    if info.width * info.height > images.MAX_PIXELS:
+        cap.release()
+        raise UserError(f"{path}: frames of {info.width}x{info.height} are over the limit of "
+                        f"{images.MAX_PIXELS / 1e6:.0f} megapixels (stylize --max-pixels N raises it)")
     return cap, info
 
 
@@ -59,6 +65,10 @@ def has_audio(path: str | Path) -> bool:
     """Whether a media file has an audio stream (asks ffmpeg)."""
     result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
     return re.search(r"Stream #\S+.*: Audio:", result.stderr) is not None
+
+
+OWN_PROCESS_GROUP = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"
+                     else {"start_new_session": True})
 
 
 def parse_camera(spec: str) -> int | str:
@@ -176,7 +186,10 @@ class VideoWriter:
         cmd.append(str(self.tmp))
         self._log = tempfile.TemporaryFile()
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+            # in a process group of its own: Ctrl-C in a terminal signals the whole foreground group, and
+            # an encoder killed first would lose the recording that this process is about to close cleanly
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
+                                         **OWN_PROCESS_GROUP)
         except OSError as exc:
             raise UserError(f"cannot start ffmpeg: {exc}") from exc
 

@@ -1,6 +1,7 @@
 """The live loop: newest camera frame -> style model -> window (with overlay and hotkeys) / recording."""
 from __future__ import annotations
 
+import os
 import queue
 import sys
 import threading
@@ -16,6 +17,7 @@ from realtime.convert import Stylizer
 from realtime.errors import UserError
 from realtime.frames import draw_text_lines, fit, keep_original_colors, side_by_side
 from realtime.images import write_image
+from realtime.outputs import prepare_output_file
 from realtime.session import StyleSession
 from realtime.stabilize import Stabilizer
 from realtime.video_io import LatestFrameReader, VideoWriter, open_camera, parse_camera
@@ -216,13 +218,24 @@ def timestamped(prefix: str, suffix: str, folder: Path) -> Path:
     return folder / f"{prefix}_{time.strftime('%Y%m%d_%H%M%S')}{suffix}"
 
 
+def display_available() -> bool:
+    """Whether a window can open: on Linux and BSD a running X11 or Wayland display is needed (without
+    one, OpenCV's GUI backend aborts the process)."""
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int, int] | None = None,
                record: str | None = None, window: bool = True, mirror: bool = False, strength: float = 1.0,
                max_frames: int | None = None, output_dir: str = ".", stabilize: bool = False,
                virtual_camera: bool = False) -> int:
     """Run the live loop until the user quits, the source ends, Ctrl-C or ``max_frames``."""
-    if record and Path(record).exists():
-        raise UserError(f"--record {record} already exists; choose another file name")
+    if window and not display_available():
+        raise UserError("cannot open a window: no display here (SSH or a server?). Use --no-window, "
+                        "or 'stylize video' for files")
+    if record:
+        prepare_output_file(record, [camera], overwrite=False, suffixes=(".mp4", ".mkv", ".mov", ".avi"))
     cap, info = open_camera(camera, size)
     is_file = isinstance(parse_camera(camera), str) and Path(camera).is_file()
     if size is not None and (info.width, info.height) != size and not is_file:

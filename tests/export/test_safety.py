@@ -1,4 +1,6 @@
 """Files from elsewhere are data, never code: every torch file the tool reads refuses a pickle payload."""
+from pathlib import Path
+
 from realtime.cli import main
 
 
@@ -45,3 +47,46 @@ def test_backbone_weights_refuse_a_payload(tmp_path, payload, photo_folder, styl
                  str(tmp_path / "g.png"), "--backbone", "vgg16", "--backbone-weights", str(path),
                  "--iterations", "1", "--size", "32"]) == 2
     assert not marker.exists() and not (tmp_path / "g.png").exists()
+
+
+def test_no_verb_writes_over_its_input_even_with_overwrite(tmp_path, photo_folder, style_image, capsys):
+    from export.train import train
+    from tests.export.test_train_export import tiny_settings
+
+    run = tmp_path / "run"
+    train(tiny_settings(style_image, photo_folder, steps=1), run, progress=False)
+    checkpoint = run / "checkpoint.pt"
+    before = checkpoint.read_bytes()
+    assert main(["export", str(checkpoint), "-o", str(checkpoint), "--overwrite"]) == 2
+    (tmp_path / "link.onnx").symlink_to(checkpoint)
+    assert main(["export", str(run), "-o", str(tmp_path / "link.onnx"), "--overwrite"]) == 2
+    assert checkpoint.read_bytes() == before
+    photo = style_image.read_bytes()
+    assert main(["gatys", "--content", str(style_image), "--style", str(style_image), "-o", str(style_image),
+                 "--overwrite", "--size", "32", "--iterations", "1", "--backbone", "effnet-lite0"]) == 2
+    assert style_image.read_bytes() == photo
+    assert main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(tmp_path / "r2"),
+                 "--export", str(style_image), "--steps", "1", "--backbone", "effnet-lite0"]) == 2
+    assert style_image.read_bytes() == photo
+    err = capsys.readouterr().err
+    assert err.count("would overwrite an input") == 4, err
+
+
+def test_write_failures_are_messages_and_keep_the_previous_checkpoint(tmp_path, photo_folder, style_image,
+                                                                       monkeypatch, capsys):
+    import export.train as training
+    from tests.export.test_train_export import tiny_settings
+
+    run = tmp_path / "run"
+    training.train(tiny_settings(style_image, photo_folder, steps=2, checkpoint_every=1), run, progress=False)
+    before = (run / "checkpoint.pt").read_bytes()
+
+    def full_disk(state, path):
+        Path(path).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(training.torch, "save", full_disk)
+    assert main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(run), "--resume",
+                 "--steps", "3"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert (run / "checkpoint.pt").read_bytes() == before and not list(run.glob("*.partial"))

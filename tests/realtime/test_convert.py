@@ -104,7 +104,7 @@ def test_output_under_a_file_is_a_clear_error(tmp_path, clip, negative_model, ca
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["video", str(clip), "-o", str(blocker / "o.mp4"), "-m", str(negative_model)]) == 2
-    assert "cannot create output folder" in capsys.readouterr().err
+    assert "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_interrupt_leaves_no_output(tmp_path, clip, negative_model, monkeypatch, capsys):
@@ -149,8 +149,9 @@ def test_image_round_trip_gray_alpha_and_odd(tmp_path, negative_model, photo):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["alpha_negative.png", "color_negative.jpg", "gray_negative.png", "odd_negative.png"]
     assert cv2.imread(str(out / "odd_negative.png")).shape == (3, 5, 3)
-    styled = cv2.imread(str(out / "alpha_negative.png"))
-    assert styled.shape == photo.shape and np.array_equal(styled, 255 - photo)
+    styled = cv2.imread(str(out / "alpha_negative.png"), cv2.IMREAD_UNCHANGED)
+    assert styled.shape == (*photo.shape[:2], 4) and np.array_equal(styled[:, :, :3], 255 - photo)
+    assert (styled[:, :, 3] == 200).all()  # the alpha channel passes through
     assert cv2.imread(str(out / "gray_negative.png")).shape == photo.shape
 
 
@@ -179,7 +180,8 @@ def test_strength_and_original_colors(tmp_path, negative_model, photo):
     kept = cv2.cvtColor(cv2.imread(str(tmp_path / "b" / "p_negative.png")), cv2.COLOR_BGR2YCrCb)
     orig = cv2.cvtColor(photo, cv2.COLOR_BGR2YCrCb)
     assert np.abs(kept[..., 1:].astype(int) - orig[..., 1:]).mean() < 3
-    assert main(["image", str(src), "-o", str(tmp_path / "c"), "-m", str(negative_model), "--strength", "2"]) == 2
+    with pytest.raises(SystemExit):  # checked when the options are parsed
+        main(["image", str(src), "-o", str(tmp_path / "c"), "-m", str(negative_model), "--strength", "2"])
 
 
 def test_demo_writes_a_video_and_a_preview(tmp_path, clip, negative_model, capsys):
@@ -190,3 +192,19 @@ def test_demo_writes_a_video_and_a_preview(tmp_path, clip, negative_model, capsy
     assert preview.shape == (120, 320, 3)
     assert main(["demo", "-o", str(out), "-m", str(negative_model), "--video", str(clip)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_image_float_tiff_single_file_output_and_model_names(tmp_path, negative_model, photo):
+    tiff = tmp_path / "float.tif"
+    cv2.imwrite(str(tiff), photo.astype(np.float32) / 255.0)  # a float image in 0..1, as HDR tools write
+    assert cv2.imread(str(tiff), cv2.IMREAD_UNCHANGED).dtype == np.float32
+    single = tmp_path / "single.png"
+    assert main(["image", str(tiff), "-o", str(single), "-m", str(negative_model)]) == 0
+    assert single.is_file() and not single.is_dir()
+    assert np.abs(cv2.imread(str(single)).astype(int) - (255 - photo)).max() <= 1  # not black
+    johnson = tmp_path / "negative.johnson.onnx"
+    johnson.write_bytes(negative_model.read_bytes())
+    out = tmp_path / "out"
+    for model in (negative_model, johnson):
+        assert main(["image", str(tiff), "-o", str(out), "-m", str(model)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["float_negative.johnson.tif", "float_negative.tif"]

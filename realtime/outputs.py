@@ -1,0 +1,64 @@
+"""One rule for every verb that writes: never over an input, never over an existing file without
+``--overwrite``, and find out that the output can be written before long work starts."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from realtime.errors import UserError
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same resolved path (symlinks followed) or a hard link."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(inputs: list[Path], targets: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work starts, to write one file twice, to overwrite an input (also through a
+    symlink or a hard link; ``--overwrite`` never allows that), or to replace an existing file
+    without ``overwrite``."""
+    inputs, targets = [Path(p) for p in inputs], [Path(p) for p in targets]
+    if len({t.resolve() for t in targets}) != len(targets):
+        raise UserError("two outputs would be the same file (same file name in different folders?)")
+    for target in targets:
+        if any(_same_file(target, source) for source in inputs):
+            raise UserError(f"{target}: the output would overwrite an input; choose another output name")
+        if target.is_dir():
+            raise UserError(f"{target} is a folder; give a file name for the output")
+        if target.exists() and not overwrite:
+            raise UserError(f"{target} already exists: pass --overwrite to replace it")
+
+
+def ensure_writable_folder(folder: Path) -> None:
+    """Create ``folder`` if needed and prove a file can be written in it (a clear error otherwise)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {folder} ({exc.strerror})") from exc
+    probe = folder / f".stylize-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"output folder {folder} is not writable ({exc.strerror})") from exc
+
+
+def prepare_output_file(target: str | Path, inputs: list[str | Path], overwrite: bool,
+                        suffixes: tuple[str, ...] | None = None) -> Path:
+    """Every check for one output file: its suffix, inputs and existing files, a writable folder."""
+    target = Path(target)
+    check_outputs([Path(p) for p in inputs], [target], overwrite)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise UserError(f"{target}: unknown output type {target.suffix or '(none)'!r}; use one of {', '.join(suffixes)}")
+    if not target.parent.is_dir():
+        raise UserError(f"{target.parent}: no such folder for the output")
+    ensure_writable_folder(target.parent)
+    return target

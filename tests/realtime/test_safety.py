@@ -1,0 +1,156 @@
+"""Bad input, faults and signals on the runtime verbs: one clear line, a non-zero exit, nothing lost."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.cli import main
+from tests.conftest import make_clip, probe
+
+STYLIZE = [sys.executable, "-c", "import sys; from realtime.cli import main; sys.exit(main())"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_huge_image_header_is_refused_before_decoding(tmp_path, negative_model, photo, capsys):
+    huge = png_claiming(tmp_path / "huge.png", 100_000, 100_000)
+    assert main(["image", str(huge), "-o", str(tmp_path / "out"), "-m", str(negative_model)]) == 2
+    err = capsys.readouterr().err
+    assert "100000x100000" in err and "--max-pixels" in err and "Traceback" not in err
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.zeros((300, 400, 3), np.uint8))
+    assert main(["--max-pixels", "100000", "image", str(big), "-o", str(tmp_path / "o2"), "-m",
+                 str(negative_model)]) == 2
+    assert main(["--max-pixels", "200000", "image", str(big), "-o", str(tmp_path / "o3"), "-m",
+                 str(negative_model)]) == 0
+
+
+@pytest.mark.parametrize("verb", ["video", "bench"])
+def test_a_huge_frame_size_is_a_clear_message(tmp_path, clip, negative_model, verb, capsys):
+    args = [verb, str(clip), "-o", str(tmp_path / "o.mp4")] if verb == "video" else [verb]
+    assert main(args + ["-m", str(negative_model), "--size", "100000x100000"]) == 2
+    assert "over the limit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--frames", "0"], "--frames: 0: must be at least 1"),
+    (["bench", "--threads", "0"], "--threads: 0: must be at least 1"),
+    (["serve", "--port", "70000"], "--port: 70000: must be at least 0 and at most 65535"),
+    (["video", "a.mp4", "-o", "b.mp4", "--strength", "2"], "--strength: 2: must be at least 0.0 and at most 1.0"),
+    (["flicker", "--frames", "1"], "--frames: 1: must be at least 2"),
+    (["gatys", "--content", "a", "--style", "b", "-o", "c.png", "--iterations", "0"], "must be at least 1"),
+    (["gatys", "--content", "a", "--style", "b", "-o", "c.png", "--lr", "inf"], "must be a finite number"),
+    (["eval", "-m", "x", "--content", "a", "-o", "r", "--size", "8"], "--size: 8: must be at least 32"),
+    (["export", "run", "-o", "m.onnx", "--opset", "9"], "--opset: 9: must be at least 17 and at most 20"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--steps", "0"], "--steps: 0: must be at least 1"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--batch-size", "0"], "--batch-size: 0: must be at least 1"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--image-size", "8"], "--image-size: 8: must be at least 32"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--lr", "0"], "--lr: 0: must be greater than 0.0"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--lr", "nan"], "--lr: nan: must be a finite number"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--checkpoint-every", "0"], "must be at least 1"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--arch", "vgg"], "must be one of fast, johnson"),
+    (["--max-pixels", "0", "models"], "--max-pixels: 0: must be at least 1"),
+])
+def test_options_are_checked_at_parse_time(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_image_output_never_replaces_an_input_even_through_a_symlink(tmp_path, negative_model, photo, capsys):
+    src = tmp_path / "in" / "a.png"
+    src.parent.mkdir()
+    cv2.imwrite(str(src), photo)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a_negative.png").symlink_to(src)
+    before = src.read_bytes()
+    assert main(["image", str(src), "-o", str(out), "-m", str(negative_model), "--overwrite"]) == 2
+    assert "overwrite an input" in capsys.readouterr().err
+    assert src.read_bytes() == before
+
+
+def run_in_own_group(args: list[str], **kwargs) -> subprocess.Popen:
+    """The command as a terminal would run it: in a process group of its own, whose leader it is."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(STYLIZE + args, cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+
+
+def wait_for(predicate, timeout: float = 60.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_to_the_process_group_keeps_the_webcam_recording(tmp_path, negative_model):
+    """A terminal's Ctrl-C signals the whole foreground group, the encoder included."""
+    camera = make_clip(tmp_path / "cam.mp4", frames=2000, audio=False)
+    rec = tmp_path / "rec.mp4"
+    proc = run_in_own_group(["webcam", "--camera", str(camera), "--no-window", "-m", str(negative_model),
+                             "--record", str(rec), "--size", "160x120"])
+    assert wait_for(lambda: any(p.stat().st_size > 2000 for p in tmp_path.glob("*partial*")) or proc.poll() is not None)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "encoding failed" not in err and "Traceback" not in err, err
+    assert rec.is_file(), err
+    assert probe(rec)["frames"] > 0
+
+
+def test_sigterm_during_video_leaves_no_partial_file(tmp_path, negative_model):
+    clip = make_clip(tmp_path / "long.mp4", size=(320, 240), frames=1500, audio=False)
+    out = tmp_path / "out.mp4"
+    proc = run_in_own_group(["video", str(clip), "-o", str(out), "-m", str(negative_model)])
+    assert wait_for(lambda: any(tmp_path.glob("*partial*")) or proc.poll() is not None)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not out.exists() and not list(tmp_path.glob("*partial*")), sorted(tmp_path.iterdir())
+    assert "Traceback" not in err
+
+
+def test_json_output_stays_clean_when_cuda_libraries_complain(negative_model, monkeypatch, capfd):
+    import onnxruntime as ort
+
+    def noisy_preload():
+        print("Failed to load libcublasLt.so.12")  # what onnxruntime-gpu does without the CUDA libraries
+        os.write(1, b"native loader noise\n")
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "preload_dlls", noisy_preload, raising=False)
+    assert main(["bench", "-m", str(negative_model), "--size", "32x24", "--frames", "2", "--json"]) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out)["frames"] == 2
+    assert "Failed to load" in err and "native loader noise" in err
+
+
+def test_webcam_window_without_a_display_is_a_clear_message(negative_model, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main(["webcam", "--camera", "0", "-m", str(negative_model)]) == 2
+    assert "--no-window" in capsys.readouterr().err
