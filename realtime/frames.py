@@ -44,10 +44,23 @@ def side_by_side(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
 
 
 def draw_text_lines(frame: np.ndarray, lines: list[str], origin: tuple[int, int] = (10, 22)) -> np.ndarray:
-    """Draw lines of text with a dark outline so they read on any background (in place)."""
+    """Draw lines of white text with a dark outline so they read on any background (in place).
+
+    The text is drawn once, into a mask; the outline is that mask grown by one pixel. (Drawing it
+    twice with two thicknesses misaligns on OpenCV 5, whose glyphs advance further when thicker.)
+    """
     x, y = origin
+    fill = np.zeros(frame.shape[:2], np.uint8)
     for line in lines:
-        cv2.putText(frame, line, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(frame, line, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(fill, line, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, 255, 1, cv2.LINE_AA)
         y += 22
+    rows = np.flatnonzero(fill.any(axis=1))
+    if rows.size == 0:
+        return frame
+    top, bottom = max(0, rows[0] - 1), rows[-1] + 2  # only the band with text is blended
+    band = frame[top:bottom]
+    outline = cv2.dilate(fill[top:bottom], np.ones((3, 3), np.uint8))
+    for mask, colour in ((outline, 0.0), (fill[top:bottom], 255.0)):
+        weight = (mask.astype(np.float32) / 255.0)[..., None]
+        band[:] = (band * (1.0 - weight) + colour * weight).round().astype(np.uint8)
     return frame

@@ -5,8 +5,8 @@
 # ('stylize weights install vgg16'). A killed run resumes from its last checkpoint when started again.
 #
 # candy is trained from scratch (700 steps of 4 crops at 256 px, about 2.7 s a step on the project's
-# 2-core CPU: ~32 minutes); every other style starts from candy's net (--init-from) and needs 350 steps
-# of 4 crops at 192 px (~10 minutes), since the net already paints and only has to change its painting.
+# 2-core CPU: ~32 minutes); every other style starts from candy's net (--init-from) and needs 300 steps
+# of 4 crops at 192 px (~8 minutes), since the net already paints and only has to change its painting.
 set -euo pipefail
 runs=${1:?runs folder}; out=${2:?output folder}; shift 2
 data=${STYLIZE_DATA:-../shared/data}
@@ -21,7 +21,7 @@ declare -A SHORT=([woman-with-hat-matisse]=woman_with_hat)  # model names; the r
 COMMON=(--arch fast --backbone vgg16 --batch-size 4 --lr 2e-3 --temporal-weight 0.005 --checkpoint-every 50
         --preview-every 50)
 FIRST=(--steps 700 --image-size 256)
-WARM=(--steps 350 --image-size 192 --init-from "$runs/candy")
+WARM=(--steps 300 --image-size 192 --init-from "$runs/candy")
 
 mkdir -p "$runs" "$out"
 for style in ${@:-candy starry_night mosaic rain-princess the_scream udnie woman-with-hat-matisse shipwreck}; do

@@ -154,3 +154,16 @@ def test_webcam_window_without_a_display_is_a_clear_message(negative_model, monk
     monkeypatch.setattr(sys, "platform", "linux")
     assert main(["webcam", "--camera", "0", "-m", str(negative_model)]) == 2
     assert "--no-window" in capsys.readouterr().err
+
+
+def test_overlay_text_is_outlined_on_the_installed_opencv():
+    """Every lit text pixel sits inside the dark outline (OpenCV 5 misaligned two-pass drawing)."""
+    from realtime.frames import draw_text_lines
+
+    background = np.array([120, 60, 200], np.uint8)  # no blend towards black or white keeps all three
+    frame = np.tile(background, (70, 460, 1))
+    draw_text_lines(frame, ["candy (fast)  31.2 fps  latency 40 ms", "strength 1.0  REC"])
+    lit = (frame[..., 0] > 130).astype(np.uint8)
+    untouched = (frame == background).all(axis=2)
+    assert lit.sum() > 200
+    assert not (cv2.dilate(lit, np.ones((3, 3), np.uint8)).astype(bool) & untouched).any()
