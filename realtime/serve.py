@@ -21,6 +21,8 @@ from realtime.errors import UserError
 WEB_DIR = Path(__file__).resolve().parent / "web"
 ORT_WEB_VERSION = "1.30.0"  # keep in step with package.json and web/app.js
 PROJECT_ORT_WEB = Path(__file__).resolve().parents[1] / "node_modules" / "onnxruntime-web" / "dist"
+MAX_URL_LENGTH = 2048  # longer request targets get 414
+IDLE_TIMEOUT_S = 30
 ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "credentialless"}
 
 
@@ -54,6 +56,8 @@ class PageHandler(SimpleHTTPRequestHandler):
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
                       ".mjs": "text/javascript", ".js": "text/javascript"}
 
+    timeout = IDLE_TIMEOUT_S  # an idle or stalled connection is closed instead of holding a thread forever
+
     def __init__(self, *args, catalogue: dict[str, dict], ort_dir: Path | None, **kwargs):
         self.catalogue = catalogue
         self.ort_dir = ort_dir
@@ -66,6 +70,12 @@ class PageHandler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def translate_path(self, path: str) -> str:
+        try:
+            return self._known_file(path)
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte, ...
+            return str(WEB_DIR / "does-not-exist")
+
+    def _known_file(self, path: str) -> str:
         parts = unquote(urlsplit(path).path).strip("/").split("/")
         if parts == [""]:
             return str(WEB_DIR / "index.html")
@@ -80,6 +90,15 @@ class PageHandler(SimpleHTTPRequestHandler):
         return str(WEB_DIR / "does-not-exist")  # 404, and never a path outside these folders
 
     def do_GET(self) -> None:
+        self._answer(with_body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(with_body=False)
+
+    def _answer(self, with_body: bool) -> None:
+        if len(self.path) > MAX_URL_LENGTH:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return
         if urlsplit(self.path).path == "/models.json":
             body = json.dumps({"ortVersion": ORT_WEB_VERSION, "localOrt": self.ort_dir is not None,
                                "default": models.DEFAULT_STYLE,
@@ -89,9 +108,10 @@ class PageHandler(SimpleHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if with_body:
+                self.wfile.write(body)
             return
-        super().do_GET()
+        super().do_GET() if with_body else super().do_HEAD()
 
     def log_request(self, code="-", size="-") -> None:  # keep the terminal quiet; failures still show
         if str(getattr(code, "value", code)).startswith(("4", "5")):

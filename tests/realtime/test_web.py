@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -68,6 +69,32 @@ def test_server_lists_models_serves_them_and_nothing_else(server):
     assert get(server)[0] == 200 and b"app.js" in get(server)[2]
     for outside in ("../pyproject.toml", "models/../../pyproject.toml", "models/nope.onnx", "ort/../package.json"):
         assert get(server + outside)[0] == 404, outside
+
+
+def test_server_answers_odd_requests_without_dropping_them(server, monkeypatch):
+    import http.client
+    import socket
+    from urllib.parse import urlsplit
+
+    for path in ("x" * 300, "models/" + "y" * 300 + ".onnx", "a/" * 200):  # names too long for a file system
+        assert get(server + path)[0] == 404, path
+    assert get(server + "z" * 5000)[0] == 414
+    for path in ("", "models.json", f"models/{models.DEFAULT_STYLE}.onnx", "app.js"):
+        head = urllib.request.Request(server + path, method="HEAD")
+        with urllib.request.urlopen(head) as response:
+            assert response.status == 200 and response.read() == b"", path
+    host, port = urlsplit(server).hostname, urlsplit(server).port
+    from realtime.serve import PageHandler
+
+    assert 0 < PageHandler.timeout <= 60
+    monkeypatch.setattr(PageHandler, "timeout", 0.5)
+    with socket.create_connection((host, port), timeout=5) as idle:  # connects, then says nothing
+        started = time.monotonic()
+        assert idle.recv(100) == b""  # the server hangs up
+        assert time.monotonic() - started < 4
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.request("GET", "/models.json")
+    assert connection.getresponse().status == 200
 
 
 def test_serve_rejects_a_bad_ort_web_folder(tmp_path):
