@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stabilize", action="store_true",
                    help="remove flicker: blend with the previous output warped by optical flow")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="convert a damaged or cut-off file's readable frames instead of stopping (warns with counts)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("demo", help="no camera needed: stylize a short clip into a video and a preview image")
@@ -349,7 +351,8 @@ def run_verb(args: argparse.Namespace) -> int:
         stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
                             _strength(args.strength), args.original_colors,
                             Stabilizer() if args.stabilize else None)
-        convert_videos(args.inputs, args.output, stylizer, size, args.overwrite, progress=not args.no_progress)
+        convert_videos(args.inputs, args.output, stylizer, size, args.overwrite, progress=not args.no_progress,
+                       allow_truncated=args.allow_truncated)
         return 0
     if args.verb == "demo":
         from realtime.convert import Stylizer

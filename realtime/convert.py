@@ -56,9 +56,10 @@ def decoded_frames(cap: cv2.VideoCapture, size: tuple[int, int] | None) -> Itera
 
 
 def convert_video(source: Path, target: Path, stylize: Stylizer, size: tuple[int, int] | None = None,
-                  progress: bool = True) -> StageTimes:
+                  progress: bool = True, allow_truncated: bool = False) -> StageTimes:
     """Stylize every frame of ``source`` into ``target`` at the same frame rate (and size, unless
-    ``size`` is given), keeping the audio track. ``target`` appears only when complete."""
+    ``size`` is given), keeping the audio track. ``target`` appears only when complete; a file that
+    yields fewer frames than it declares is an error unless ``allow_truncated``."""
     cap, info = open_video_file(source)
     out_size = size or (info.width, info.height)
     if stylize.stabilizer is not None:
@@ -74,6 +75,15 @@ def convert_video(source: Path, target: Path, stylize: Stylizer, size: tuple[int
             if times.frames == 0:
                 writer.abort()
                 raise UserError(f"{source}: no frames could be decoded (corrupt or empty video)")
+            missing = info.frames - times.frames
+            if info.frames and missing > max(1, info.frames // 100):  # a frame or 1% is container rounding
+                message = (f"{source}: decoded {times.frames} of the {info.frames} frames the file declares "
+                           "(truncated or damaged)")
+                if not allow_truncated:
+                    writer.abort()
+                    raise UserError(f"{message}; nothing written. --allow-truncated converts the frames that "
+                                    "can be read")
+                print(f"warning: {message}; converted what could be read", file=sys.stderr)
             writer.finish()
     finally:
         cap.release()
@@ -81,7 +91,7 @@ def convert_video(source: Path, target: Path, stylize: Stylizer, size: tuple[int
 
 
 def convert_videos(inputs: list[str], output: str, stylize: Stylizer, size: tuple[int, int] | None = None,
-                   overwrite: bool = False, progress: bool = True) -> list[Path]:
+                   overwrite: bool = False, progress: bool = True, allow_truncated: bool = False) -> list[Path]:
     """Stylize several videos; all inputs and outputs are checked before the first one starts."""
     sources = [Path(p) for p in inputs]
     for src in sources:
@@ -99,7 +109,7 @@ def convert_videos(inputs: list[str], output: str, stylize: Stylizer, size: tupl
     check_outputs(sources, targets, overwrite)
     ensure_writable_folder(targets[0].parent)
     for src, target in zip(sources, targets):
-        times = convert_video(src, target, stylize, size, progress)
+        times = convert_video(src, target, stylize, size, progress, allow_truncated)
         ms = times.per_frame_ms()
         print(f"{src} -> {target}: {times.frames} frames, {times.fps:.1f} fps "
               f"(decode {ms['decode']:.1f} ms, inference {ms['inference']:.1f} ms, encode {ms['encode']:.1f} ms "

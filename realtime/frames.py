@@ -24,6 +24,13 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return width, height
 
 
+def fit_inside(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The largest (width, height) with the aspect of ``size`` inside ``box``, in even numbers (as
+    video encoders want them)."""
+    scale = min(box[0] / size[0], box[1] / size[1])
+    return max(2, int(size[0] * scale) // 2 * 2), max(2, int(size[1] * scale) // 2 * 2)
+
+
 def fit(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     """Resize a frame to (width, height) unless it already has that size."""
     if size is None or (frame.shape[1], frame.shape[0]) == size:

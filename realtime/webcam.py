@@ -15,7 +15,7 @@ import numpy as np
 
 from realtime.convert import Stylizer
 from realtime.errors import UserError
-from realtime.frames import draw_text_lines, fit, keep_original_colors, side_by_side
+from realtime.frames import draw_text_lines, fit, fit_inside, keep_original_colors, side_by_side
 from realtime.images import write_image
 from realtime.outputs import prepare_output_file
 from realtime.session import StyleSession
@@ -241,6 +241,11 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
     if size is not None and (info.width, info.height) != size and not is_file:
         print(f"camera gives {info.width}x{info.height} (asked for {size[0]}x{size[1]})", file=sys.stderr)
     if is_file and size is not None:
+        fitted = fit_inside((info.width, info.height), size)
+        if fitted != (info.width, info.height):
+            print(f"video {info.width}x{info.height} shown at {fitted[0]}x{fitted[1]} (fitted inside "
+                  f"{size[0]}x{size[1]}, aspect kept)", file=sys.stderr)
+        size = fitted
         info.width, info.height = size
     try:
         virtual = VirtualCamera(info.width, info.height, info.fps) if virtual_camera else None

@@ -167,3 +167,36 @@ def test_overlay_text_is_outlined_on_the_installed_opencv():
     untouched = (frame == background).all(axis=2)
     assert lit.sum() > 200
     assert not (cv2.dilate(lit, np.ones((3, 3), np.uint8)).astype(bool) & untouched).any()
+
+
+def test_a_truncated_video_is_reported_not_silently_shortened(tmp_path, negative_model, capsys):
+    from tests.conftest import ffmpeg
+
+    whole = make_clip(tmp_path / "whole.mp4", frames=60, audio=False)
+    front = tmp_path / "front.mp4"  # index at the front, as streaming files have it, so a cut file still opens
+    subprocess.run([ffmpeg(), "-loglevel", "error", "-i", str(whole), "-c", "copy", "-movflags", "+faststart",
+                    str(front)], check=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(front.read_bytes()[: front.stat().st_size * 6 // 10])
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(cut), "-o", str(out), "-m", str(negative_model), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "of the 60 frames the file declares" in err and "--allow-truncated" in err
+    assert not out.exists() and not list(tmp_path.glob("*partial*"))
+    assert main(["video", str(cut), "-o", str(out), "-m", str(negative_model), "--no-progress",
+                 "--allow-truncated"]) == 0
+    assert "warning" in capsys.readouterr().err and 0 < probe(out)["frames"] < 60
+    assert main(["video", str(whole), "-o", str(tmp_path / "w.mp4"), "-m", str(negative_model), "--no-progress"]) == 0
+
+
+def test_a_video_file_as_camera_keeps_its_aspect(tmp_path, negative_model, capsys):
+    from realtime.frames import fit_inside
+
+    assert fit_inside((1280, 720), (640, 480)) == (640, 360)
+    assert fit_inside((480, 640), (640, 480)) == (360, 480)
+    clip = make_clip(tmp_path / "wide.mp4", size=(320, 180), frames=10, audio=False)
+    rec = tmp_path / "rec.mp4"
+    assert main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "--record", str(rec),
+                 "--frames", "5", "--size", "640x480"]) == 0
+    assert probe(rec)["size"] == (640, 360)
+    assert "aspect kept" in capsys.readouterr().err
