@@ -420,7 +420,7 @@ def run_training_verb(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `stylize` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    images.MAX_PIXELS = args.max_pixels
+    default_max_pixels, images.MAX_PIXELS = images.MAX_PIXELS, args.max_pixels
     previous_term = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None
     try:
@@ -435,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush does not complain
         return 0
     finally:
+        images.MAX_PIXELS = default_max_pixels
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
 
