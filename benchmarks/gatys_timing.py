@@ -1,7 +1,7 @@
 """Time Gatys L-BFGS iterations per loss network at one size, and extrapolate to a full run.
 
-VGG timings use random weights (the speed does not depend on the weights; ImageNet weights
-cannot be downloaded on this project's machines).
+VGG timings use random weights (the speed does not depend on the weights), tapped at the layers
+`stylize gatys` uses.
 
     python benchmarks/gatys_timing.py --content ../shared/data/content/tubingen.jpg \
         --style ../shared/data/styles/starry_night.jpg --size 512 --iterations 10 --extrapolate 500
@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from export.gatys import GatysSettings, stylize
+from export.gatys import GATYS_TAPS, GatysSettings, stylize
 from export.losses import BACKBONES, build_loss_network
 
 
@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"{'backbone':<14} {'s/iteration':>12} {'evals/it':>9} {f'{args.extrapolate} iterations':>16}")
     for backbone in args.backbones:
-        network = build_loss_network(backbone, pretrained=backbone == "effnet-lite0")
+        network = build_loss_network(backbone, pretrained=backbone == "effnet-lite0",
+                                     taps=None if backbone == "effnet-lite0" else GATYS_TAPS)
         calls = [0]
         forward = network.forward
 

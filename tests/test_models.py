@@ -42,7 +42,7 @@ def test_shipped_model_contract_and_metadata(name):
     session = StyleSession(SHIPPED[name], "cpu")
     info = session.info
     assert info.io_layout == contract.IO_UINT8_BGR and info.has_strength
-    assert info.backbone == "effnet-lite0"
+    assert info.backbone in ("vgg16", "effnet-lite0")
     assert info.settings["trained_steps"] > 0 and info.settings["style"]
     assert name.removesuffix(models.QUALITY_SUFFIX) == info.style
     for h, w in ((480, 640), (97, 131)):
