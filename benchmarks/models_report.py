@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -29,7 +28,7 @@ import models
 from export.evaluate import content_files, distance_network, painting_distance
 from export.train import resize_longer_side
 from realtime.bench import bench
-from realtime.cli import describe_models
+from realtime.catalogue import describe_models
 from realtime.frames import draw_text_lines
 from realtime.images import read_image, write_image
 from realtime.session import StyleSession

@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from export.settings import check_value, option_fields
 from realtime import images
@@ -266,72 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_sessions(names: list[str] | None, device: str, threads: int | None) -> list["StyleSession"]:
-    """Sessions for ``--model`` values (shipped names or paths); the default style when none given.
-
-    A shipped style name picks the Johnson net when CUDA is in use and the style ships in it.
-    """
-    import models
-    from realtime.session import StyleSession
-
-    wanted = names or [models.DEFAULT_STYLE]
-    sessions = []
-    for name in wanted:
-        path = Path(name)
-        if path.suffix == ".onnx" or path.exists():
-            sessions.append(StyleSession(path, device, threads))
-            continue
-        shipped = models.locate(name)
-        if shipped is None:
-            available = ", ".join(models.shipped_models()) or "none shipped yet"
-            raise UserError(f"--model {name}: no such file and no shipped model of that name (shipped: {available})")
-        session = StyleSession(shipped, device, threads)
-        quality = models.locate(name, prefer_quality=True)
-        if session.device == "cuda" and quality != shipped:
-            session = StyleSession(quality, device, threads)
-        sessions.append(session)
-    notices = {s.notice for s in sessions if s.notice}
-    for notice in notices:
-        print(f"note: {notice}", file=sys.stderr)
-    return sessions
-
-
-def describe_models(paths: list[str] | None) -> list[dict]:
-    """Metadata of every shipped model and of the given model files."""
-    import models
-    from realtime.session import StyleSession
-
-    rows = []
-    for path in list(models.shipped_models().values()) + [Path(p) for p in paths or []]:
-        info = StyleSession(path, "cpu", threads=1).info
-        rows.append({
-            "name": info.name, "style": info.style, "architecture": info.architecture, "backbone": info.backbone,
-            "io_layout": info.io_layout, "size_mb": round(path.stat().st_size / 2**20, 2), "path": str(path),
-            "trained_steps": info.settings.get("trained_steps"), "metadata": info.metadata,
-        })
-    return rows
-
-
-def models_markdown(rows: list[dict]) -> str:
-    """A Markdown table of models and the settings they were trained with (from their metadata)."""
-    lines = ["| model | style | architecture | steps | style weight | temporal weight | crop | backbone | MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        s = json.loads(r["metadata"].get("stylize.training_settings", "{}"))
-        lines.append(f"| `{r['name']}` | {r['style']} | {r['architecture']} (width {s.get('width', '-')}) | "
-                     f"{r['trained_steps'] or '-'} | {s.get('style_weight', '-')} | {s.get('temporal_weight', 0)} | "
-                     f"{s.get('image_size', '-')} | "
-                     f"{r['backbone']} | {r['size_mb']} |")
-    return "\n".join(lines)
-
-
-def _strength(value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise UserError(f"--strength {value}: must be between 0 and 1")
-    return value
-
-
 def run_verb(args: argparse.Namespace) -> int:
+    from realtime.catalogue import describe_models, models_markdown, open_sessions
+
     from realtime.frames import parse_size
 
     if args.verb == "webcam":
@@ -339,7 +275,7 @@ def run_verb(args: argparse.Namespace) -> int:
 
         sessions = open_sessions(args.model, args.device, args.threads)
         return run_webcam(sessions, args.camera, parse_size(args.size), args.record, window=not args.no_window,
-                          mirror=args.mirror, strength=_strength(args.strength), max_frames=args.frames,
+                          mirror=args.mirror, strength=args.strength, max_frames=args.frames,
                           output_dir=args.output_dir, stabilize=args.stabilize,
                           virtual_camera=args.virtual_camera)
     if args.verb == "video":
@@ -349,7 +285,7 @@ def run_verb(args: argparse.Namespace) -> int:
 
         size = parse_size(args.size)
         stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
-                            _strength(args.strength), args.original_colors,
+                            args.strength, args.original_colors,
                             Stabilizer() if args.stabilize else None)
         convert_videos(args.inputs, args.output, stylizer, size, args.overwrite, progress=not args.no_progress,
                        allow_truncated=args.allow_truncated)
@@ -365,7 +301,7 @@ def run_verb(args: argparse.Namespace) -> int:
         from realtime.convert import Stylizer, convert_images
 
         stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
-                            _strength(args.strength), args.original_colors)
+                            args.strength, args.original_colors)
         convert_images(args.inputs, args.output, stylizer, args.overwrite)
         return 0
     if args.verb == "models":

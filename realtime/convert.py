@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from realtime.errors import UserError
 from realtime.frames import fit, keep_original_colors
-from realtime.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image, read_image_with_alpha, write_image
+from realtime.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, write_image
 from realtime.outputs import check_outputs, ensure_writable_folder
 from realtime.pipeline import StageTimes, run_pipeline
 from realtime.session import StyleSession

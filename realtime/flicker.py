@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from realtime.stabilize import estimate_flow, warp

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import models
+from realtime.catalogue import describe_models
 from realtime.errors import UserError
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -43,8 +44,6 @@ def find_ort_web(explicit: str | Path | None = None) -> Path | None:
 def model_catalogue(extra: list[str] | None = None) -> dict[str, dict]:
     """Every shipped model plus the given contract model files, by name, with what the page shows.
     Reading each file's metadata validates it: a file that is not a contract model fails here."""
-    from realtime.cli import describe_models
-
     return {r["name"]: {"name": r["name"], "style": r["style"], "architecture": r["architecture"],
                         "size_mb": r["size_mb"], "url": f"models/{r['name']}.onnx", "path": Path(r["path"])}
             for r in describe_models(extra)}

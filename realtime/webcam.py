@@ -15,7 +15,7 @@ import numpy as np
 
 from realtime.convert import Stylizer
 from realtime.errors import UserError
-from realtime.frames import draw_text_lines, fit, fit_inside, keep_original_colors, side_by_side
+from realtime.frames import draw_text_lines, fit, fit_inside, side_by_side
 from realtime.images import write_image
 from realtime.outputs import prepare_output_file
 from realtime.session import StyleSession

@@ -13,7 +13,6 @@ from export import weights  # noqa: E402
 from export.losses import build_loss_network  # noqa: E402
 from export.train import resolve_backbone  # noqa: E402
 from realtime.cli import main  # noqa: E402
-from realtime.errors import UserError  # noqa: E402
 
 BLOCKS = [2, 2, 3, 3, 3]
 
