@@ -90,3 +90,23 @@ def test_write_failures_are_messages_and_keep_the_previous_checkpoint(tmp_path, 
                  "--steps", "3"]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert (run / "checkpoint.pt").read_bytes() == before and not list(run.glob("*.partial"))
+
+
+def test_export_on_a_full_disk_is_a_message_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import onnx
+
+    from export.nets import build_net
+    from export.train import save_checkpoint
+    from export.settings import TrainSettings
+
+    save_checkpoint(tmp_path / "ck.pt", {"settings": TrainSettings(style="s.jpg", width=0.25).to_dict(),
+                                         "net": build_net("fast", 0.25).state_dict(), "step": 1, "history": []})
+
+    def full_disk(model, path, *args, **kwargs):
+        Path(path).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(onnx, "save", full_disk)
+    assert main(["export", str(tmp_path / "ck.pt"), "-o", str(tmp_path / "m.onnx")]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt"]
