@@ -29,8 +29,8 @@ from realtime.images import IMAGE_SUFFIXES, read_image, write_image
 from realtime.outputs import check_outputs, prepare_output_file
 
 MIN_SIZE = 32  # the deepest taps sit at 1/16 resolution
-# Gatys et al.'s layers (after the ReLU, as in jcjohnson/neural-style); VGG16 has the same names
 LBFGS_MAX_EVALUATIONS = 20  # per iteration, for the strong-Wolfe line search
+# Gatys et al.'s layers (after the ReLU, as in jcjohnson/neural-style); VGG16 has the same names
 GATYS_TAPS = (("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), ("relu4_2",))
 
 

@@ -50,7 +50,7 @@ class VGGFeatures(LossNetwork):
                   "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
                   "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "conv3_4", "relu3_4", "pool3",
                   "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "conv4_4", "relu4_4", "pool4",
-                  "conv5_1", "relu5_1"],
+                  "conv5_1", "relu5_1", "conv5_2", "relu5_2", "conv5_3", "relu5_3", "conv5_4", "relu5_4"],
     }
     # (style layers, content layers) for training: Johnson et al. with VGG16, Gatys et al.'s with VGG19
     TAPS = {
@@ -153,13 +153,6 @@ def find_vgg_weights(name: str, weights_path: str | Path | None = None) -> Path:
         f"'stylize weights install {name}' (downloads them, or takes --from FILE), or pass --backbone-weights PATH; "
         "or use --backbone effnet-lite0, whose weights ship with pip."
     )
-
-
-def vgg_installed(name: str = "vgg16") -> bool:
-    """Whether ImageNet weights for ``name`` are on this machine."""
-    from export.weights import find_installed
-
-    return find_installed(name) is not None
 
 
 def build_loss_network(

@@ -19,17 +19,27 @@ def _opt(default, help: str, minimum: float | None = None, above: float | None =
     return field(default=default, metadata={"help": help, "minimum": minimum, "above": above, "choices": choices})
 
 
+def range_problem(value: float, minimum: float | None = None, maximum: float | None = None,
+                  above: float | None = None) -> str | None:
+    """Why a number is out of range (``minimum``/``maximum`` inclusive, ``above`` exclusive, finite),
+    or None when it is in range."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum) \
+            or (above is not None and value <= above):
+        low = f"at least {minimum}" if minimum is not None else f"greater than {above}" if above is not None else ""
+        high = f"at most {maximum}" if maximum is not None else ""
+        return f"must be {' and '.join(x for x in (low, high) if x)}"
+    return None
+
+
 def check_value(f, value) -> str | None:
     """Why ``value`` is not allowed for setting ``f``, or None when it is."""
     meta = f.metadata
-    if meta.get("choices") and value not in meta["choices"]:
-        return f"must be one of {', '.join(meta['choices'])}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "must be a finite number"
-    if meta.get("minimum") is not None and value < meta["minimum"]:
-        return f"must be at least {meta['minimum']}"
-    if meta.get("above") is not None and value <= meta["above"]:
-        return f"must be greater than {meta['above']}"
+    if meta.get("choices"):
+        return None if value in meta["choices"] else f"must be one of {', '.join(meta['choices'])}"
+    if isinstance(value, (int, float)):
+        return range_problem(value, meta.get("minimum"), above=meta.get("above"))
     return None
 
 

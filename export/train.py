@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from export.losses import (LossNetwork, build_loss_network, gram_matrix, relative_mse, total_variation,
-                           vgg_installed)
+from export.losses import LossNetwork, build_loss_network, gram_matrix, relative_mse, total_variation
 from export.nets import build_net
 from export.safe_load import load_tensors
 from export.settings import TrainSettings
+from export.weights import find_installed
 from realtime.errors import UserError
 from realtime.images import list_images, read_image, write_image
 from realtime.outputs import ensure_writable_folder
@@ -206,7 +206,7 @@ def resolve_backbone(backbone: str, backbone_weights: str | None = None) -> str:
     effnet-lite0 (with a notice on how to get VGG16)."""
     if backbone != "auto":
         return backbone
-    if backbone_weights is not None or vgg_installed("vgg16"):
+    if backbone_weights is not None or find_installed("vgg16") is not None:
         return "vgg16"
     print("note: loss network effnet-lite0, since VGG16 is not installed; for the papers' loss network run "
           "'stylize weights install vgg16'", file=sys.stderr)

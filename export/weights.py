@@ -170,19 +170,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _torch_features(state: dict[str, torch.Tensor], name: str, rgb: torch.Tensor) -> list[torch.Tensor]:
-    """Post-ReLU activations of every conv, computed from a features state dict."""
-    import torch.nn.functional as F
+def last_activation(state: dict[str, torch.Tensor], name: str, rgb: torch.Tensor) -> torch.Tensor:
+    """The last conv's post-ReLU activations of the loss code's VGG with these weights."""
+    from export.losses import VGGFeatures
 
-    x = (rgb - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    indices, outputs, previous = feature_indices(name), [], None
-    for index in indices:
-        if previous is not None and index - previous == 3:
-            x = F.max_pool2d(x, 2)
-        x = F.relu(F.conv2d(x, state[f"features.{index}.weight"], state[f"features.{index}.bias"], padding=1))
-        outputs.append(x)
-        previous = index
-    return outputs
+    last = VGGFeatures.LAYER_NAMES[name][-1]
+    with torch.no_grad():
+        return VGGFeatures(name, state, taps=((last,), (last,)))(rgb)[last]
 
 
 def check_against_onnx(state: dict[str, torch.Tensor], path: str | Path, name: str = "vgg16") -> float:
@@ -212,8 +206,7 @@ def check_against_onnx(state: dict[str, torch.Tensor], path: str | Path, name: s
     reference = session.run([last], {model.graph.input[0].name: feed})[0]
     if reference.shape[-1] != VGG_CONVS[name][-1]:
         reference = reference.transpose(0, 2, 3, 1)
-    with torch.no_grad():
-        ours = _torch_features(state, name, torch.from_numpy(rgb))[-1].permute(0, 2, 3, 1).numpy()
+    ours = last_activation(state, name, torch.from_numpy(rgb)).permute(0, 2, 3, 1).numpy()
     if ours.shape != reference.shape:
         raise UserError(f"{path}: feature shapes differ ({ours.shape} vs {reference.shape}); not a {name}")
     m = min(3, (ours.shape[1] - 1) // 2, (ours.shape[2] - 1) // 2)  # border cells feel the padding most
@@ -230,8 +223,7 @@ def verify_features(state: dict[str, torch.Tensor], name: str, origin: str) -> d
         raise UserError(f"{origin}: weights hold NaN or infinity")
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
     rgb = torch.stack([xx, yy, (xx * 7).sin() * 0.5 + 0.5])[None]
-    with torch.no_grad():
-        last = _torch_features(state, name, rgb)[-1]
+    last = last_activation(state, name, rgb)
     if not torch.isfinite(last).all() or last.abs().max() == 0:
         raise UserError(f"{origin}: the {name} gives dead or non-finite features on a test image")
     return {"shapes": "ok", "fixed_input_max_activation": round(float(last.max()), 4)}

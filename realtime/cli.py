@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import sys
 import threading
 
-from export.settings import check_value, option_fields
+from export.settings import BACKBONE_NAMES, check_value, option_fields, range_problem
 from realtime import images
 from realtime.errors import UserError
 from realtime.session import DEVICES
@@ -44,13 +43,9 @@ def number(kind: type = int, minimum: float | None = None, maximum: float | None
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
-        if kind is float and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text}: must be a finite number")
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum) \
-                or (above is not None and value <= above):
-            low = f"at least {minimum}" if minimum is not None else f"greater than {above}" if above is not None else ""
-            high = f"at most {maximum}" if maximum is not None else ""
-            raise argparse.ArgumentTypeError(f"{text}: must be {' and '.join(x for x in (low, high) if x)}")
+        why = range_problem(value, minimum, maximum, above)
+        if why is not None:
+            raise argparse.ArgumentTypeError(f"{text}: {why}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
@@ -215,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", required=True, nargs="+", help="style image(s)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png")
     p.add_argument("--style-blend", type=number(float, 0.0), nargs="+", help="one weight per style (default equal)")
-    p.add_argument("--backbone", default="auto", choices=("auto", "vgg16", "vgg19", "effnet-lite0"),
+    p.add_argument("--backbone", default="auto", choices=BACKBONE_NAMES,
                    help="loss network (default auto: vgg16 when installed with 'stylize weights install vgg16', "
                         "else effnet-lite0)")
     p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file")
@@ -243,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", help="style image (default: the one named in the model's metadata)")
     p.add_argument("--content", required=True, nargs="+", help="content photos or folders")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
-    p.add_argument("--backbone", default="auto", choices=("auto", "vgg16", "vgg19", "effnet-lite0"),
+    p.add_argument("--backbone", default="auto", choices=BACKBONE_NAMES,
                    help="loss network of the Gatys reference and the scores (default auto: vgg16 when installed)")
     p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file")
     p.add_argument("--size", type=number(int, 32), default=384, help="longer side of each photo (default 384)")
