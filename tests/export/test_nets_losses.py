@@ -81,3 +81,11 @@ def test_loss_helpers():
     flat = torch.full((1, 3, 8, 8), 0.5)
     assert total_variation(flat) == 0
     assert total_variation(torch.rand(1, 3, 8, 8)) > 0
+
+
+def test_torch_free_settings_name_every_architecture_and_backbone():
+    from export.settings import ARCH_NAMES, BACKBONE_NAMES
+    from export.losses import BACKBONES
+
+    assert set(ARCH_NAMES) == set(ARCHITECTURES)
+    assert set(BACKBONE_NAMES) == {"auto", *BACKBONES}
