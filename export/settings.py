@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-ARCH_NAMES = ("fast", "johnson", "fast-v1")
+ARCH_NAMES = ("fast", "johnson", "fast-v2", "fast-v1")
 BACKBONE_NAMES = ("auto", "vgg16", "vgg19", "effnet-lite0")
 
 
@@ -50,7 +50,7 @@ class TrainSettings:
     style: str = _opt("", "style image")
     data: str = _opt("", "folder of training photos")
     arch: str = _opt("fast", "transform net: fast (CPU real-time), johnson (Johnson et al. 2016), "
-                             "or fast-v1 (the earlier CPU net)", choices=ARCH_NAMES)
+                             "or the earlier CPU nets fast-v2 (reflection padding) and fast-v1", choices=ARCH_NAMES)
     width: float = _opt(1.0, "channel width multiplier of the net", above=0.0)
     backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
                                  "('stylize weights install vgg16'), else effnet-lite0", choices=BACKBONE_NAMES)

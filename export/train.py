@@ -5,7 +5,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -24,6 +24,8 @@ from realtime.images import list_images, read_image, write_image
 from realtime.outputs import ensure_writable_folder
 
 CHECKPOINT_NAME = "checkpoint.pt"
+# 2: "fast" is the zero-padded net; a format-1 "fast" checkpoint holds a fast-v2 or fast-v1 net
+CHECKPOINT_FORMAT = 2
 
 
 def bgr_to_tensor(images: list[np.ndarray]) -> torch.Tensor:
@@ -188,8 +190,8 @@ def load_checkpoint(path: str | Path) -> dict:
 def net_from_checkpoint(state: dict) -> tuple[torch.nn.Module, TrainSettings]:
     """Rebuild the trained net of a checkpoint; a mismatch with its architecture is a clear error."""
     settings = TrainSettings.from_dict(state["settings"])
-    if settings.arch == "fast" and "colour.weight" in state["net"]:
-        settings.arch = "fast-v1"  # made before the fast net was redesigned
+    if settings.arch == "fast" and state.get("format", 1) < CHECKPOINT_FORMAT:  # made before today's fast net
+        settings.arch = "fast-v1" if "colour.weight" in state["net"] else "fast-v2"
     net = build_net(settings.arch, settings.width)
     try:
         net.load_state_dict(state["net"])
@@ -199,6 +201,12 @@ def net_from_checkpoint(state: dict) -> tuple[torch.nn.Module, TrainSettings]:
             f"{str(exc).splitlines()[0]}"
         ) from exc
     return net.eval(), settings
+
+
+def same_layout(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """Whether two nets have the same parameter names and shapes (one's weights load into the other)."""
+    shapes = lambda net: {k: tuple(v.shape) for k, v in net.state_dict().items()}  # noqa: E731
+    return shapes(a) == shapes(b)
 
 
 def resolve_backbone(backbone: str, backbone_weights: str | None = None) -> str:
@@ -250,7 +258,7 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     state = None
     if resume:
         state = load_checkpoint(ckpt_path)
-        settings = TrainSettings.from_dict({**state["settings"], "steps": settings.steps})
+        settings = replace(net_from_checkpoint(state)[1], steps=settings.steps)  # arch as resolved there
     elif ckpt_path.exists():
         raise UserError(f"{run_dir} already holds a training run: pass --resume to continue it, or choose another -o")
 
@@ -264,7 +272,7 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     start = 0
     if state is None and settings.init_from:
         warm, warm_settings = net_from_checkpoint(load_checkpoint(settings.init_from))
-        if (warm_settings.arch, warm_settings.width) != (settings.arch, settings.width):
+        if not same_layout(warm, net):  # fast-v2 weights do start a fast net: only the padding differs
             raise UserError(f"--init-from {settings.init_from}: a {warm_settings.arch} net at width "
                             f"{warm_settings.width}, but this run trains {settings.arch} at width {settings.width}")
         net.load_state_dict(warm.state_dict())
@@ -285,7 +293,7 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     held_out = bgr_to_tensor(photos.held_out_images(settings.image_size))
 
     def checkpoint(step: int) -> None:
-        save_checkpoint(ckpt_path, {"settings": settings.to_dict(), "net": net.state_dict(),
+        save_checkpoint(ckpt_path, {"format": CHECKPOINT_FORMAT, "settings": settings.to_dict(), "net": net.state_dict(),
                                     "optimizer": optimizer.state_dict(), "step": step, "history": history,
                                     "seconds": seconds_before + time.perf_counter() - began})
 

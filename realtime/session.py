@@ -172,7 +172,8 @@ class StyleSession:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or cpu_threads()
         options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave idle cores to I/O
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        options.add_session_config_entry("session.force_spinning_stop", "1")  # leave idle cores to I/O
         options.log_severity_level = 3
         try:
             with stdout_to_stderr():  # native CUDA loaders print there too; stdout stays the command's output

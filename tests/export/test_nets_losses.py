@@ -3,7 +3,7 @@ import torch
 
 from export.losses import (MissingWeightsError, build_loss_network, find_vgg_weights, gram_matrix, relative_mse,
                            total_variation)
-from export.nets import ARCHITECTURES, build_net
+from export.nets import ARCHITECTURES, SubpixelUpsampleConv, UpsampleConv, build_net, inference_form
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
@@ -14,6 +14,23 @@ def test_nets_keep_size_and_range(arch, hw):
     out = net(torch.rand(2, 3, *hw))
     assert out.shape == (2, 3, *hw)
     assert out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_inference_form_gives_the_same_outputs(arch):
+    torch.manual_seed(0)
+    net = build_net(arch, width=0.25).eval()
+    for norm in (m for m in net.modules() if isinstance(m, torch.nn.InstanceNorm2d)):  # not the identity
+        torch.nn.init.uniform_(norm.weight, 0.5, 1.5)
+        torch.nn.init.uniform_(norm.bias, -0.5, 0.5)
+    fast = inference_form(net)
+    upsamples = [m for m in net.modules() if isinstance(m, UpsampleConv)]
+    assert len([m for m in fast.modules() if isinstance(m, SubpixelUpsampleConv)]) == len(upsamples)
+    assert not any(isinstance(m, UpsampleConv) for m in fast.modules())
+    x = torch.rand(2, 3, 40, 56)
+    with torch.no_grad():
+        assert torch.allclose(fast(x), net(x), atol=1e-5)
+    assert any(isinstance(m, UpsampleConv) for m in net.modules()) == bool(upsamples)  # the net itself is kept
 
 
 def test_unknown_arch():

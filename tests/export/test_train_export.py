@@ -125,6 +125,18 @@ def test_export_matches_torch_at_several_sizes(tmp_path, arch, io_layout):
     assert np.array_equal(session.run(frame, 0.0), frame)
 
 
+@pytest.mark.parametrize("arch,reflection_pads", [("fast", 0), ("fast-v2", 14)])
+def test_the_fast_net_exports_without_upsampling_or_pad_nodes(tmp_path, arch, reflection_pads):
+    """What makes the fast net fast on onnxruntime: no Resize (sub-pixel convs instead) and no
+    reflection Pad nodes (zeros inside the convs); only the contract's and the box filter's edge pads."""
+    export_net(build_net(arch, 0.25), tmp_path / "m.onnx", build_metadata({}, "random", arch, "none", contract.IO_UINT8_BGR))
+    nodes = onnx.load(str(tmp_path / "m.onnx")).graph.node
+    modes = [next((a.s for a in n.attribute if a.name == "mode"), b"constant") for n in nodes if n.op_type == "Pad"]
+    assert modes.count(b"reflect") == reflection_pads
+    assert modes.count(b"edge") == 2 + (arch == "fast-v2") * 2  # fast-v2's sub-pixel convs pad their edges
+    assert not [n for n in nodes if n.op_type == "Resize"]
+
+
 def test_export_refuses_to_overwrite_and_leaves_nothing_on_failure(tmp_path, monkeypatch):
     net = build_net("fast", 0.25)
     meta = build_metadata({}, "s", "fast", "none", contract.IO_UINT8_BGR)
@@ -233,14 +245,36 @@ def test_warm_start_begins_from_the_given_run(tmp_path, photo_folder, style_imag
     assert "but this run trains johnson" in capsys.readouterr().err
 
 
-def test_checkpoints_of_the_earlier_fast_net_still_export(tmp_path):
-    from export.nets import FastNetV1
+@pytest.mark.parametrize("earlier,old_net", [("fast-v1", lambda: build_net("fast-v1", 0.5)),
+                                              ("fast-v2", lambda: build_net("fast", 0.5))])
+def test_checkpoints_of_the_earlier_fast_nets_still_export(tmp_path, earlier, old_net):
+    """Format-1 checkpoints say "fast" for the nets before today's: v1 (a colour skip) and v2 (the
+    same weights as today's, with reflection padding); both are recognised and export as made."""
     from export.train import save_checkpoint
 
     settings = TrainSettings(style="old.jpg", arch="fast", width=0.5)
-    save_checkpoint(tmp_path / "old.pt", {"settings": settings.to_dict(), "net": FastNetV1(0.5).state_dict(),
-                                          "step": 10, "history": []})
+    weights = old_net().state_dict()
+    save_checkpoint(tmp_path / "old.pt", {"settings": settings.to_dict(), "net": weights, "step": 10, "history": []})
     net, loaded = net_from_checkpoint(load_checkpoint(tmp_path / "old.pt"))
-    assert isinstance(net, FastNetV1) and loaded.arch == "fast-v1"
+    assert loaded.arch == earlier
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in weights.items())
+    assert any(isinstance(m, torch.nn.ReflectionPad2d) for m in net.modules())  # as both were trained
     export_checkpoint(tmp_path / "old.pt", tmp_path / "old.onnx")
-    assert StyleSession(tmp_path / "old.onnx", "cpu").info.architecture == "fast-v1"
+    assert StyleSession(tmp_path / "old.onnx", "cpu").info.architecture == earlier
+
+
+def test_a_fast_v2_run_resumes_as_fast_v2_and_warm_starts_a_fast_net(tmp_path, photo_folder, style_image):
+    old = train(tiny_settings(style_image, photo_folder, arch="fast-v2", steps=2), tmp_path / "old", progress=False)
+    state = load_checkpoint(old)
+    state.pop("format")  # as written before the zero-padded net existed, with the name it had then
+    state["settings"]["arch"] = "fast"
+    torch.save(state, old)
+    resumed = train(tiny_settings(style_image, photo_folder, steps=3), tmp_path / "old", resume=True, progress=False)
+    assert load_checkpoint(resumed)["settings"]["arch"] == "fast-v2"
+    warm = train(tiny_settings(style_image, photo_folder, steps=1, lr=1e-9, init_from=str(old)), tmp_path / "new",
+                 progress=False)
+    new = load_checkpoint(warm)
+    assert new["settings"]["arch"] == "fast"
+    net, _ = net_from_checkpoint(new)
+    assert not any(isinstance(m, torch.nn.ReflectionPad2d) for m in net.modules())
+    assert all(torch.allclose(v, new["net"][k], atol=1e-6) for k, v in load_checkpoint(resumed)["net"].items())
