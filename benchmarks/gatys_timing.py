@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from export.gatys import GATYS_TAPS, GatysSettings, stylize
-from export.losses import BACKBONES, build_loss_network
+from stylize.export.gatys import GATYS_TAPS, GatysSettings, stylize
+from stylize.export.losses import BACKBONES, build_loss_network
 
 
 def main(argv: list[str] | None = None) -> int:

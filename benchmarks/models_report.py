@@ -24,14 +24,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import models
-from export.evaluate import content_files, distance_network, painting_distance
-from export.train import resize_longer_side
-from realtime.bench import bench
-from realtime.catalogue import describe_models
-from realtime.frames import draw_text_lines
-from realtime.images import read_image, write_image
-from realtime.session import StyleSession
+from stylize import models
+from stylize.export.evaluate import content_files, distance_network, painting_distance
+from stylize.export.train import resize_longer_side
+from stylize.realtime.bench import bench
+from stylize.realtime.catalogue import describe_models
+from stylize.realtime.frames import draw_text_lines
+from stylize.realtime.images import read_image, write_image
+from stylize.realtime.session import StyleSession
 
 INTRO = """# Shipped styles
 

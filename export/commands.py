@@ -11,18 +11,18 @@ from pathlib import Path
 
 import torch  # noqa: F401  (fails early, with the install hint, where the train extra is missing)
 
-from export.onnx_export import export_checkpoint
-from export.settings import TrainSettings, option_fields
-from export.train import train
-from realtime import contract
-from realtime.errors import UserError
-from realtime.outputs import prepare_output_file
+from stylize.export.onnx_export import export_checkpoint
+from stylize.export.settings import TrainSettings, option_fields
+from stylize.export.train import train
+from stylize.realtime import contract
+from stylize.realtime.errors import UserError
+from stylize.realtime.outputs import prepare_output_file
 
 
 def run_training_verb(args: argparse.Namespace) -> int:
     """Run a torch verb (train, gatys, eval, export, import) from parsed `stylize` arguments."""
     if args.verb == "import":
-        from export.interop import import_pytorch_example, wrap_float_model
+        from stylize.export.interop import import_pytorch_example, wrap_float_model
 
         if Path(args.checkpoint).suffix.lower() == ".onnx":
             if not Path(args.checkpoint).is_file():
@@ -35,7 +35,7 @@ def run_training_verb(args: argparse.Namespace) -> int:
               f"{max(results.values()):.3g}", file=sys.stderr)
         return 0
     if args.verb == "weights":
-        from export import weights
+        from stylize.export import weights
 
         if args.action == "list":
             rows = weights.list_installed()
@@ -52,7 +52,7 @@ def run_training_verb(args: argparse.Namespace) -> int:
               + ", ".join(f"{k} {v}" for k, v in checks.items()), file=sys.stderr)
         return 0
     if args.verb == "gatys":
-        from export.gatys import GatysSettings, stylize
+        from stylize.export.gatys import GatysSettings, stylize
 
         if args.iterations < 1 or args.levels < 1:
             raise UserError("--iterations and --levels must be at least 1")
@@ -69,13 +69,12 @@ def run_training_verb(args: argparse.Namespace) -> int:
               f"style {last['style']:.4g})", file=sys.stderr)
         return 0
     if args.verb == "eval":
-        from export.evaluate import evaluate
-        from export.gatys import GatysSettings
+        from stylize.export.evaluate import evaluate
+        from stylize.export.gatys import GatysSettings
 
         model = args.model
         if not Path(model).exists():
-            import models
-
+            from stylize import models
             located = models.locate(model)
             if located is None:
                 raise UserError(f"--model {model}: no such file and no shipped model of that name")

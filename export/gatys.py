@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from export.losses import LossNetwork, build_loss_network, total_variation
-from export.train import bgr_to_tensor, resize_longer_side, resolve_backbone, tensor_to_bgr
-from realtime.errors import UserError
-from realtime.images import IMAGE_SUFFIXES, read_image, write_image
-from realtime.outputs import check_outputs, prepare_output_file
+from stylize.export.losses import LossNetwork, build_loss_network, total_variation
+from stylize.export.train import bgr_to_tensor, resize_longer_side, resolve_backbone, tensor_to_bgr
+from stylize.realtime.errors import UserError
+from stylize.realtime.images import IMAGE_SUFFIXES, read_image, write_image
+from stylize.realtime.outputs import check_outputs, prepare_output_file
 
 MIN_SIZE = 32  # the deepest taps sit at 1/16 resolution
 LBFGS_MAX_EVALUATIONS = 20  # per iteration, for the strong-Wolfe line search

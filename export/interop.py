@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.nets import PyTorchExampleNet
-from export.onnx_export import build_metadata, export_net
-from export.safe_load import load_tensors
-from realtime import contract
-from realtime.errors import UserError
-from realtime.outputs import prepare_output_file
+from stylize.export.nets import PyTorchExampleNet
+from stylize.export.onnx_export import build_metadata, export_net
+from stylize.export.safe_load import load_tensors
+from stylize.realtime import contract
+from stylize.realtime.errors import UserError
+from stylize.realtime.outputs import prepare_output_file
 
 # old checkpoints (PyTorch < 0.4) carry instance-norm running statistics that the net does not use
 STALE_KEY = re.compile(r"\.running_(mean|var)$|\.num_batches_tracked$")

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from realtime.errors import UserError
+from stylize.realtime.errors import UserError
 
-from export.weights import IMAGENET_MEAN, IMAGENET_STD, VGG_CONVS
+from stylize.export.weights import IMAGENET_MEAN, IMAGENET_STD, VGG_CONVS
 
 
 class MissingWeightsError(RuntimeError):
@@ -138,7 +138,7 @@ BACKBONES = ("vgg16", "vgg19", "effnet-lite0")
 
 def find_vgg_weights(name: str, weights_path: str | Path | None = None) -> Path:
     """Locate the ImageNet weights of a VGG net: a path the user gives, or the torch cache."""
-    from export.weights import find_installed
+    from stylize.export.weights import find_installed
 
     if weights_path is not None:
         path = Path(weights_path)
@@ -171,7 +171,7 @@ def build_loss_network(
     if backbone in VGG_CONVS:
         state_dict = None
         if pretrained:
-            from export.weights import read_features
+            from stylize.export.weights import read_features
 
             path = find_vgg_weights(backbone, weights_path)
             try:

@@ -15,10 +15,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from export.nets import inference_form
-from realtime import contract
-from realtime.errors import UserError
-from realtime.outputs import prepare_output_file
+from stylize.export.nets import inference_form
+from stylize.realtime import contract
+from stylize.realtime.errors import UserError
+from stylize.realtime.outputs import prepare_output_file
 
 # Frame sizes (H, W) the export is verified on: tiny, odd and ordinary ones.
 VERIFY_SIZES = ((3, 5), (37, 53), (96, 128), (241, 321))
@@ -203,7 +203,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, io_layout: str =
                       opset: int = 17, style_name: str | None = None, overwrite: bool = False,
                       fp16: bool = False) -> dict[str, float]:
     """Export a training checkpoint (file or run folder) as a verified contract model."""
-    from export.train import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
+    from stylize.export.train import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
 
     source = Path(checkpoint) / CHECKPOINT_NAME if Path(checkpoint).is_dir() else Path(checkpoint)
     state = load_checkpoint(source)

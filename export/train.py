@@ -14,14 +14,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from export.losses import LossNetwork, build_loss_network, gram_matrix, relative_mse, total_variation
-from export.nets import build_net
-from export.safe_load import load_tensors
-from export.settings import TrainSettings
-from export.weights import find_installed
-from realtime.errors import UserError
-from realtime.images import list_images, read_image, write_image
-from realtime.outputs import ensure_writable_folder
+from stylize.export.losses import LossNetwork, build_loss_network, gram_matrix, relative_mse, total_variation
+from stylize.export.nets import build_net
+from stylize.export.safe_load import load_tensors
+from stylize.export.settings import TrainSettings
+from stylize.export.weights import find_installed
+from stylize.realtime.errors import UserError
+from stylize.realtime.images import list_images, read_image, write_image
+from stylize.realtime.outputs import ensure_writable_folder
 
 CHECKPOINT_NAME = "checkpoint.pt"
 # 2: "fast" is the zero-padded net; a format-1 "fast" checkpoint holds a fast-v2 or fast-v1 net

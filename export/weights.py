@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.safe_load import load_tensors
-from realtime.errors import UserError
+from stylize.export.safe_load import load_tensors
+from stylize.realtime.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -172,7 +172,7 @@ def _sha256(path: Path) -> str:
 
 def last_activation(state: dict[str, torch.Tensor], name: str, rgb: torch.Tensor) -> torch.Tensor:
     """The last conv's post-ReLU activations of the loss code's VGG with these weights."""
-    from export.losses import VGGFeatures
+    from stylize.export.losses import VGGFeatures
 
     last = VGGFeatures.LAYER_NAMES[name][-1]
     with torch.no_grad():

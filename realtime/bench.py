@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.convert import Stylizer, decoded_frames
-from realtime.pipeline import run_pipeline
-from realtime.session import StyleSession
-from realtime.video_io import VideoWriter, open_video_file
+from stylize.realtime.convert import FrameStylizer, decoded_frames
+from stylize.realtime.pipeline import run_pipeline
+from stylize.realtime.session import StyleSession
+from stylize.realtime.video_io import VideoWriter, open_video_file
 
 
 def synthetic_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
@@ -34,7 +34,7 @@ def bench(session: StyleSession, size: tuple[int, int] = (640, 480), frames: int
           video: str | None = None, warmup: int = 3) -> dict:
     """Measure decode, inference and encode separately, then the pipelined decode->infer->encode
     loop on the same clip; returns the figures as a dict."""
-    stylize = Stylizer(session)
+    stylize = FrameStylizer(session)
     with tempfile.TemporaryDirectory(prefix="stylize-bench-") as tmp:
         clip = Path(tmp) / "clip.mp4"
         if video is None:

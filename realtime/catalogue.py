@@ -5,34 +5,33 @@ import json
 import sys
 from pathlib import Path
 
-import models
-from realtime.errors import UserError
-from realtime.session import StyleSession
+from stylize import models
+from stylize.realtime.errors import UserError
+from stylize.realtime.session import StyleSession
+
+
+def open_session(name: str, device: str = "auto", threads: int | None = None) -> StyleSession:
+    """A session for a shipped model name or a .onnx path. A shipped style name picks the Johnson
+    net when CUDA is in use and the style ships in it."""
+    path = Path(name)
+    if path.suffix == ".onnx" or path.exists():
+        return StyleSession(path, device, threads)
+    shipped = models.locate(name)
+    if shipped is None:
+        available = ", ".join(models.shipped_models()) or "none shipped yet"
+        raise UserError(f"model {name!r}: no such file and no shipped model of that name (shipped: {available})")
+    session = StyleSession(shipped, device, threads)
+    quality = models.locate(name, prefer_quality=True)
+    if session.device == "cuda" and quality != shipped:
+        session = StyleSession(quality, device, threads)
+    return session
 
 
 def open_sessions(names: list[str] | None, device: str, threads: int | None) -> list[StyleSession]:
-    """Sessions for ``--model`` values (shipped names or paths); the default style when none given.
-
-    A shipped style name picks the Johnson net when CUDA is in use and the style ships in it.
-    """
-    wanted = names or [models.DEFAULT_STYLE]
-    sessions = []
-    for name in wanted:
-        path = Path(name)
-        if path.suffix == ".onnx" or path.exists():
-            sessions.append(StyleSession(path, device, threads))
-            continue
-        shipped = models.locate(name)
-        if shipped is None:
-            available = ", ".join(models.shipped_models()) or "none shipped yet"
-            raise UserError(f"--model {name}: no such file and no shipped model of that name (shipped: {available})")
-        session = StyleSession(shipped, device, threads)
-        quality = models.locate(name, prefer_quality=True)
-        if session.device == "cuda" and quality != shipped:
-            session = StyleSession(quality, device, threads)
-        sessions.append(session)
-    notices = {s.notice for s in sessions if s.notice}
-    for notice in notices:
+    """Sessions for ``--model`` values (see :func:`open_session`); the default style when none given.
+    A CPU fallback is reported once on stderr."""
+    sessions = [open_session(name, device, threads) for name in names or [models.DEFAULT_STYLE]]
+    for notice in {s.notice for s in sessions if s.notice}:
         print(f"note: {notice}", file=sys.stderr)
     return sessions
 

@@ -12,10 +12,10 @@ import signal
 import sys
 import threading
 
-from export.settings import BACKBONE_NAMES, check_value, option_fields, range_problem
-from realtime import images
-from realtime.errors import UserError
-from realtime.session import DEVICES
+from stylize.export.settings import BACKBONE_NAMES, check_value, option_fields, range_problem
+from stylize.realtime import images
+from stylize.realtime.errors import UserError
+from stylize.realtime.session import DEVICES
 
 TRAIN_HINT = "this command needs the training extra (torch): pip install -e '.[train]'"
 
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "a file claiming more is refused before it is decoded")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    from realtime.webcam import hotkey_help
+    from stylize.realtime.webcam import hotkey_help
     p = sub.add_parser("webcam", help="stylize a camera live in a window",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Stylize a camera (or a URL or video file standing in for one) live.",
@@ -261,12 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_verb(args: argparse.Namespace) -> int:
-    from realtime.catalogue import describe_models, models_markdown, open_sessions
+    from stylize.realtime.catalogue import describe_models, models_markdown, open_sessions
 
-    from realtime.frames import parse_size
+    from stylize.realtime.frames import parse_size
 
     if args.verb == "webcam":
-        from realtime.webcam import run_webcam
+        from stylize.realtime.webcam import run_webcam
 
         sessions = open_sessions(args.model, args.device, args.threads)
         return run_webcam(sessions, args.camera, parse_size(args.size), args.record, window=not args.no_window,
@@ -274,28 +274,28 @@ def run_verb(args: argparse.Namespace) -> int:
                           output_dir=args.output_dir, stabilize=args.stabilize,
                           virtual_camera=args.virtual_camera)
     if args.verb == "video":
-        from realtime.convert import Stylizer, convert_videos
+        from stylize.realtime.convert import FrameStylizer, convert_videos
 
-        from realtime.stabilize import Stabilizer
+        from stylize.realtime.stabilize import Stabilizer
 
         size = parse_size(args.size)
-        stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
+        stylizer = FrameStylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
                             args.strength, args.original_colors,
                             Stabilizer() if args.stabilize else None)
         convert_videos(args.inputs, args.output, stylizer, size, args.overwrite, progress=not args.no_progress,
                        allow_truncated=args.allow_truncated)
         return 0
     if args.verb == "demo":
-        from realtime.convert import Stylizer
-        from realtime.demo import run_demo
+        from stylize.realtime.convert import FrameStylizer
+        from stylize.realtime.demo import run_demo
 
-        stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0])
+        stylizer = FrameStylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0])
         run_demo(stylizer, args.output, args.video, args.overwrite)
         return 0
     if args.verb == "image":
-        from realtime.convert import Stylizer, convert_images
+        from stylize.realtime.convert import FrameStylizer, convert_images
 
-        stylizer = Stylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
+        stylizer = FrameStylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
                             args.strength, args.original_colors)
         convert_images(args.inputs, args.output, stylizer, args.overwrite)
         return 0
@@ -314,7 +314,7 @@ def run_verb(args: argparse.Namespace) -> int:
                       f"{r['io_layout']:<15} {r['size_mb']:>6}  {r['trained_steps'] or '-'}")
         return 0
     if args.verb == "bench":
-        from realtime.bench import bench, format_bench
+        from stylize.realtime.bench import bench, format_bench
 
         if args.frames < 1:
             raise UserError("--frames must be at least 1")
@@ -323,17 +323,17 @@ def run_verb(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2) if args.json else format_bench(result))
         return 0
     if args.verb == "flicker":
-        from realtime.convert import Stylizer
-        from realtime.flicker import format_flicker, measure_flicker
+        from stylize.realtime.convert import FrameStylizer
+        from stylize.realtime.flicker import format_flicker, measure_flicker
 
         if args.frames < 2:
             raise UserError("--frames must be at least 2")
         session = open_sessions([args.model] if args.model else None, args.device, args.threads)[0]
-        result = measure_flicker(Stylizer(session), parse_size(args.size), args.video, args.frames)
+        result = measure_flicker(FrameStylizer(session), parse_size(args.size), args.video, args.frames)
         print(json.dumps(result, indent=2) if args.json else format_flicker(result))
         return 0
     if args.verb == "serve":
-        from realtime.serve import serve
+        from stylize.realtime.serve import serve
 
         return serve(args.host, args.port, args.model, args.ort_web, args.open)
     return run_training_verb(args)
@@ -342,7 +342,7 @@ def run_verb(args: argparse.Namespace) -> int:
 def run_training_verb(args: argparse.Namespace) -> int:
     """The torch verbs live in export/commands.py; without torch they end in an install hint."""
     try:
-        from export.commands import run_training_verb as run
+        from stylize.export.commands import run_training_verb as run
     except ImportError as exc:
         raise UserError(f"{TRAIN_HINT} ({exc})") from exc
     return run(args)

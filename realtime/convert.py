@@ -10,20 +10,20 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from realtime.errors import UserError
-from realtime.frames import fit, keep_original_colors
-from realtime.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, write_image
-from realtime.outputs import check_outputs, ensure_writable_folder
-from realtime.pipeline import StageTimes, run_pipeline
-from realtime.session import StyleSession
-from realtime.stabilize import Stabilizer
-from realtime.video_io import VideoWriter, has_audio, open_video_file
+from stylize.realtime.errors import UserError
+from stylize.realtime.frames import fit, keep_original_colors
+from stylize.realtime.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, write_image
+from stylize.realtime.outputs import check_outputs, ensure_writable_folder
+from stylize.realtime.pipeline import StageTimes, run_pipeline
+from stylize.realtime.session import StyleSession
+from stylize.realtime.stabilize import Stabilizer
+from stylize.realtime.video_io import VideoWriter, has_audio, open_video_file
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm")
 
 
 @dataclass
-class Stylizer:
+class FrameStylizer:
     """A session plus the per-frame options: strength, original colours and, for a stream of
     frames, the temporal stabilizer (which keeps state between calls)."""
 
@@ -55,7 +55,7 @@ def decoded_frames(cap: cv2.VideoCapture, size: tuple[int, int] | None) -> Itera
         yield fit(frame, size)
 
 
-def convert_video(source: Path, target: Path, stylize: Stylizer, size: tuple[int, int] | None = None,
+def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tuple[int, int] | None = None,
                   progress: bool = True, allow_truncated: bool = False) -> StageTimes:
     """Stylize every frame of ``source`` into ``target`` at the same frame rate (and size, unless
     ``size`` is given), keeping the audio track. ``target`` appears only when complete; a file that
@@ -90,7 +90,7 @@ def convert_video(source: Path, target: Path, stylize: Stylizer, size: tuple[int
     return times
 
 
-def convert_videos(inputs: list[str], output: str, stylize: Stylizer, size: tuple[int, int] | None = None,
+def convert_videos(inputs: list[str], output: str, stylize: FrameStylizer, size: tuple[int, int] | None = None,
                    overwrite: bool = False, progress: bool = True, allow_truncated: bool = False) -> list[Path]:
     """Stylize several videos; all inputs and outputs are checked before the first one starts."""
     sources = [Path(p) for p in inputs]
@@ -117,7 +117,7 @@ def convert_videos(inputs: list[str], output: str, stylize: Stylizer, size: tupl
     return targets
 
 
-def convert_images(inputs: list[str], output: str, stylize: Stylizer, overwrite: bool = False) -> list[Path]:
+def convert_images(inputs: list[str], output: str, stylize: FrameStylizer, overwrite: bool = False) -> list[Path]:
     """Stylize image files, keeping each image's size and alpha channel: one input may go to a file
     (``-o out.png``), any number into a folder as ``<stem>_<model><suffix>``."""
     sources = [Path(p) for p in inputs]

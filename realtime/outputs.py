@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from realtime.errors import UserError
+from stylize.realtime.errors import UserError
 
 
 def _same_file(a: Path, b: Path) -> bool:

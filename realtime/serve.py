@@ -15,9 +15,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import models
-from realtime.catalogue import describe_models
-from realtime.errors import UserError
+from stylize import models
+from stylize.realtime.catalogue import describe_models
+from stylize.realtime.errors import UserError
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 ORT_WEB_VERSION = "1.30.0"  # keep in step with package.json and web/app.js

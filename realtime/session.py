@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from realtime import contract
-from realtime.errors import UserError
+from stylize.realtime import contract
+from stylize.realtime.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 CUDA = "CUDAExecutionProvider"

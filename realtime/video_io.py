@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime import images
-from realtime.errors import UserError
+from stylize.realtime import images
+from stylize.realtime.errors import UserError
 
 
 @dataclass

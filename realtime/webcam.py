@@ -13,14 +13,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.convert import Stylizer
-from realtime.errors import UserError
-from realtime.frames import draw_text_lines, fit, fit_inside, side_by_side
-from realtime.images import write_image
-from realtime.outputs import prepare_output_file
-from realtime.session import StyleSession
-from realtime.stabilize import Stabilizer
-from realtime.video_io import LatestFrameReader, VideoWriter, open_camera, parse_camera
+from stylize.realtime.convert import FrameStylizer
+from stylize.realtime.errors import UserError
+from stylize.realtime.frames import draw_text_lines, fit, fit_inside, side_by_side
+from stylize.realtime.images import write_image
+from stylize.realtime.outputs import prepare_output_file
+from stylize.realtime.session import StyleSession
+from stylize.realtime.stabilize import Stabilizer
+from stylize.realtime.video_io import LatestFrameReader, VideoWriter, open_camera, parse_camera
 
 WINDOW = "stylize"
 STRENGTH_STEP = 0.1
@@ -285,7 +285,7 @@ def run_webcam(sessions: list[StyleSession], camera: str = "0", size: tuple[int,
             if stabilizer is not None and session is not previous_session:
                 stabilizer.reset()  # no blending across a style switch
             previous_session = session
-            out = Stylizer(session, state.strength, state.original_colors, stabilizer).finish(frame, result.stylized)
+            out = FrameStylizer(session, state.strength, state.original_colors, stabilizer).finish(frame, result.stylized)
             infer = result.infer_seconds
             captured_at = result.captured_at
             shown = side_by_side(frame, out) if state.show_original else out

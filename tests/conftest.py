@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime import contract
+from stylize.realtime import contract
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -3,9 +3,9 @@ look of its own."""
 import numpy as np
 import pytest
 
-import models
-from realtime import contract
-from realtime.session import StyleSession
+from stylize import models
+from stylize.realtime import contract
+from stylize.realtime.session import StyleSession
 
 SHIPPED = models.shipped_models()
 

@@ -1,7 +1,7 @@
 """Files from elsewhere are data, never code: every torch file the tool reads refuses a pickle payload."""
 from pathlib import Path
 
-from realtime.cli import main
+from stylize.realtime.cli import main
 
 
 def test_export_refuses_a_payload_checkpoint(tmp_path, payload, capsys):
@@ -50,7 +50,7 @@ def test_backbone_weights_refuse_a_payload(tmp_path, payload, photo_folder, styl
 
 
 def test_no_verb_writes_over_its_input_even_with_overwrite(tmp_path, photo_folder, style_image, capsys):
-    from export.train import train
+    from stylize.export.train import train
     from tests.export.test_train_export import tiny_settings
 
     run = tmp_path / "run"
@@ -74,7 +74,7 @@ def test_no_verb_writes_over_its_input_even_with_overwrite(tmp_path, photo_folde
 
 def test_write_failures_are_messages_and_keep_the_previous_checkpoint(tmp_path, photo_folder, style_image,
                                                                        monkeypatch, capsys):
-    import export.train as training
+    import stylize.export.train as training
     from tests.export.test_train_export import tiny_settings
 
     run = tmp_path / "run"
@@ -95,9 +95,9 @@ def test_write_failures_are_messages_and_keep_the_previous_checkpoint(tmp_path, 
 def test_export_on_a_full_disk_is_a_message_and_leaves_nothing(tmp_path, monkeypatch, capsys):
     import onnx
 
-    from export.nets import build_net
-    from export.train import save_checkpoint
-    from export.settings import TrainSettings
+    from stylize.export.nets import build_net
+    from stylize.export.train import save_checkpoint
+    from stylize.export.settings import TrainSettings
 
     save_checkpoint(tmp_path / "ck.pt", {"settings": TrainSettings(style="s.jpg", width=0.25).to_dict(),
                                          "net": build_net("fast", 0.25).state_dict(), "step": 1, "history": []})

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from export.gatys import GatysSettings, content_loss, gram, style_layer_loss, stylize
-from realtime.cli import main
-from realtime.errors import UserError
+from stylize.export.gatys import GatysSettings, content_loss, gram, style_layer_loss, stylize
+from stylize.realtime.cli import main
+from stylize.realtime.errors import UserError
 
 
 @pytest.fixture

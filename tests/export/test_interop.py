@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from export.nets import PyTorchExampleNet
-from realtime.cli import main
-from realtime.session import StyleSession
+from stylize.export.nets import PyTorchExampleNet
+from stylize.realtime.cli import main
+from stylize.realtime.session import StyleSession
 
 
 def example_checkpoint(path, stale_keys: bool):

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from export.losses import (MissingWeightsError, build_loss_network, find_vgg_weights, gram_matrix, relative_mse,
+from stylize.export.losses import (MissingWeightsError, build_loss_network, find_vgg_weights, gram_matrix, relative_mse,
                            total_variation)
-from export.nets import ARCHITECTURES, SubpixelUpsampleConv, UpsampleConv, build_net, inference_form
+from stylize.export.nets import ARCHITECTURES, SubpixelUpsampleConv, UpsampleConv, build_net, inference_form
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
@@ -101,8 +101,8 @@ def test_loss_helpers():
 
 
 def test_torch_free_settings_name_every_architecture_and_backbone():
-    from export.settings import ARCH_NAMES, BACKBONE_NAMES
-    from export.losses import BACKBONES
+    from stylize.export.settings import ARCH_NAMES, BACKBONE_NAMES
+    from stylize.export.losses import BACKBONES
 
     assert set(ARCH_NAMES) == set(ARCHITECTURES)
     assert set(BACKBONE_NAMES) == {"auto", *BACKBONES}

@@ -5,14 +5,14 @@ import onnx
 import pytest
 import torch
 
-from export.nets import ARCHITECTURES, build_net
-from export.onnx_export import UINT8_TOLERANCE, VERIFY_SIZES, build_metadata, export_checkpoint, export_net
-from export.settings import TrainSettings
-from export.train import load_checkpoint, net_from_checkpoint, train
-from realtime import contract
-from realtime.cli import main
-from realtime.errors import UserError
-from realtime.session import StyleSession
+from stylize.export.nets import ARCHITECTURES, build_net
+from stylize.export.onnx_export import UINT8_TOLERANCE, VERIFY_SIZES, build_metadata, export_checkpoint, export_net
+from stylize.export.settings import TrainSettings
+from stylize.export.train import load_checkpoint, net_from_checkpoint, train
+from stylize.realtime import contract
+from stylize.realtime.cli import main
+from stylize.realtime.errors import UserError
+from stylize.realtime.session import StyleSession
 
 
 def tiny_settings(style, data, **overrides) -> TrainSettings:
@@ -145,7 +145,7 @@ def test_export_refuses_to_overwrite_and_leaves_nothing_on_failure(tmp_path, mon
     with pytest.raises(UserError, match="--overwrite"):
         export_net(net, target, meta)
     assert target.read_bytes() == b"old"
-    import export.onnx_export as ox
+    import stylize.export.onnx_export as ox
 
     monkeypatch.setattr(ox, "UINT8_TOLERANCE", -1)  # every comparison now fails
     with pytest.raises(UserError, match="export check failed"):
@@ -185,7 +185,7 @@ def test_checkpoint_of_another_architecture(tmp_path, photo_folder, style_image,
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_fp16_export_is_verified_against_fp32_and_runs(tmp_path, arch):
-    from export.onnx_export import FP16_MIN_PSNR
+    from stylize.export.onnx_export import FP16_MIN_PSNR
 
     torch.manual_seed(0)
     net = build_net(arch, 0.5)
@@ -204,8 +204,8 @@ def test_fp16_export_is_verified_against_fp32_and_runs(tmp_path, arch):
 
 
 def test_temporal_term_lowers_noise_flicker(tmp_path, photo_folder, style_image):
-    from export.train import bgr_to_tensor, tensor_to_bgr
-    from realtime.flicker import noise_flicker
+    from stylize.export.train import bgr_to_tensor, tensor_to_bgr
+    from stylize.realtime.flicker import noise_flicker
 
     def flicker(temporal_weight, name):
         ckpt = train(tiny_settings(style_image, photo_folder, steps=25, temporal_weight=temporal_weight, image_size=48,
@@ -250,7 +250,7 @@ def test_warm_start_begins_from_the_given_run(tmp_path, photo_folder, style_imag
 def test_checkpoints_of_the_earlier_fast_nets_still_export(tmp_path, earlier, old_net):
     """Format-1 checkpoints say "fast" for the nets before today's: v1 (a colour skip) and v2 (the
     same weights as today's, with reflection padding); both are recognised and export as made."""
-    from export.train import save_checkpoint
+    from stylize.export.train import save_checkpoint
 
     settings = TrainSettings(style="old.jpg", arch="fast", width=0.5)
     weights = old_net().state_dict()

@@ -9,10 +9,10 @@ import torch
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from export import weights  # noqa: E402
-from export.losses import build_loss_network  # noqa: E402
-from export.train import resolve_backbone  # noqa: E402
-from realtime.cli import main  # noqa: E402
+from stylize.export import weights  # noqa: E402
+from stylize.export.losses import build_loss_network  # noqa: E402
+from stylize.export.train import resolve_backbone  # noqa: E402
+from stylize.realtime.cli import main  # noqa: E402
 
 BLOCKS = [2, 2, 3, 3, 3]
 

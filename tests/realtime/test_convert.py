@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.cli import main
+from stylize.realtime.cli import main
 from tests.conftest import make_clip, probe
 
 
@@ -108,10 +108,10 @@ def test_output_under_a_file_is_a_clear_error(tmp_path, clip, negative_model, ca
 
 
 def test_interrupt_leaves_no_output(tmp_path, clip, negative_model, monkeypatch, capsys):
-    from realtime import convert
+    from stylize.realtime import convert
 
     calls = []
-    real_infer = convert.Stylizer.infer
+    real_infer = convert.FrameStylizer.infer
 
     def interrupted(self, frame):  # Ctrl-C arrives during the fourth frame
         calls.append(1)
@@ -119,7 +119,7 @@ def test_interrupt_leaves_no_output(tmp_path, clip, negative_model, monkeypatch,
             raise KeyboardInterrupt
         return real_infer(self, frame)
 
-    monkeypatch.setattr(convert.Stylizer, "infer", interrupted)
+    monkeypatch.setattr(convert.FrameStylizer, "infer", interrupted)
     out = tmp_path / "o.mp4"
     assert main(["video", str(clip), "-o", str(out), "-m", str(negative_model), "--no-progress"]) == 130
     assert not out.exists()
@@ -192,6 +192,22 @@ def test_demo_writes_a_video_and_a_preview(tmp_path, clip, negative_model, capsy
     assert preview.shape == (120, 320, 3)
     assert main(["demo", "-o", str(out), "-m", str(negative_model), "--video", str(clip)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_demo_without_a_clip_films_the_shipped_photos(tmp_path, negative_model, capsys):
+    from stylize.realtime.demo import CLIP_SIZE, SAMPLE_PHOTOS, SAMPLES_DIR, photo_tour
+
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "-m", str(negative_model)]) == 0
+    video = probe(out / "demo_negative.mp4")
+    assert (video["size"], video["frames"]) == (CLIP_SIZE, 30 * 2 * len(SAMPLE_PHOTOS))
+    assert "camera move over chelsea.jpg and coffee.jpg" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["demo_negative.mp4", "demo_negative.png"]  # no source left
+    photo = cv2.imread(str(SAMPLES_DIR / SAMPLE_PHOTOS[0]))
+    first, *_, last = list(photo_tour(photo, CLIP_SIZE, 10))
+    assert first.shape == (CLIP_SIZE[1], CLIP_SIZE[0], 3)
+    assert np.abs(first.astype(int) - last).mean() > 10  # the camera moves
+    assert first.std() > 20  # a real photo, not a flat frame
 
 
 def test_image_float_tiff_single_file_output_and_model_names(tmp_path, negative_model, photo):

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from realtime.cli import main
-from realtime.flicker import motion_consistency, noise_flicker, pan_frames, warping_error
-from realtime.stabilize import Stabilizer, stabilized
+from stylize.realtime.cli import main
+from stylize.realtime.flicker import motion_consistency, noise_flicker, pan_frames, warping_error
+from stylize.realtime.stabilize import Stabilizer, stabilized
 
 
 def scene(h=90, w=160):

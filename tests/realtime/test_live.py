@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.cli import main
-from realtime.video_io import LatestFrameReader
-from realtime.webcam import HOTKEYS, LiveState
+from stylize.realtime.cli import main
+from stylize.realtime.video_io import LatestFrameReader
+from stylize.realtime.webcam import HOTKEYS, LiveState
 from tests.conftest import make_clip, probe
 
 
@@ -110,9 +110,9 @@ def test_models_lists_given_models_with_metadata(negative_model, capsys):
 
 def test_runtime_never_imports_torch(negative_model, tmp_path):
     code = (
-        "import sys; from realtime.cli import main; "
+        "import sys; from stylize.realtime.cli import main; "
         f"main(['image', {str(negative_model)!r}, '-o', {str(tmp_path)!r}]); "
-        "import realtime.webcam, realtime.bench, realtime.convert, models; "
+        "import stylize.realtime.webcam, stylize.realtime.bench, stylize.realtime.convert, stylize.models; "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -129,7 +129,7 @@ def test_window_on_a_virtual_display(tmp_path, negative_model):
         time.sleep(1.0)
         clip = make_clip(tmp_path / "cam.mp4", size=(320, 240), frames=300, audio=False)
         env = {"DISPLAY": display, "PATH": "/usr/bin:/bin"}
-        proc = subprocess.Popen([sys.executable, "-m", "realtime.cli", "webcam", "--camera", str(clip),
+        proc = subprocess.Popen([sys.executable, "-m", "stylize", "webcam", "--camera", str(clip),
                                  "-m", str(negative_model), "--frames", "150"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(3.0)
@@ -194,7 +194,7 @@ def test_headless_webcam_with_stabilizer_and_mirror(tmp_path, negative_model, ca
 
 def test_training_verbs_without_torch_give_an_install_hint(tmp_path):
     code = (
-        "import sys; sys.modules['torch'] = None; from realtime.cli import main; "
+        "import sys; sys.modules['torch'] = None; from stylize.realtime.cli import main; "
         f"sys.exit(main(['export', {str(tmp_path / 'run')!r}, '-o', {str(tmp_path / 'm.onnx')!r}]))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -222,7 +222,7 @@ class _FakeSession:
 
 
 def test_inference_worker_hands_over_frames_in_order_then_the_end():
-    from realtime.webcam import InferenceWorker
+    from stylize.realtime.webcam import InferenceWorker
 
     frames = [np.full((4, 4, 3), i, np.uint8) for i in range(5)]
     state = LiveState()
@@ -235,7 +235,7 @@ def test_inference_worker_hands_over_frames_in_order_then_the_end():
 
 
 def test_inference_worker_raises_its_errors_in_the_display_loop():
-    from realtime.webcam import InferenceWorker
+    from stylize.realtime.webcam import InferenceWorker
 
     frames = [np.zeros((4, 4, 3), np.uint8)] * 3
     worker = InferenceWorker(_FakeReader(frames), [_FakeSession(fail_at=2)], LiveState(), prepare=lambda f: f)
@@ -250,7 +250,7 @@ def test_output_piped_into_a_closed_pipe_is_not_an_error():
 
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `stylize models | head` once head has exited
-    done = subprocess.run([sys.executable, "-m", "realtime.cli", "models"], stdout=write_end, stderr=subprocess.PIPE,
+    done = subprocess.run([sys.executable, "-m", "stylize", "models"], stdout=write_end, stderr=subprocess.PIPE,
                           text=True, timeout=60)
     os.close(write_end)
     assert done.returncode == 0 and done.stderr == ""

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.cli import main
+from stylize.realtime.cli import main
 from tests.conftest import make_clip, probe
 
-STYLIZE = [sys.executable, "-c", "import sys; from realtime.cli import main; sys.exit(main())"]
+STYLIZE = [sys.executable, "-c", "import sys; from stylize.realtime.cli import main; sys.exit(main())"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -158,7 +158,7 @@ def test_webcam_window_without_a_display_is_a_clear_message(negative_model, monk
 
 def test_overlay_text_is_outlined_on_the_installed_opencv():
     """Every lit text pixel sits inside the dark outline (OpenCV 5 misaligned two-pass drawing)."""
-    from realtime.frames import draw_text_lines
+    from stylize.realtime.frames import draw_text_lines
 
     background = np.array([120, 60, 200], np.uint8)  # no blend towards black or white keeps all three
     frame = np.tile(background, (70, 460, 1))
@@ -190,7 +190,7 @@ def test_a_truncated_video_is_reported_not_silently_shortened(tmp_path, negative
 
 
 def test_a_video_file_as_camera_keeps_its_aspect(tmp_path, negative_model, capsys):
-    from realtime.frames import fit_inside
+    from stylize.realtime.frames import fit_inside
 
     assert fit_inside((1280, 720), (640, 480)) == (640, 360)
     assert fit_inside((480, 640), (640, 480)) == (360, 480)

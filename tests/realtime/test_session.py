@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from realtime import contract
-from realtime.errors import UserError
-from realtime.session import CPU, CUDA, TENSORRT, StyleSession, check_providers, cpu_threads, provider_plan
+from stylize.realtime import contract
+from stylize.realtime.errors import UserError
+from stylize.realtime.session import CPU, CUDA, TENSORRT, StyleSession, check_providers, cpu_threads, provider_plan
 from tests.conftest import contract_metadata, make_contract_model
 
 

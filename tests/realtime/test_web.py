@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import pytest
 
-import models
-from realtime.serve import ORT_WEB_VERSION, find_ort_web, make_server
-from realtime.session import StyleSession
+from stylize import models
+from stylize.realtime.serve import ORT_WEB_VERSION, find_ort_web, make_server
+from stylize.realtime.session import StyleSession
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -84,7 +84,7 @@ def test_server_answers_odd_requests_without_dropping_them(server, monkeypatch):
         with urllib.request.urlopen(head) as response:
             assert response.status == 200 and response.read() == b"", path
     host, port = urlsplit(server).hostname, urlsplit(server).port
-    from realtime.serve import PageHandler
+    from stylize.realtime.serve import PageHandler
 
     assert 0 < PageHandler.timeout <= 60
     monkeypatch.setattr(PageHandler, "timeout", 0.5)
@@ -98,7 +98,7 @@ def test_server_answers_odd_requests_without_dropping_them(server, monkeypatch):
 
 
 def test_serve_rejects_a_bad_ort_web_folder(tmp_path):
-    from realtime.errors import UserError
+    from stylize.realtime.errors import UserError
 
     with pytest.raises(UserError, match="ort.wasm.min.js"):
         find_ort_web(tmp_path)
@@ -207,7 +207,7 @@ def test_server_offers_the_users_own_models_too(negative_model):
 
 
 def test_serve_rejects_a_file_that_is_not_a_contract_model(tmp_path):
-    from realtime.errors import UserError
+    from stylize.realtime.errors import UserError
 
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")
