@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch  # noqa: F401  (fails early, with the install hint, where the train extra is missing)
 
+from stylize.export.distributed import is_main_process
 from stylize.export.onnx_export import export_checkpoint
 from stylize.export.settings import TrainSettings, option_fields
 from stylize.export.train import train
@@ -95,7 +96,10 @@ def run_training_verb(args: argparse.Namespace) -> int:
         if args.export:
             prepare_output_file(args.export, [args.style, Path(args.output) / "checkpoint.pt"], overwrite=False,
                                 suffixes=(".onnx",))
-        checkpoint = train(settings, args.output, resume=args.resume, backbone_weights=args.backbone_weights)
+        checkpoint = train(settings, args.output, resume=args.resume, backbone_weights=args.backbone_weights,
+                           device=args.device)
+        if not is_main_process():  # under torchrun, rank 0 reports and exports
+            return 0
         print(f"checkpoint: {checkpoint}", file=sys.stderr)
         if args.export:
             errors = export_checkpoint(checkpoint, args.export)

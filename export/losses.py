@@ -1,6 +1,7 @@
 """Frozen, ImageNet-normalised loss networks that return named features, and the loss formulas."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -189,9 +190,12 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
-def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error divided by the target's mean square: a scale-free loss per layer."""
-    return F.mse_loss(x, target) / (target.pow(2).mean() + 1e-8)
+def relative_mse(x: torch.Tensor, target: torch.Tensor,
+                 batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Mean squared error divided by the target's mean square: a scale-free loss per layer.
+    ``batch_mean`` turns this batch's mean square into the whole step's (data-parallel training)."""
+    energy = target.pow(2).mean()
+    return F.mse_loss(x, target) / ((batch_mean(energy) if batch_mean else energy) + 1e-8)
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:

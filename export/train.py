@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from stylize.export.distributed import World, average_gradients, average_values, dist_backend, join, leave
 from stylize.export.losses import LossNetwork, build_loss_network, gram_matrix, relative_mse, total_variation
 from stylize.export.nets import build_net
 from stylize.export.safe_load import load_tensors
@@ -114,6 +116,8 @@ class PerceptualLoss:
     content_weight: float
     style_weight: float
     tv_weight: float
+    # the step's mean of a per-batch mean (data-parallel training: over every rank's share)
+    batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @classmethod
     def for_style(cls, network: LossNetwork, style_rgb: torch.Tensor, settings: TrainSettings) -> "PerceptualLoss":
@@ -127,7 +131,7 @@ class PerceptualLoss:
         with torch.no_grad():
             target = self.network(content)
         feats = self.network(output)
-        content_loss = sum(relative_mse(feats[n], target[n]) for n in self.network.content_layers)
+        content_loss = sum(relative_mse(feats[n], target[n], self.batch_mean) for n in self.network.content_layers)
         style_loss = sum(
             relative_mse(gram_matrix(feats[n]), self.style_grams[n].expand(output.shape[0], -1, -1))
             for n in self.network.style_layers
@@ -145,7 +149,8 @@ TEMPORAL_NOISE = 2.0 / 255  # sensor-like noise for the temporal robustness term
 
 
 def temporal_loss(net: torch.nn.Module, batch: torch.Tensor, output: torch.Tensor, noise: torch.Tensor,
-                  shift: tuple[int, int] = (0, 0)) -> torch.Tensor:
+                  shift: tuple[int, int] = (0, 0),
+                  batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """How much the output moves when the camera moves a little and adds noise, relative to how much
     the input moved: 1 = flickers like the input, 0 = perfectly steady (trains against flicker).
 
@@ -159,7 +164,8 @@ def temporal_loss(net: torch.nn.Module, batch: torch.Tensor, output: torch.Tenso
     noisy = (clean + noise[:, :, :h, :w]).clamp(0, 1)
     moved = net(noisy)[:, :, m:-m, m:-m]
     reference = output[:, :, dy:dy + h, dx:dx + w][:, :, m:-m, m:-m]
-    return F.mse_loss(moved, reference) / F.mse_loss(noisy, clean).clamp_min(1e-8)
+    input_change = F.mse_loss(noisy, clean)
+    return F.mse_loss(moved, reference) / (batch_mean(input_change) if batch_mean else input_change).clamp_min(1e-8)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -243,17 +249,45 @@ def draw_loss_curve(history: list[dict], path: Path) -> None:
 
 
 def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
-          backbone_weights: str | None = None, progress: bool = True) -> Path:
+          backbone_weights: str | None = None, progress: bool = True, device: str = "auto") -> Path:
     """Train a style net into ``run_dir`` (checkpoint, previews, loss curve, settings.json).
 
     With ``resume`` the run continues from ``run_dir``'s checkpoint, whose settings win except
-    ``steps``. Returns the path of the final checkpoint.
+    ``steps``. ``device``: auto (CUDA when torch sees a GPU), cpu or cuda. Started by torchrun,
+    the processes train one net data-parallel (see :mod:`stylize.export.distributed`):
+    ``batch_size`` is then per process, and only rank 0 writes. Returns the final checkpoint's path.
     """
     try:
         settings.validate()
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    run_dir = Path(run_dir)
+    world, place = join(device)
+    ckpt_path = Path(run_dir) / CHECKPOINT_NAME
+    try:
+        return _train(settings, Path(run_dir), resume, backbone_weights, progress, world, place)
+    except KeyboardInterrupt:
+        if world.is_main:
+            print(f"stopped; {last_checkpoint_note(ckpt_path)}", file=sys.stderr)
+        raise
+    except RuntimeError as exc:
+        if world.size == 1:
+            raise
+        raise UserError(f"training process {world.rank} of {world.size} lost contact with the others "
+                        f"({str(exc).splitlines()[0][:200]}); {last_checkpoint_note(ckpt_path)}") from exc
+    finally:
+        leave(world)
+
+
+def last_checkpoint_note(ckpt_path: Path) -> str:
+    """Where a stopped run can continue from."""
+    if not ckpt_path.is_file():
+        return "no checkpoint had been written yet"
+    step = load_tensors(ckpt_path, "training checkpoint").get("step", "?")
+    return f"the last checkpoint ({ckpt_path}, step {step}) is intact: the same command with --resume continues"
+
+
+def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weights: str | None, progress: bool,
+           world: World, place: torch.device) -> Path:
     ckpt_path = run_dir / CHECKPOINT_NAME
     state = None
     if resume:
@@ -267,7 +301,6 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     photos = PhotoFolder(settings.data, settings.held_out)
     torch.manual_seed(settings.seed)
     net = build_net(settings.arch, settings.width)
-    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     history: list[dict] = []
     start = 0
     if state is None and settings.init_from:
@@ -278,56 +311,69 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
         net.load_state_dict(warm.state_dict())
     if state is not None:
         net, _ = net_from_checkpoint(state)
-        optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    net.to(place)
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         start, history = state["step"], state["history"]
     seconds_before = state.get("seconds", 0.0) if state is not None else 0.0  # training time of earlier runs
     try:
-        network = build_loss_network(settings.backbone, backbone_weights)
+        network = build_loss_network(settings.backbone, backbone_weights).to(place)
     except Exception as exc:
         raise UserError(str(exc)) from exc
-    loss = PerceptualLoss.for_style(network, bgr_to_tensor([resize_longer_side(style_bgr, settings.style_size)]),
-                                    settings)
-    ensure_writable_folder(run_dir)
-    (run_dir / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
-    held_out = bgr_to_tensor(photos.held_out_images(settings.image_size))
+    style = bgr_to_tensor([resize_longer_side(style_bgr, settings.style_size)]).to(place)
+    loss = PerceptualLoss.for_style(network, style, settings)
+    if world.size > 1:
+        loss.batch_mean = world.mean
+    if world.is_main:
+        ensure_writable_folder(run_dir)
+        (run_dir / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
+    if world.size > 1 and world.is_main:
+        print(f"world size {world.size}, batch {settings.batch_size} per rank ({settings.batch_size * world.size} "
+              f"a step), {dist_backend()} on {place.type}", file=sys.stderr)
+    held_out = bgr_to_tensor(photos.held_out_images(settings.image_size)).to(place)
 
     def checkpoint(step: int) -> None:
-        save_checkpoint(ckpt_path, {"format": CHECKPOINT_FORMAT, "settings": settings.to_dict(), "net": net.state_dict(),
+        save_checkpoint(ckpt_path, {"format": CHECKPOINT_FORMAT, "settings": settings.to_dict(),
+                                    "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                                     "optimizer": optimizer.state_dict(), "step": step, "history": history,
-                                    "seconds": seconds_before + time.perf_counter() - began})
+                                    "world_size": world.size, "seconds": seconds_before + time.perf_counter() - began})
 
     net.train()
-    bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, disable=not progress,
+    bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, disable=not (progress and world.is_main),
                desc=f"train {settings.style_name} ({settings.arch})", unit="step")
     began = time.perf_counter()
+    step_batch = settings.batch_size * world.size  # one global batch a step, shared out among the ranks
     for step in bar:
         rng = np.random.default_rng([settings.seed, step])  # the batch depends only on seed and step
-        batch = bgr_to_tensor(photos.random_crops(rng, settings.batch_size, settings.image_size))
+        batch = bgr_to_tensor(world.share(photos.random_crops(rng, step_batch, settings.image_size))).to(place)
         output = net(batch)
         terms = loss.terms(output, batch)
         if settings.temporal_weight > 0:
-            noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, batch.shape).astype(np.float32))
+            noise = rng.normal(0, TEMPORAL_NOISE, (step_batch, *batch.shape[1:])).astype(np.float32)
+            noise = torch.from_numpy(np.stack(world.share(list(noise)))).to(place)
             shift = tuple(int(v) for v in rng.integers(0, net.size_multiple, 2))
-            terms["temporal"] = settings.temporal_weight * temporal_loss(net, batch, output, noise, shift)
+            terms["temporal"] = settings.temporal_weight * temporal_loss(net, batch, output, noise, shift,
+                                                                         loss.batch_mean)
             terms["total"] = terms["total"] + terms["temporal"]
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
+        average_gradients(list(net.parameters()), world)
         optimizer.step()
-        record = {"step": step + 1, **{k: float(v.detach()) for k, v in terms.items()}}
+        record = {"step": step + 1, **average_values({k: float(v.detach()) for k, v in terms.items()}, world, place)}
         history.append(record)
         bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k not in ("step", "total")},
                         skipped=len(photos.unreadable))
         done = step + 1
-        if done % settings.preview_every == 0 or done == settings.steps:
+        if world.is_main and (done % settings.preview_every == 0 or done == settings.steps):
             write_preview(net, held_out, run_dir / "previews" / f"step_{done:06d}.png")
-        if done % settings.checkpoint_every == 0 or done == settings.steps:
+        if world.is_main and (done % settings.checkpoint_every == 0 or done == settings.steps):
             checkpoint(done)
-    if state is None or start < settings.steps:
-        summary = {"seconds": time.perf_counter() - began, "steps": settings.steps,
+    if world.is_main and (state is None or start < settings.steps):
+        summary = {"seconds": time.perf_counter() - began, "steps": settings.steps, "world_size": world.size,
                    "unreadable_images": sorted(str(p) for p in photos.unreadable)}
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    if history:
+    if world.is_main and history:
         draw_loss_curve(history, run_dir / "loss_curve.png")
     return ckpt_path
 

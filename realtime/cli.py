@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--export", metavar="MODEL.onnx", help="export the trained net to this file at the end")
     p.add_argument("--backbone-weights", metavar="PATH", help="VGG ImageNet weights file (for vgg16/vgg19)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where to train: auto = CUDA when torch sees a GPU, else the CPU. Under torchrun "
+                        "(torchrun --nproc-per-node N -m stylize train ...) the N processes train one net "
+                        "data-parallel, gloo on the CPU, NCCL on GPUs; --batch-size is then per process")
     for f in option_fields():
         p.add_argument("--" + f.name.replace("_", "-"), type=setting_type(f), default=f.default,
                        help=f"{f.metadata['help']} (default {f.default!r})" if f.default == "" else
