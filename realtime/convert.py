@@ -90,9 +90,11 @@ def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tupl
     return times
 
 
-def convert_videos(inputs: list[str], output: str, stylize: FrameStylizer, size: tuple[int, int] | None = None,
-                   overwrite: bool = False, progress: bool = True, allow_truncated: bool = False) -> list[Path]:
-    """Stylize several videos; all inputs and outputs are checked before the first one starts."""
+def plan_video_outputs(inputs: list[str], output: str, model_name: str,
+                       overwrite: bool) -> tuple[list[Path], list[Path]]:
+    """Check every input video and name its output: ``output`` itself for one input with a video
+    suffix, else ``<output>/<stem>_<model><suffix>``; nothing over an input or (without
+    ``overwrite``) over an existing file, into a writable folder."""
     sources = [Path(p) for p in inputs]
     for src in sources:
         open_video_file(src)[0].release()
@@ -105,9 +107,16 @@ def convert_videos(inputs: list[str], output: str, stylize: FrameStylizer, size:
     elif out.exists() and not out.is_dir():
         raise UserError(f"-o {out}: several inputs need a folder, and this is a file")
     else:
-        targets = [out / f"{p.stem}_{stylize.session.info.name}{suffix}" for p in sources]
+        targets = [out / f"{p.stem}_{model_name}{suffix}" for p in sources]
     check_outputs(sources, targets, overwrite)
     ensure_writable_folder(targets[0].parent)
+    return sources, targets
+
+
+def convert_videos(inputs: list[str], output: str, stylize: FrameStylizer, size: tuple[int, int] | None = None,
+                   overwrite: bool = False, progress: bool = True, allow_truncated: bool = False) -> list[Path]:
+    """Stylize several videos; all inputs and outputs are checked before the first one starts."""
+    sources, targets = plan_video_outputs(inputs, output, stylize.session.info.name, overwrite)
     for src, target in zip(sources, targets):
         times = convert_video(src, target, stylize, size, progress, allow_truncated)
         ms = times.per_frame_ms()

@@ -1,0 +1,263 @@
+"""Batch video conversion on Ray: ``stylize video IN... -o DIR --ray ADDRESS|local``.
+
+Videos longer than two chunks are cut at keyframes into chunks of about ``chunk_seconds`` by
+ffmpeg's stream copy (every frame lands in exactly one chunk, nothing is re-encoded), so one long
+video spreads over the whole cluster. Each Ray worker is an actor that holds one model session
+(on a GPU where the cluster has them); chunks travel as bytes through Ray's object store, so
+workers need no shared file system. The driver joins a video's stylized chunks with ffmpeg's
+concat demuxer (stream copy: lossless) and the original audio, and writes each output
+atomically, as ``stylize video`` does. A failed item is retried once, then reported.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from stylize.realtime.errors import UserError
+from stylize.realtime.video_io import ffmpeg_exe, has_audio, open_video_file, partial_path
+
+CHUNK_SECONDS = 10.0
+RETRIES = 1
+
+
+@dataclass
+class StyleJob:
+    """What every worker needs to stylize: the model file's bytes and the per-frame options."""
+
+    model_name: str
+    model_bytes: bytes
+    strength: float = 1.0
+    original_colors: bool = False
+    stabilize: bool = False
+    size: tuple[int, int] | None = None
+    threads: int | None = None
+
+
+@dataclass
+class Item:
+    """One unit of work: a whole video or one chunk of one."""
+
+    video: int
+    index: int
+    data: bytes
+    frames: int
+    attempts: int = 0
+    result: bytes | None = None
+
+
+@dataclass
+class Plan:
+    source: Path
+    target: Path
+    chunks: list[Item] = field(default_factory=list)
+
+
+def ray_module():
+    try:
+        import ray
+    except ImportError as exc:
+        raise UserError("--ray needs Ray: pip install 'stylize[cluster]' (or pip install ray)") from exc
+    return ray
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) that refuses connections is reported at once, rather than
+    after Ray's minutes of retrying. Other forms (``auto``) are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise UserError(f"--ray {address}: cannot join that Ray cluster: nothing answers there "
+                        f"({exc.strerror or exc})") from exc
+
+
+def split_at_keyframes(source: Path, folder: Path, chunk_seconds: float) -> list[Path]:
+    """Cut the video stream into chunks of about ``chunk_seconds`` at keyframes (stream copy)."""
+    pattern = folder / "chunk_%05d.mp4"
+    done = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(source),
+                           "-map", "0:v:0", "-c", "copy", "-f", "segment", "-segment_time", str(chunk_seconds),
+                           "-reset_timestamps", "1", str(pattern)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UserError(f"{source}: cannot cut into chunks: {done.stderr.strip()[-300:]}")
+    return sorted(folder.glob("chunk_*.mp4"))
+
+
+def join_chunks(chunks: list[Path], audio_from: Path | None, target: Path) -> None:
+    """Concatenate stylized chunks without re-encoding, add the original audio, write atomically."""
+    listing = chunks[0].parent / "chunks.txt"
+    listing.write_text("".join(f"file '{c.name}'\n" for c in chunks))
+    tmp = partial_path(target)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
+    if audio_from is not None:
+        cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-b:a", "192k"]
+    cmd += ["-c:v", "copy", "-movflags", "+faststart", str(tmp)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{target}: joining the stylized chunks failed: {done.stderr.strip()[-300:]}")
+    os.replace(tmp, target)
+
+
+class Worker:
+    """A Ray actor's state: one model session, reused for every item it gets."""
+
+    def __init__(self, job: StyleJob, device: str):
+        from stylize.realtime.convert import FrameStylizer
+        from stylize.realtime.session import StyleSession
+        from stylize.realtime.stabilize import Stabilizer
+
+        self.folder = Path(tempfile.mkdtemp(prefix="stylize-worker-"))
+        model = self.folder / f"{job.model_name}.onnx"
+        model.write_bytes(job.model_bytes)
+        self.stylize = FrameStylizer(StyleSession(model, device, job.threads), job.strength, job.original_colors,
+                                     Stabilizer() if job.stabilize else None)
+        self.size = job.size
+
+    def convert(self, name: str, data: bytes) -> bytes:
+        """Stylize one video or chunk given as bytes; returns the stylized file's bytes."""
+        from stylize.realtime.convert import convert_video
+
+        source, target = self.folder / f"in_{name}", self.folder / f"out_{name}"
+        source.write_bytes(data)
+        try:
+            convert_video(source, target, self.stylize, self.size, progress=False)
+            return target.read_bytes()
+        finally:
+            source.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
+
+    def provider(self) -> str:
+        return self.stylize.session.provider
+
+
+def plan_items(sources: list[Path], targets: list[Path], folder: Path, chunk_seconds: float) -> list[Plan]:
+    plans = []
+    for number, (source, target) in enumerate(zip(sources, targets)):
+        cap, info = open_video_file(source)
+        cap.release()
+        plan = Plan(source, target)
+        if info.fps > 0 and info.frames > 2 * chunk_seconds * info.fps:
+            parts = folder / f"video_{number}"
+            parts.mkdir()
+            for index, chunk in enumerate(split_at_keyframes(source, parts, chunk_seconds)):
+                cap, chunk_info = open_video_file(chunk)
+                cap.release()
+                plan.chunks.append(Item(number, index, chunk.read_bytes(), chunk_info.frames))
+        else:
+            plan.chunks.append(Item(number, 0, source.read_bytes(), info.frames))
+        plans.append(plan)
+    return plans
+
+
+def convert_on_ray(sources: list[Path], targets: list[Path], job: StyleJob, address: str, device: str = "auto",
+                   chunk_seconds: float = CHUNK_SECONDS, progress: bool = True) -> list[Path]:
+    """Stylize ``sources`` into ``targets`` (already checked, see ``plan_video_outputs``) on the Ray
+    cluster at ``address``, or on a local Ray with this machine's cores for ``local``."""
+    ray = ray_module()
+    started = time.perf_counter()
+    if address == "local":
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    else:
+        check_reachable(address)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UserError(f"--ray {address}: cannot join that Ray cluster: {str(exc).splitlines()[0][:200]}") from exc
+    try:
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0)) if device != "cpu" else 0
+        if gpus:
+            workers, options, worker_device = gpus, {"num_gpus": 1, "num_cpus": 1}, "cuda"
+        else:
+            # two threads a worker: onnxruntime's own parallelism, and room for decode and encode
+            workers = max(1, int(resources.get("CPU", 1)) // 2)
+            options, worker_device = {"num_cpus": 2}, "cpu"
+            job.threads = job.threads or 2
+        job_ref = ray.put(job)
+        actor = ray.remote(**options)(Worker)
+        def start_worker():
+            return actor.remote(job_ref, worker_device)
+
+        pool = [start_worker() for _ in range(workers)]
+        with tempfile.TemporaryDirectory(prefix="stylize-ray-") as tmp:
+            plans = plan_items(sources, targets, Path(tmp), chunk_seconds)
+            provider = ray.get(pool[0].provider.remote())
+            print(f"ray: {workers} workers ({provider}), {len(sources)} videos in "
+                  f"{sum(len(p.chunks) for p in plans)} items", file=sys.stderr)
+            failed = run_items(ray, pool, start_worker, plans, progress)
+            written = []
+            for number, plan in enumerate(plans):
+                if number in failed:
+                    continue
+                parts = Path(tmp) / f"out_{number}"
+                parts.mkdir()
+                files = []
+                for item in plan.chunks:
+                    files.append(parts / f"chunk_{item.index:05d}.mp4")
+                    files[-1].write_bytes(item.result)
+                if len(files) == 1:
+                    tmp_target = partial_path(plan.target)
+                    tmp_target.write_bytes(plan.chunks[0].result)
+                    os.replace(tmp_target, plan.target)
+                else:
+                    join_chunks(files, plan.source if has_audio(plan.source) else None, plan.target)
+                written.append(plan.target)
+                print(f"{plan.source} -> {plan.target}", file=sys.stderr)
+    finally:
+        ray.shutdown()
+    frames = sum(i.frames for p in plans for i in p.chunks)
+    print(f"ray: {len(written)} of {len(sources)} videos, {frames} frames in {time.perf_counter() - started:.1f} s",
+          file=sys.stderr)
+    if failed:
+        raise UserError("these videos failed twice and were not written: "
+                        + "; ".join(f"{plans[n].source} ({reason})" for n, reason in failed.items()))
+    return written
+
+
+def run_items(ray, pool: list, start_worker: Callable[[], object], plans: list[Plan],
+              progress: bool) -> dict[int, str]:
+    """Keep every worker busy until all items are done; an item that fails is retried once on the
+    next free worker (a worker that died is replaced). Returns the videos with an item that failed
+    twice, and why."""
+    queue = [item for plan in plans for item in plan.chunks]
+    total = sum(item.frames for item in queue)
+    bar = tqdm(total=total or None, unit="frame", desc="ray", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    running: dict = {}
+    idle = list(pool)
+    failed: dict[int, str] = {}
+    while queue or running:
+        while queue and idle:
+            item = queue.pop(0)
+            if item.video in failed:
+                continue
+            worker = idle.pop()
+            running[worker.convert.remote(f"{item.video}_{item.index}.mp4", item.data)] = (item, worker)
+        if not running:
+            break
+        [ready], _ = ray.wait(list(running), num_returns=1)
+        item, worker = running.pop(ready)
+        try:
+            item.result = ray.get(ready)
+            bar.update(item.frames)
+            idle.append(worker)
+        except Exception as exc:  # a worker error or a lost worker: retried once, then reported
+            item.attempts += 1
+            reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+            if item.attempts > RETRIES:
+                failed[item.video] = reason
+            else:
+                queue.append(item)
+            idle.append(start_worker() if isinstance(exc, ray.exceptions.RayActorError) else worker)
+    bar.close()
+    return failed
