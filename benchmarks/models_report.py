@@ -94,8 +94,8 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
                 scores["gatys"].append(painting_distance(network, image, photo, painting))
             if i == 0:
                 cells.append((row["name"], painting, photo, ours, theirs))
-        results[row["name"]] = {who: {k: float(np.mean([s[k] for s in v])) for k in ("style", "content")}
-                                for who, v in scores.items() if v}
+        results[row["name"]] = {who: {**{k: float(np.mean([s[k] for s in v])) for k in ("style", "content")},
+                                      "photos": len(v)} for who, v in scores.items() if v}
         print(f"{row['name']:<24} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
                                                  for who, v in results[row["name"]].items()), file=sys.stderr)
     return results, cells
@@ -148,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def figure(q: dict, who: str, key: str) -> str:
-        return f"{q[who][key]:.2f}" if who in q else "-"
+        if who not in q:
+            return "-"
+        fewer = f" ({q[who]['photos']} of {len(photos)} photos)" if q[who]["photos"] < len(photos) else ""
+        return f"{q[who][key]:.2f}{fewer}"
 
     for row in rows:
         s = json.loads(row["metadata"].get("stylize.training_settings", "{}"))

