@@ -86,7 +86,8 @@ class Stylizer:
         if isinstance(source, np.ndarray):
             if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[2] not in (1, 3, 4)):
                 raise UserError(f"image: expected an HxW, HxWx3 or HxWx4 array, got shape {source.shape}")
-            image, alpha, inputs = to_bgr(source[:, :, 0] if source.ndim == 3 and source.shape[2] == 1 else source), None, []
+            single_channel = source.ndim == 3 and source.shape[2] == 1
+            image, alpha, inputs = to_bgr(source[:, :, 0] if single_channel else source), None, []
         else:
             (image, alpha), inputs = read_image_with_alpha(source), [source]
         target = prepare_output_file(output, inputs, overwrite, IMAGE_SUFFIXES) if output is not None else None

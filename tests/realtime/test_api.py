@@ -1,0 +1,53 @@
+"""The Python API: ``from stylize import Stylizer``."""
+import cv2
+import numpy as np
+import pytest
+
+from stylize import Stylizer
+from stylize.realtime.errors import UserError
+from tests.conftest import make_clip, probe
+
+
+def test_frames_images_and_strength(tmp_path, negative_model):
+    stylizer = Stylizer(negative_model, device="cpu")
+    assert (stylizer.info.style, stylizer.provider, stylizer.notice) == ("negative", "CPUExecutionProvider", None)
+    assert stylizer.metadata["stylize.contract_version"] == "1"
+    frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    assert np.abs(stylizer.frame(frame).astype(int) - (255 - frame)).max() <= 1
+    stylizer.strength = 0.0
+    assert np.array_equal(stylizer.frame(frame), frame)
+    stylizer.strength = 1.0
+    grey = stylizer.image(frame[:, :, 0].astype(np.float32) / 255.0)  # any dtype and channel count
+    assert grey.shape == (48, 64, 3) and grey.dtype == np.uint8
+
+    bgra = np.dstack([frame, np.full((48, 64), 77, np.uint8)])
+    cv2.imwrite(str(tmp_path / "in.png"), bgra)
+    out = stylizer.image(tmp_path / "in.png", tmp_path / "out.png")
+    assert out.shape == (48, 64, 4) and (cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)[..., 3] == 77).all()
+    with pytest.raises(UserError, match="--overwrite|overwrite|exists"):
+        stylizer.image(tmp_path / "in.png", tmp_path / "out.png")
+    with pytest.raises(UserError):
+        stylizer.image(tmp_path / "in.png", tmp_path / "in.png", overwrite=True)  # never over its input
+    assert (cv2.imread(str(tmp_path / "in.png"), cv2.IMREAD_UNCHANGED) == bgra).all()
+
+
+def test_video_keeps_frames_and_audio(tmp_path, negative_model):
+    clip = make_clip(tmp_path / "clip.mp4")
+    written = Stylizer(negative_model, device="cpu").video(clip, tmp_path / "out.mp4")
+    assert written == tmp_path / "out.mp4" and probe(written) == probe(clip)  # frames, fps, size, audio
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda s: setattr(s, "strength", 1.5), "strength 1.5: must be between 0 and 1"),
+    (lambda s: s.frame(np.zeros((8, 8), np.float32)), "expected a uint8 BGR array of shape HxWx3"),
+    (lambda s: s.image(np.zeros((4, 4, 2), np.uint8)), "expected an HxW, HxWx3 or HxWx4 array"),
+    (lambda s: s.image("missing.png"), "missing.png"),
+])
+def test_bad_input_is_a_message(negative_model, call, message):
+    with pytest.raises(UserError, match=message.replace(".", r"\.")):
+        call(Stylizer(negative_model, device="cpu"))
+
+
+def test_unknown_model_names_the_shipped_ones():
+    with pytest.raises(UserError, match="no shipped model of that name.*candy"):
+        Stylizer("no-such-style")
