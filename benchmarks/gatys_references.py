@@ -4,7 +4,7 @@ Writes OUT_DIR/<photo>__<style>.png for every photo and painting (the files mode
 with --gatys) and, with --grid, one image: a row per photo, a column per painting.
 
     python benchmarks/gatys_references.py --content ../shared/data/content/tubingen.jpg ... \\
-        --styles ../shared/data/styles/starry_night.jpg ... -o refs/ --grid docs/gatys_grid.png
+        --styles ../shared/data/styles/starry_night.jpg ... -o refs/ --grid docs/gatys_grid.jpg
 """
 from __future__ import annotations
 
