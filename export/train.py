@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -266,16 +268,26 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     try:
         return _train(settings, Path(run_dir), resume, backbone_weights, progress, world, place)
     except KeyboardInterrupt:
+        if world.size > 1:
+            ending()
         if world.is_main:
             print(f"stopped; {last_checkpoint_note(ckpt_path)}", file=sys.stderr)
         raise
     except RuntimeError as exc:
         if world.size == 1:
             raise
+        ending()
         raise UserError(f"training process {world.rank} of {world.size} lost contact with the others "
                         f"({str(exc).splitlines()[0][:200]}); {last_checkpoint_note(ckpt_path)}") from exc
     finally:
         leave(world)
+
+
+def ending() -> None:
+    """A torchrun process is ending: a further SIGTERM (torchrun stops the other processes when one
+    fails) must not cut short the message that says where to resume."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def last_checkpoint_note(ckpt_path: Path) -> str:
