@@ -292,6 +292,8 @@ def run_verb(args: argparse.Namespace) -> int:
         size = parse_size(args.size)
         session = open_sessions([args.model] if args.model else None, args.device, args.threads)[0]
         if args.ray:
+            if args.allow_truncated:
+                raise UserError("--allow-truncated works without --ray only (a damaged file is reported there)")
             from stylize.realtime.cluster import StyleJob, convert_on_ray
             from stylize.realtime.convert import plan_video_outputs
 

@@ -86,6 +86,9 @@ def test_ray_missing_or_unreachable_is_a_message(tmp_path, negative_model, capsy
     assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "-m", str(negative_model), "--ray",
                  f"127.0.0.1:{port}"]) == 2
     assert "cannot join that Ray cluster: nothing answers there" in capsys.readouterr().err
+    assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "-m", str(negative_model), "--ray", "local",
+                 "--allow-truncated"]) == 2
+    assert "--allow-truncated works without --ray only" in capsys.readouterr().err
     monkeypatch.setitem(__import__("sys").modules, "ray", None)
     assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "-m", str(negative_model), "--ray", "local"]) == 2
     assert "pip install 'stylize[cluster]'" in capsys.readouterr().err
