@@ -11,6 +11,7 @@ atomically, as ``stylize video`` does. A failed item is retried once, then repor
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -44,14 +45,15 @@ class StyleJob:
 
 @dataclass
 class Item:
-    """One unit of work: a whole video or one chunk of one."""
+    """One unit of work: a whole video or one chunk of one, read when it is sent to a worker; the
+    stylized result is written to ``result`` (on the driver's disk, not held in memory)."""
 
     video: int
     index: int
-    data: bytes
+    source: Path
+    result: Path
     frames: int
     attempts: int = 0
-    result: bytes | None = None
 
 
 @dataclass
@@ -142,20 +144,21 @@ class Worker:
 
 
 def plan_items(sources: list[Path], targets: list[Path], folder: Path, chunk_seconds: float) -> list[Plan]:
+    """Each video as one item, or (when longer than two chunks) cut into chunk items in ``folder``."""
     plans = []
     for number, (source, target) in enumerate(zip(sources, targets)):
         cap, info = open_video_file(source)
         cap.release()
         plan = Plan(source, target)
+        parts = folder / f"video_{number}"
+        (parts / "stylized").mkdir(parents=True)
         if info.fps > 0 and info.frames > 2 * chunk_seconds * info.fps:
-            parts = folder / f"video_{number}"
-            parts.mkdir()
             for index, chunk in enumerate(split_at_keyframes(source, parts, chunk_seconds)):
                 cap, chunk_info = open_video_file(chunk)
                 cap.release()
-                plan.chunks.append(Item(number, index, chunk.read_bytes(), chunk_info.frames))
+                plan.chunks.append(Item(number, index, chunk, parts / "stylized" / chunk.name, chunk_info.frames))
         else:
-            plan.chunks.append(Item(number, 0, source.read_bytes(), info.frames))
+            plan.chunks.append(Item(number, 0, source, parts / "stylized" / "whole.mp4", info.frames))
         plans.append(plan)
     return plans
 
@@ -186,6 +189,7 @@ def convert_on_ray(sources: list[Path], targets: list[Path], job: StyleJob, addr
             job.threads = job.threads or 2
         job_ref = ray.put(job)
         actor = ray.remote(**options)(Worker)
+
         def start_worker():
             return actor.remote(job_ref, worker_device)
 
@@ -200,18 +204,13 @@ def convert_on_ray(sources: list[Path], targets: list[Path], job: StyleJob, addr
             for number, plan in enumerate(plans):
                 if number in failed:
                     continue
-                parts = Path(tmp) / f"out_{number}"
-                parts.mkdir()
-                files = []
-                for item in plan.chunks:
-                    files.append(parts / f"chunk_{item.index:05d}.mp4")
-                    files[-1].write_bytes(item.result)
-                if len(files) == 1:
+                if len(plan.chunks) == 1:  # stylized whole, audio included: copied into place
                     tmp_target = partial_path(plan.target)
-                    tmp_target.write_bytes(plan.chunks[0].result)
+                    shutil.copyfile(plan.chunks[0].result, tmp_target)
                     os.replace(tmp_target, plan.target)
                 else:
-                    join_chunks(files, plan.source if has_audio(plan.source) else None, plan.target)
+                    join_chunks([item.result for item in plan.chunks],
+                                plan.source if has_audio(plan.source) else None, plan.target)
                 written.append(plan.target)
                 print(f"{plan.source} -> {plan.target}", file=sys.stderr)
     finally:
@@ -242,13 +241,13 @@ def run_items(ray, pool: list, start_worker: Callable[[], object], plans: list[P
             if item.video in failed:
                 continue
             worker = idle.pop()
-            running[worker.convert.remote(f"{item.video}_{item.index}.mp4", item.data)] = (item, worker)
+            running[worker.convert.remote(f"{item.video}_{item.index}.mp4", item.source.read_bytes())] = (item, worker)
         if not running:
             break
         [ready], _ = ray.wait(list(running), num_returns=1)
         item, worker = running.pop(ready)
         try:
-            item.result = ray.get(ready)
+            item.result.write_bytes(ray.get(ready))
             bar.update(item.frames)
             idle.append(worker)
         except Exception as exc:  # a worker error or a lost worker: retried once, then reported
