@@ -11,6 +11,7 @@ temporal term runs the net twice before each backward.)
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -43,7 +44,7 @@ class World:
         dist.all_reduce(total)
         return total / self.size
 
-    def share(self, items: list) -> list:
+    def share(self, items: Sequence) -> Sequence:
         """This rank's share of a global batch (equal shares, in rank order)."""
         per_rank = len(items) // self.size
         return items[self.rank * per_rank:(self.rank + 1) * per_rank]

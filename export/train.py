@@ -304,7 +304,8 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
     state = None
     if resume:
         state = load_checkpoint(ckpt_path)
-        settings = replace(net_from_checkpoint(state)[1], steps=settings.steps)  # arch as resolved there
+        resumed_net, saved = net_from_checkpoint(state)
+        settings = replace(saved, steps=settings.steps)  # the arch as resolved there
     elif ckpt_path.exists():
         raise UserError(f"{run_dir} already holds a training run: pass --resume to continue it, or choose another -o")
 
@@ -312,7 +313,7 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
     style_bgr = read_image(settings.style)
     photos = PhotoFolder(settings.data, settings.held_out)
     torch.manual_seed(settings.seed)
-    net = build_net(settings.arch, settings.width)
+    net = resumed_net if state is not None else build_net(settings.arch, settings.width)
     history: list[dict] = []
     start = 0
     if state is None and settings.init_from:
@@ -321,8 +322,6 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
             raise UserError(f"--init-from {settings.init_from}: a {warm_settings.arch} net at width "
                             f"{warm_settings.width}, but this run trains {settings.arch} at width {settings.width}")
         net.load_state_dict(warm.state_dict())
-    if state is not None:
-        net, _ = net_from_checkpoint(state)
     net.to(place)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     if state is not None:
@@ -363,7 +362,7 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
         terms = loss.terms(output, batch)
         if settings.temporal_weight > 0:
             noise = rng.normal(0, TEMPORAL_NOISE, (step_batch, *batch.shape[1:])).astype(np.float32)
-            noise = torch.from_numpy(np.stack(world.share(list(noise)))).to(place)
+            noise = torch.from_numpy(world.share(noise)).to(place)
             shift = tuple(int(v) for v in rng.integers(0, net.size_multiple, 2))
             terms["temporal"] = settings.temporal_weight * temporal_loss(net, batch, output, noise, shift,
                                                                          loss.batch_mean)
