@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timed-steps", type=int, default=3, help="training steps timed per net (default 3)")
     parser.add_argument("-o", "--output", required=True, help="side-by-side picture (PNG or JPEG)")
     args = parser.parse_args(argv)
+    if args.timed_steps < 1:
+        parser.error("--timed-steps must be at least 1")
 
     files = content_files(args.photos)
     photos = [resize_longer_side(read_image(p), args.size) for p in files]
