@@ -17,7 +17,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,21 +26,10 @@ from stylize.export.evaluate import content_files, distance_network, painting_di
 from stylize.export.onnx_export import export_checkpoint
 from stylize.export.settings import TrainSettings
 from stylize.export.train import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint, resize_longer_side, train
-from stylize.realtime.bench import synthetic_frames
+from stylize.realtime.bench import bench
 from stylize.realtime.frames import draw_text_lines
 from stylize.realtime.images import read_image, write_image
 from stylize.realtime.session import StyleSession
-
-
-def frame_ms(session: StyleSession, runs: int = 20) -> float:
-    """Mean onnxruntime inference time of one 640x480 frame, after warm-up."""
-    frames = synthetic_frames((640, 480), runs)
-    for frame in frames[:3]:
-        session.run(frame)
-    start = time.perf_counter()
-    for frame in frames:
-        session.run(frame)
-    return 1000 * (time.perf_counter() - start) / runs
 
 
 def step_seconds(settings: TrainSettings, steps: int) -> float:
@@ -104,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{settings.arch} ({Path(run).name})"
             print(f"| {name} | {state['step']} | {per_step:.2f} | {minutes:.0f} | "
                   f"{np.mean([s['style'] for s in scores]):.2f} | {np.mean([s['content'] for s in scores]):.2f} | "
-                  f"{frame_ms(session):.0f} |", flush=True)
+                  f"{bench(session, (640, 480), 30)['stage_ms']['inference']:.0f} |", flush=True)
             columns.append((f"{settings.arch}, {minutes:.0f} min", outputs))
 
     rows = [np.hstack([fit(painting, args.tile, "painting"), fit(photo, args.tile, "photo")]
