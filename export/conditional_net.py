@@ -1,0 +1,82 @@
+"""The live any-painting net: the `fast` transform net whose instance norms take their scale and shift
+from a style vector (conditional instance norm, Dumoulin et al. 2017; a style vector predicted from
+any painting, Ghiasi et al. 2017)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .nets import FastNet
+
+STYLE_DIMS = 100  # the length of the style vector the style-prediction net gives for a painting
+
+
+class ConditionalInstanceNorm(nn.Module):
+    """Instance norm whose per-channel scale and shift are linear maps of a style vector.
+
+    The vector is handed over by the owning :class:`ConditionalFastNet` for each forward pass
+    (``style``: [D] for one style, [N, D] for one per image). With a [D] vector the scale and shift
+    go into the instance norm itself, which exports as one ``InstanceNormalization`` node.
+    """
+
+    def __init__(self, channels: int, style_dims: int = STYLE_DIMS):
+        super().__init__()
+        self.to_scale = nn.Linear(style_dims, channels)
+        self.to_shift = nn.Linear(style_dims, channels)
+        with torch.no_grad():  # starts as a plain instance norm
+            for layer, bias in ((self.to_scale, 1.0), (self.to_shift, 0.0)):
+                layer.weight.mul_(0.01)
+                layer.bias.fill_(bias)
+        self.style: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.style is None:
+            raise RuntimeError("ConditionalInstanceNorm runs inside a ConditionalFastNet, which sets its style")
+        scale, shift = self.to_scale(self.style), self.to_shift(self.style)
+        if self.style.dim() == 1:
+            return F.instance_norm(x, weight=scale, bias=shift)
+        return F.instance_norm(x) * scale[:, :, None, None] + shift[:, :, None, None]
+
+
+class ConditionalFastNet(nn.Module):
+    """The :class:`~export.nets.FastNet` layout (same convolutions, same cost per frame) with every
+    instance norm conditioned on a style vector: ``net(rgb, style)``, RGB NCHW in [0, 1] in and out."""
+
+    size_multiple = FastNet.size_multiple
+    min_size = FastNet.min_size
+
+    def __init__(self, width: float = 1.0, residual_blocks: int = 5, style_dims: int = STYLE_DIMS):
+        super().__init__()
+        self.style_dims = style_dims
+        self.body = FastNet(width=width, residual_blocks=residual_blocks)
+        for module in list(self.body.modules()):
+            for name, child in module.named_children():
+                if isinstance(child, nn.InstanceNorm2d):
+                    setattr(module, name, ConditionalInstanceNorm(child.num_features, style_dims))
+
+    def norms(self) -> list[ConditionalInstanceNorm]:
+        return [m for m in self.body.modules() if isinstance(m, ConditionalInstanceNorm)]
+
+    def forward(self, rgb: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        norms = self.norms()
+        for norm in norms:
+            norm.style = style
+        try:
+            return self.body(rgb)
+        finally:
+            for norm in norms:
+                norm.style = None
+
+
+class FixedStyle(nn.Module):
+    """A :class:`ConditionalFastNet` with its style vector fixed: a plain ``net(rgb)`` transform net."""
+
+    def __init__(self, net: nn.Module, style: torch.Tensor):
+        super().__init__()
+        self.net = net
+        self.register_buffer("style", style.detach().reshape(-1).clone())
+        self.size_multiple, self.min_size = net.size_multiple, net.min_size
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self.net(rgb, self.style)

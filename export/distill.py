@@ -1,0 +1,284 @@
+"""Training the live any-painting net (:class:`~export.conditional_net.ConditionalFastNet`).
+
+Two signals, both cheap enough for a 2-core CPU:
+- distillation: a teacher arbitrary-style net (Magenta's, Ghiasi et al. 2017, as onnxruntime
+  files) paints (photo crop, style vector) pairs once; the student learns to match it (L1);
+- the papers' perceptual losses: VGG16 Gram matrices of the student's output against those of the
+  painting crop the vector came from (blends: the blend of the Gram matrices), plus content, so the
+  student can end closer to the painting than its teacher.
+
+Style vectors come from the teacher's style-prediction net on several crops of every training
+painting (random crops widen what the student sees), and from blends of two. The paintings held out
+for evaluation are never read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .conditional_net import ConditionalFastNet
+from .losses import build_loss_network, gram_matrix, relative_mse
+from .safe_load import load_tensors
+
+log = logging.getLogger("stylize.export.distill")
+
+CHECKPOINT_NAME = "checkpoint.pt"
+TEACHER_SIZE = 384  # the teacher transform net's fixed input size
+STYLE_INPUT_SIZE = 256  # the style-prediction net's input size
+# paintings never used to train the live model: the held-out set its quality is measured on
+HELD_OUT_PAINTINGS = ("la_muse.jpg", "vg_wheat_field.jpg", "composition_vii.jpg", "tahiti_guaguin.jpg",
+                      "towers_1916.jpg", "Robert_Delaunay_1906_Portrait.jpg", "feathers.jpg", "edtaonisl.jpg")
+
+
+@dataclass
+class DistillSettings:
+    """How the live any-painting net is trained; saved in every checkpoint and the exported model."""
+
+    teacher_dir: str = ""  # folder with arbitrary_predict.onnx and arbitrary_transform.onnx
+    paintings: list[str] = field(default_factory=list)  # folders of training paintings
+    photos: str = ""  # folder of training photos
+    held_out: tuple[str, ...] = HELD_OUT_PAINTINGS
+    width: float = 1.0
+    crops_per_painting: int = 6
+    pairs: int = 3000
+    blend_fraction: float = 0.3
+    steps: int = 20000
+    batch_size: int = 8
+    image_size: int = 192
+    lr: float = 2e-3
+    l1_weight: float = 1.0
+    style_weight: float = 0.0  # VGG16 Gram loss against the painting crop; 0 = distillation only
+    content_weight: float = 0.0
+    gram_size: int = 256  # painting crops are scaled to this many px for their Gram matrices
+    seed: int = 0
+    checkpoint_every: int = 100
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DistillSettings":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def square_crop(image: np.ndarray, rng: np.random.Generator | None, fraction: float = 1.0) -> np.ndarray:
+    """A square crop of ``fraction`` of the shorter side: centred without ``rng``, else at random."""
+    h, w = image.shape[:2]
+    side = max(1, int(min(h, w) * fraction))
+    if rng is None:
+        y, x = (h - side) // 2, (w - side) // 2
+    else:
+        y, x = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
+    return image[y:y + side, x:x + side]
+
+
+class Teacher:
+    """The teacher arbitrary-style nets in onnxruntime: painting -> style vector, (photo, vector) -> painted."""
+
+    def __init__(self, folder: str | Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        folder = Path(folder)
+        self.predict = ort.InferenceSession(str(folder / "arbitrary_predict.onnx"), options,
+                                            providers=["CPUExecutionProvider"])
+        self.transform = ort.InferenceSession(str(folder / "arbitrary_transform.onnx"), options,
+                                              providers=["CPUExecutionProvider"])
+
+    def style_vector(self, painting_bgr: np.ndarray) -> np.ndarray:
+        """The 100-d style vector of a (square) painting crop."""
+        rgb = cv2.resize(painting_bgr, (STYLE_INPUT_SIZE, STYLE_INPUT_SIZE), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+        x = (rgb.astype(np.float32) / 255.0)[None]
+        return self.predict.run(None, {self.predict.get_inputs()[0].name: x})[0].reshape(-1)
+
+    def paint(self, photo_bgr: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """The teacher's painting of a TEACHER_SIZE square photo crop, uint8 BGR."""
+        names = [i.name for i in self.transform.get_inputs()]
+        x = (photo_bgr[:, :, ::-1].astype(np.float32) / 255.0)[None]
+        vec = vector.reshape(1, 1, 1, -1).astype(np.float32)
+        out = self.transform.run(None, {names[0]: x, names[1]: vec})[0][0]
+        return np.ascontiguousarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)[:, :, ::-1])
+
+
+def training_paintings(settings: DistillSettings) -> list[Path]:
+    """Every image file in the painting folders, less the held-out ones (sorted: reproducible)."""
+    from ..realtime.images import list_images
+
+    held = set(settings.held_out)
+    files = [p for folder in settings.paintings for p in list_images(Path(folder)) if p.name not in held]
+    return sorted(files, key=lambda p: p.name)
+
+
+def build_style_bank(settings: DistillSettings, teacher: Teacher, rng: np.random.Generator) -> dict:
+    """Style vectors (and the crops they came from) for every training painting."""
+    from ..realtime.images import read_image
+
+    vectors, crops, sources = [], [], []
+    for index, path in enumerate(training_paintings(settings)):
+        painting = read_image(path)
+        for k in range(settings.crops_per_painting):
+            crop = square_crop(painting, None) if k == 0 else square_crop(painting, rng, rng.uniform(0.5, 0.9))
+            crop = cv2.resize(crop, (settings.gram_size, settings.gram_size), interpolation=cv2.INTER_AREA)
+            vectors.append(teacher.style_vector(crop))
+            crops.append(crop)
+            sources.append(index)
+    paintings = [{"file": p.name, "sha256": sha256(p)} for p in training_paintings(settings)]
+    return {"vectors": np.stack(vectors).astype(np.float32), "crops": np.stack(crops),
+            "painting_of_crop": np.array(sources), "paintings": paintings}
+
+
+def random_photo_crop(paths: list[Path], rng: np.random.Generator, size: int) -> np.ndarray:
+    from ..realtime.images import read_image
+
+    while True:
+        image = read_image(paths[int(rng.integers(len(paths)))])
+        h, w = image.shape[:2]
+        scale = size * rng.uniform(1.0, 1.6) / min(h, w)
+        image = cv2.resize(image, (max(size, round(w * scale)), max(size, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+        crop = square_crop(image, rng, size / min(image.shape[:2]))
+        if crop.shape[0] == size:
+            return crop[:, ::-1] if rng.random() < 0.5 else crop
+
+
+def build_pairs(settings: DistillSettings, teacher: Teacher, bank: dict, rng: np.random.Generator,
+                progress: bool = True) -> dict:
+    """``settings.pairs`` teacher paintings of photo crops: photo, style mix (two crops, weight), teacher output."""
+    from tqdm import tqdm
+    from ..realtime.images import list_images
+
+    photos = list_images(Path(settings.photos))
+    count = len(bank["vectors"])
+    inputs, outputs, mixes = [], [], []
+    for _ in tqdm(range(settings.pairs), desc="teacher pairs", disable=not progress):
+        a, b = int(rng.integers(count)), int(rng.integers(count))
+        weight = float(rng.uniform(0.2, 0.8)) if rng.random() < settings.blend_fraction else 1.0
+        vector = weight * bank["vectors"][a] + (1 - weight) * bank["vectors"][b]
+        photo = random_photo_crop(photos, rng, TEACHER_SIZE)
+        inputs.append(photo)
+        outputs.append(teacher.paint(photo, vector))
+        mixes.append((a, b, weight))
+    return {"inputs": np.stack(inputs), "outputs": np.stack(outputs), "mixes": np.array(mixes, np.float64)}
+
+
+def to_tensor(bgr: np.ndarray) -> torch.Tensor:
+    """uint8 BGR [N, H, W, 3] -> float RGB NCHW in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(bgr[..., ::-1])).permute(0, 3, 1, 2).float() / 255.0
+
+
+def load_cached(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False, progress: bool = True,
+            backbone_weights: str | None = None) -> Path:
+    """Train (or resume) the live any-painting net into ``run_dir``; returns the checkpoint path."""
+    from tqdm import tqdm
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    ckpt_path = run / CHECKPOINT_NAME
+    teacher = Teacher(settings.teacher_dir)
+
+    bank_path = run / "style_bank.npz"
+    bank = load_cached(bank_path)
+    if bank is None:
+        bank = build_style_bank(settings, teacher, rng)
+        np.savez(bank_path, **{k: v for k, v in bank.items() if k != "paintings"})
+        (run / "paintings.json").write_text(json.dumps(bank["paintings"], indent=1))
+    pairs_path = run / "pairs.npz"
+    pairs = load_cached(pairs_path)
+    if pairs is None:
+        pairs = build_pairs(settings, teacher, bank, rng, progress)
+        np.savez(pairs_path, **pairs)
+
+    net = ConditionalFastNet(width=settings.width)
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    step, seconds, history = 0, 0.0, []
+    if resume and ckpt_path.is_file():
+        state = load_tensors(ckpt_path, "live-model checkpoint")
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:
+            group["lr"] = settings.lr
+        step, seconds, history = state["step"], state["seconds"], json.loads(state["history"])
+        rng = np.random.default_rng(settings.seed + step)
+
+    vgg = None
+    if settings.style_weight > 0 or settings.content_weight > 0:
+        vgg = build_loss_network("vgg16", backbone_weights)
+        with torch.no_grad():
+            crop_grams = [{n: gram_matrix(f) for n, f in vgg(to_tensor(chunk)).items() if n in vgg.style_layers}
+                          for chunk in np.array_split(bank["crops"], max(1, len(bank["crops"]) // 16))]
+            grams = {n: torch.cat([g[n] for g in crop_grams]) for n in vgg.style_layers}
+
+    vectors = torch.from_numpy(bank["vectors"])
+    size, n_pairs = settings.image_size, len(pairs["inputs"])
+    bar = tqdm(total=settings.steps, initial=step, desc="distill", disable=not progress)
+    net.train()
+    while step < settings.steps:
+        started = time.perf_counter()
+        idx = rng.integers(n_pairs, size=settings.batch_size)
+        y, x = rng.integers(TEACHER_SIZE - size + 1, size=2)
+        photo = to_tensor(pairs["inputs"][idx, y:y + size, x:x + size])
+        target = to_tensor(pairs["outputs"][idx, y:y + size, x:x + size])
+        mix = pairs["mixes"][idx]
+        a, b = torch.from_numpy(mix[:, 0].astype(np.int64)), torch.from_numpy(mix[:, 1].astype(np.int64))
+        w = torch.from_numpy(mix[:, 2].astype(np.float32))[:, None]
+        style = w * vectors[a] + (1 - w) * vectors[b]
+        output = net(photo, style)
+        terms = {"l1": settings.l1_weight * F.l1_loss(output, target)}
+        if vgg is not None:
+            feats = vgg(output)
+            with torch.no_grad():
+                content_feats = vgg(photo)
+            w3 = w[:, :, None]
+            terms["style"] = settings.style_weight * sum(
+                relative_mse(gram_matrix(feats[n]), w3 * grams[n][a] + (1 - w3) * grams[n][b])
+                for n in vgg.style_layers) / len(vgg.style_layers)
+            terms["content"] = settings.content_weight * sum(
+                relative_mse(feats[n], content_feats[n]) for n in vgg.content_layers)
+        total = sum(terms.values())
+        if not torch.isfinite(total):
+            raise RuntimeError(f"loss became {float(total)} at step {step}; last good checkpoint: {ckpt_path}")
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        step += 1
+        seconds += time.perf_counter() - started
+        history.append({"step": step, **{k: round(float(v.detach()), 5) for k, v in terms.items()}})
+        bar.update(1)
+        bar.set_postfix({k: f"{float(v):.3f}" for k, v in terms.items()})
+        if step % settings.checkpoint_every == 0 or step == settings.steps:
+            save_checkpoint(ckpt_path, {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                                        "step": step, "seconds": seconds, "settings": json.dumps(settings.to_dict()),
+                                        "history": json.dumps(history[-5000:])})
+    bar.close()
+    return ckpt_path

