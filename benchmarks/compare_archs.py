@@ -25,7 +25,9 @@ import numpy as np
 from stylize.export.evaluate import content_files, distance_network, painting_distance
 from stylize.export.onnx_export import export_checkpoint
 from stylize.export.settings import TrainSettings
-from stylize.export.train import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint, resize_longer_side, train
+from stylize.export.checkpoint import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
+from stylize.export.data import resize_longer_side
+from stylize.export.train import train
 from stylize.realtime.bench import bench
 from stylize.realtime.frames import draw_text_lines
 from stylize.realtime.images import read_image, write_image

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from stylize.export.gatys import GatysSettings, gatys_network, stylize
-from stylize.export.train import resize_longer_side, resolve_backbone
+from stylize.export.data import resize_longer_side
+from stylize.export.losses import resolve_backbone
 from stylize.realtime.frames import draw_text_lines
 from stylize.realtime.images import read_image, write_image
 

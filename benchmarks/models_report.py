@@ -26,9 +26,9 @@ import numpy as np
 
 from stylize import models
 from stylize.export.evaluate import content_files, distance_network, painting_distance
-from stylize.export.train import resize_longer_side
+from stylize.export.data import resize_longer_side
 from stylize.realtime.bench import bench
-from stylize.realtime.catalogue import describe_models
+from stylize.realtime.model_listing import describe_models
 from stylize.realtime.frames import draw_text_lines
 from stylize.realtime.images import read_image, write_image
 from stylize.realtime.session import StyleSession
@@ -150,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         if row["architecture"] not in speed:
             speed[row["architecture"]] = bench(StyleSession(row["path"], "cpu"), (640, 480), args.frames)
 
-    command = " ".join(["python benchmarks/models_report.py"] + (sys.argv[1:] if argv is None else argv))
+    given = sys.argv[1:] if argv is None else argv
+    # folders outside the checkout (machine-specific) are named by their last part only
+    command = " ".join(["python benchmarks/models_report.py"] + [
+        f"<{Path(a).name}>" if Path(a).is_absolute() else a for a in given])
     lines = [INTRO.format(default=models.DEFAULT_STYLE, command=command), "## Models", "",
              "| model | architecture | loss network | steps | lr | content weight | style weight | style size | "
              "temporal weight | time of this last stage | to the painting: ours / peer / Gatys | content change: ours / peer | MB |",

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylize.export.gatys import GatysObjective, GatysSettings, gatys_network, stylize
-from stylize.export.losses import LossNetwork, build_loss_network, gram_matrix
-from stylize.export.train import bgr_to_tensor, resize_longer_side, resolve_backbone
-from stylize.realtime.errors import UserError
-from stylize.realtime.frames import draw_text_lines
-from stylize.realtime.images import list_images, read_image, write_image
-from stylize.realtime.outputs import check_outputs, ensure_writable_folder
-from stylize.realtime.session import StyleSession
+from .gatys import GatysObjective, GatysSettings, gatys_network, stylize
+from .losses import LossNetwork, build_loss_network, gram_matrix
+from .data import bgr_to_tensor, resize_longer_side
+from .losses import resolve_backbone
+from ..realtime.errors import UserError
+from ..realtime.frames import draw_text_lines
+from ..realtime.images import list_images, read_image, write_image
+from ..realtime.outputs import check_outputs, ensure_writable_folder
+from ..realtime.session import StyleSession
 
 
 def content_files(inputs: list[str]) -> list[Path]:

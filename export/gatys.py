@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -22,40 +22,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from stylize.export.losses import LossNetwork, build_loss_network, total_variation
-from stylize.export.train import bgr_to_tensor, resize_longer_side, resolve_backbone, tensor_to_bgr
-from stylize.realtime.errors import UserError
-from stylize.realtime.images import IMAGE_SUFFIXES, read_image, write_image
-from stylize.realtime.outputs import check_outputs, prepare_output_file
+from .losses import LossNetwork, build_loss_network, total_variation
+from .settings import GatysSettings
+from .data import bgr_to_tensor, resize_longer_side, tensor_to_bgr
+from .losses import resolve_backbone
+from ..realtime.errors import UserError
+from ..realtime.images import IMAGE_SUFFIXES, max_pixels, read_image, write_image
+from ..realtime.outputs import check_outputs, prepare_output_file
 
 MIN_SIZE = 32  # the deepest taps sit at 1/16 resolution
 LBFGS_MAX_EVALUATIONS = 20  # per iteration, for the strong-Wolfe line search
 # Gatys et al.'s layers (after the ReLU, as in jcjohnson/neural-style); VGG16 has the same names
 GATYS_TAPS = (("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), ("relu4_2",))
-
-
-@dataclass
-class GatysSettings:
-    """Everything that shapes a Gatys stylization (saved beside the output)."""
-
-    backbone: str = "auto"  # vgg16 when installed, else effnet-lite0
-    content_weight: float = 1.0
-    style_weight: float = 10.0  # measured: 1 keeps the photo with a faint texture, 10 gives the classic look
-    tv_weight: float = 0.0
-    style_layer_weights: list[float] | None = None
-    style_blend: list[float] | None = None
-    init: str = "content"  # content, noise, or an image path
-    optimizer: str = "lbfgs"
-    lr: float = 0.02  # Adam only; L-BFGS uses a line search
-    iterations: int = 300
-    size: int = 512
-    style_scale: float = 1.0
-    original_colors: bool = False
-    levels: int = 1  # coarse-to-fine: 2 or more optimizes at halved sizes first
-    average_pooling: bool = False
-    normalize: bool = True
-    seed: int = 0
-    save_every: int = 0
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -178,6 +156,9 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
     blend = [w / sum(blend) for w in blend]
     if settings.size < MIN_SIZE or settings.size / 2 ** (settings.levels - 1) < MIN_SIZE / 2:
         raise UserError(f"--size {settings.size} is too small for the network (at least {MIN_SIZE} px per level)")
+    if settings.size * settings.size > max_pixels():  # the longer side squared bounds the image's pixels
+        raise UserError(f"--size {settings.size}: up to {settings.size * settings.size / 1e6:.0f} megapixels, over the "
+                        f"limit of {max_pixels() / 1e6:.0f} (stylize --max-pixels N raises it)")
     if settings.optimizer not in ("lbfgs", "adam"):
         raise UserError(f"--optimizer {settings.optimizer}: choose lbfgs or adam")
     content_bgr = read_image(content_path)

@@ -2,19 +2,19 @@
 float ONNX style models (wrapped into the contract by graph editing)."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from stylize.export.nets import PyTorchExampleNet
-from stylize.export.onnx_export import build_metadata, export_net
-from stylize.export.safe_load import load_tensors
-from stylize.realtime import contract
-from stylize.realtime.errors import UserError
-from stylize.realtime.outputs import prepare_output_file
+from .nets import PyTorchExampleNet
+from .onnx_export import build_metadata, export_net
+from .safe_load import load_tensors
+from ..realtime import contract
+from ..realtime.errors import UserError
+from ..realtime.outputs import atomic_output, prepare_output_file
+from ..realtime.session import check_model_runs
 
 # old checkpoints (PyTorch < 0.4) carry instance-norm running statistics that the net does not use
 STALE_KEY = re.compile(r"\.running_(mean|var)$|\.num_batches_tracked$")
@@ -127,8 +127,7 @@ def wrap_float_model(source: str | Path, output: str | Path, value_range: float 
                                      contract.IO_UINT8_BGR, source=f"wrapped float ONNX model {source.name}").items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
-    tmp = output.with_name(f".{output.name}.partial")
-    onnx.save(model, str(tmp))
-
-    os.replace(tmp, output)
+    with atomic_output(output) as tmp:
+        onnx.save(model, str(tmp))
+        check_model_runs(tmp, [(37, 53), (96, 128)])
     return output

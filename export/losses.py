@@ -1,6 +1,7 @@
 """Frozen, ImageNet-normalised loss networks that return named features, and the loss formulas."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,9 +9,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from stylize.realtime.errors import UserError
+from .vgg_files import IMAGENET_MEAN, IMAGENET_STD, VGG_CONVS, find_installed, read_features
+from ..realtime.errors import UserError
 
-from stylize.export.weights import IMAGENET_MEAN, IMAGENET_STD, VGG_CONVS
+log = logging.getLogger(__name__)
 
 
 class MissingWeightsError(RuntimeError):
@@ -139,8 +141,6 @@ BACKBONES = ("vgg16", "vgg19", "effnet-lite0")
 
 def find_vgg_weights(name: str, weights_path: str | Path | None = None) -> Path:
     """Locate the ImageNet weights of a VGG net: a path the user gives, or the torch cache."""
-    from stylize.export.weights import find_installed
-
     if weights_path is not None:
         path = Path(weights_path)
         if not path.is_file():
@@ -172,8 +172,6 @@ def build_loss_network(
     if backbone in VGG_CONVS:
         state_dict = None
         if pretrained:
-            from stylize.export.weights import read_features
-
             path = find_vgg_weights(backbone, weights_path)
             try:
                 state_dict = read_features(path, backbone)
@@ -201,3 +199,15 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor,
 def total_variation(img: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels."""
     return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
+
+
+def resolve_backbone(backbone: str, backbone_weights: str | None = None) -> str:
+    """The loss network ``auto`` stands for: VGG16 when its ImageNet weights are here, else
+    effnet-lite0 (with a notice on how to get VGG16)."""
+    if backbone != "auto":
+        return backbone
+    if backbone_weights is not None or find_installed("vgg16") is not None:
+        return "vgg16"
+    log.warning("note: loss network effnet-lite0, since VGG16 is not installed; for the papers' loss network run "
+                "'stylize weights install vgg16'")
+    return "effnet-lite0"

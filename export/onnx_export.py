@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -15,10 +14,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from stylize.export.nets import inference_form
-from stylize.realtime import contract
-from stylize.realtime.errors import UserError
-from stylize.realtime.outputs import prepare_output_file
+from .nets import inference_form
+from ..realtime import contract
+from ..realtime.errors import UserError
+from ..realtime.outputs import atomic_output, prepare_output_file
 
 # Frame sizes (H, W) the export is verified on: tiny, odd and ordinary ones.
 VERIFY_SIZES = ((3, 5), (37, 53), (96, 128), (241, 321))
@@ -47,7 +46,7 @@ class ContractWrapper(nn.Module):
         target = torch.div(size + (self.multiple - 1), self.multiple, rounding_mode="floor") * self.multiple
         return torch.clamp(target, min=self.min_size) - size
 
-    def forward(self, frame: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+    def forward(self, frame: torch.Tensor, strength: torch.Tensor, *style: torch.Tensor) -> torch.Tensor:
         if self.io_layout == contract.IO_UINT8_BGR:
             rgb = frame.permute(0, 3, 1, 2)[:, [2, 1, 0]].float() / 255.0
         else:
@@ -57,7 +56,7 @@ class ContractWrapper(nn.Module):
         w_t = torch.as_tensor(w)
         pad_h, pad_w = self.padded(h_t), self.padded(w_t)
         x = F.pad(rgb, [0, pad_w, 0, pad_h], mode="replicate")
-        styled = self.net(x)[:, :, :h, :w]
+        styled = self.net(x, *style)[:, :, :h, :w]
         blended = (rgb + strength * (styled - rgb)).clamp(0.0, 1.0)
         if self.io_layout == contract.IO_FLOAT_RGB:
             return blended
@@ -119,14 +118,28 @@ class HalfNet(nn.Module):
                     setattr(module, name, Float32InstanceNorm(child))
         self.size_multiple, self.min_size = net.size_multiple, net.min_size
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self.net(rgb.half()).float()
+    def forward(self, rgb: torch.Tensor, *style: torch.Tensor) -> torch.Tensor:
+        return self.net(rgb.half(), *style).float()
+
+
+def check_live_output(net: nn.Module, style: tuple[torch.Tensor, ...]) -> None:
+    """Refuse a net whose output on a test frame is not finite or does not vary (NaN or dead weights
+    would export a model that turns every frame black)."""
+    rgb = torch.from_numpy(example_frame(64, 64, contract.IO_FLOAT_RGB))
+    with torch.no_grad():
+        out = net(rgb, *style)
+    if not torch.isfinite(out).all() or float(out.std()) < 1e-4:
+        raise UserError("the net's output is not finite or does not change with the picture (weights with NaN "
+                        "or infinity, or a dead net): nothing exported")
 
 
 def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_layout: str = contract.IO_UINT8_BGR,
                opset: int = 17, overwrite: bool = False, fp16: bool = False,
-               inputs: tuple[str | Path, ...] = ()) -> dict[str, float]:
+               inputs: tuple[str | Path, ...] = (), style: np.ndarray | None = None) -> dict[str, float]:
     """Export ``net`` wrapped in the contract to ``path`` and verify it against PyTorch.
+
+    ``style``: for a net that takes a style vector (``net(rgb, style)``), the default of the model's
+    optional ``style`` input; the verification then also runs another style.
 
     The graph holds the net's :func:`~export.nets.inference_form`; the verification compares it
     with ``net`` itself.
@@ -141,30 +154,35 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
 
     path = prepare_output_file(path, list(inputs), overwrite, suffixes=(".onnx",))
     net.eval()
+    default_style = () if style is None else (torch.from_numpy(np.asarray(style, np.float32).reshape(-1)),)
+    check_live_output(net, default_style)
     reference_model = ContractWrapper(net, io_layout).eval()
     fast_net = inference_form(net).eval()  # checked against the trained net's own outputs below
     wrapper = ContractWrapper(HalfNet(fast_net) if fp16 else fast_net, io_layout).eval()
     frames = [example_frame(h, w, io_layout, seed=i) for i, (h, w) in enumerate(VERIFY_SIZES)]
-    cases = [(f"{h}x{w}", frame, 1.0) for (h, w), frame in zip(VERIFY_SIZES, frames)]
-    cases.append(("strength 0.5", frames[2], 0.5))
+    cases = [(f"{h}x{w}", frame, 1.0, default_style) for (h, w), frame in zip(VERIFY_SIZES, frames)]
+    cases.append(("strength 0.5", frames[2], 0.5, default_style))
+    if default_style:
+        cases.append(("another style", frames[3], 1.0, (default_style[0].flip(0),)))
     with torch.no_grad():
-        references = [reference_model(torch.from_numpy(f), torch.tensor(s)).numpy() for _, f, s in cases]
+        references = [reference_model(torch.from_numpy(f), torch.tensor(s), *v).numpy() for _, f, s, v in cases]
 
     uint8_io = io_layout == contract.IO_UINT8_BGR
     spatial = {0: "N", 1: "H", 2: "W"} if uint8_io else {0: "N", 2: "H", 3: "W"}
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_output(path) as tmp:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected here
             torch.onnx.export(
-                wrapper, (torch.from_numpy(frames[2]), torch.tensor(1.0)), str(tmp), opset_version=opset,
-                dynamo=False, input_names=[contract.INPUT_FRAME, contract.INPUT_STRENGTH],
-                output_names=[contract.OUTPUT],
+                wrapper, (torch.from_numpy(frames[2]), torch.tensor(1.0), *default_style), str(tmp), opset_version=opset,
+                dynamo=False, input_names=[contract.INPUT_FRAME, contract.INPUT_STRENGTH]
+                + ([contract.INPUT_STYLE] if default_style else []), output_names=[contract.OUTPUT],
                 dynamic_axes={contract.INPUT_FRAME: spatial, contract.OUTPUT: spatial},
             )
         model = onnx.load(str(tmp))
         # strength becomes optional: an initializer with the same name gives its default of 1.0
         model.graph.initializer.append(onnx.numpy_helper.from_array(np.array(1.0, np.float32), contract.INPUT_STRENGTH))
+        if default_style:  # so is the style vector: the model paints its default style without one
+            model.graph.initializer.append(onnx.numpy_helper.from_array(default_style[0].numpy(), contract.INPUT_STYLE))
         for key, value in {**metadata, contract.META_PRECISION: "fp16" if fp16 else "fp32"}.items():
             model.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(model, full_check=True)
@@ -174,9 +192,11 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
         options.log_severity_level = 3  # the overridable 'strength' initializer is intended
         session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
         results = {}
-        for (label, frame, strength), ref in zip(cases, references):
-            got = session.run([contract.OUTPUT], {contract.INPUT_FRAME: frame,
-                                                  contract.INPUT_STRENGTH: np.array(strength, np.float32)})[0]
+        for (label, frame, strength, vector), ref in zip(cases, references):
+            feeds = {contract.INPUT_FRAME: frame, contract.INPUT_STRENGTH: np.array(strength, np.float32)}
+            if label == "another style":
+                feeds[contract.INPUT_STYLE] = vector[0].numpy()
+            got = session.run([contract.OUTPUT], feeds)[0]
             if got.shape != ref.shape:
                 raise UserError(f"export check failed at {label}: onnxruntime gave shape {got.shape}, "
                                 f"PyTorch {ref.shape}")
@@ -191,11 +211,6 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
                 if results[label] > tol:
                     raise UserError(f"export check failed at {label}: onnxruntime differs from PyTorch by "
                                     f"{results[label]:.4g} (tolerance {tol})")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return results
 
 
@@ -203,7 +218,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, io_layout: str =
                       opset: int = 17, style_name: str | None = None, overwrite: bool = False,
                       fp16: bool = False) -> dict[str, float]:
     """Export a training checkpoint (file or run folder) as a verified contract model."""
-    from stylize.export.train import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
+    from .checkpoint import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
 
     source = Path(checkpoint) / CHECKPOINT_NAME if Path(checkpoint).is_dir() else Path(checkpoint)
     state = load_checkpoint(source)

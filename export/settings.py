@@ -1,4 +1,4 @@
-"""Training settings: a dataclass saved inside every checkpoint and every exported model.
+"""Settings of training, Gatys and eval: dataclasses saved inside every checkpoint, model and report.
 
 Kept free of torch imports so the command line can build its options from it.
 """
@@ -13,10 +13,11 @@ BACKBONE_NAMES = ("auto", "vgg16", "vgg19", "effnet-lite0")
 
 
 def _opt(default, help: str, minimum: float | None = None, above: float | None = None,
-         choices: tuple[str, ...] | None = None):
-    """A setting with its help and its allowed values: ``minimum`` (inclusive), ``above`` (exclusive),
-    ``choices``."""
-    return field(default=default, metadata={"help": help, "minimum": minimum, "above": above, "choices": choices})
+         choices: tuple[str, ...] | None = None, maximum: float | None = None, many: bool = False):
+    """A setting with its help and its allowed values: ``minimum``/``maximum`` (inclusive), ``above``
+    (exclusive), ``choices``; ``many``: a list of numbers (None by default)."""
+    return field(default=default, metadata={"help": help, "minimum": minimum, "maximum": maximum, "above": above,
+                                            "choices": choices, "many": many})
 
 
 def range_problem(value: float, minimum: float | None = None, maximum: float | None = None,
@@ -39,7 +40,7 @@ def check_value(f, value) -> str | None:
     if meta.get("choices"):
         return None if value in meta["choices"] else f"must be one of {', '.join(meta['choices'])}"
     if isinstance(value, (int, float)):
-        return range_problem(value, meta.get("minimum"), above=meta.get("above"))
+        return range_problem(value, meta.get("minimum"), meta.get("maximum"), meta.get("above"))
     return None
 
 
@@ -68,7 +69,7 @@ class TrainSettings:
     lr: float = _opt(2e-3, "Adam learning rate", above=0.0)
     init_from: str = _opt("", "warm start: begin from the net of another run's checkpoint (same architecture "
                               "and width), e.g. a finished style; a new style then needs far fewer steps")
-    seed: int = _opt(0, "random seed (training on the CPU is deterministic for a seed)")
+    seed: int = _opt(0, "random seed (training on the CPU is deterministic for a seed)", minimum=0)
     checkpoint_every: int = _opt(100, "steps between checkpoints", minimum=1)
     preview_every: int = _opt(250, "steps between preview grids", minimum=1)
     held_out: int = _opt(4, "photos held out of training, for previews", minimum=0)
@@ -97,3 +98,48 @@ class TrainSettings:
 def option_fields() -> list:
     """The settings a user sets with ``--kebab-case`` options (style and data are named apart)."""
     return [f for f in fields(TrainSettings) if f.name not in ("style", "data")]
+
+
+GATYS_STYLE_WEIGHT = 10.0  # measured: 1 keeps the photo with a faint texture, 10 gives the classic look
+
+
+@dataclass
+class GatysSettings:
+    """Everything that shapes a Gatys stylization (saved beside the output)."""
+
+    backbone: str = _opt("auto", "loss network (auto: vgg16 when installed with 'stylize weights install vgg16', "
+                                 "else effnet-lite0)", choices=BACKBONE_NAMES)
+    content_weight: float = _opt(1.0, "alpha", minimum=0.0)
+    style_weight: float = _opt(GATYS_STYLE_WEIGHT, "beta, relative to alpha; style terms are normalised to 1 at "
+                                                   "the start", minimum=0.0)
+    tv_weight: float = _opt(0.0, "total-variation weight", minimum=0.0)
+    style_layer_weights: list[float] | None = _opt(None, "one weight per style layer", minimum=0.0, many=True)
+    style_blend: list[float] | None = _opt(None, "one weight per style (default equal)", minimum=0.0, many=True)
+    init: str = _opt("content", "content, noise, or an image path")
+    optimizer: str = _opt("lbfgs", "optimizer", choices=("lbfgs", "adam"))
+    lr: float = _opt(0.02, "Adam learning rate (L-BFGS uses a line search)", above=0.0)
+    iterations: int = _opt(300, "iterations in all", minimum=1, maximum=100_000)
+    size: int = _opt(512, "longer side of the output in pixels", minimum=32, maximum=8192)
+    style_scale: float = _opt(1.0, "style image size relative to --size", above=0.0, maximum=8.0)
+    original_colors: bool = _opt(False, "transfer luminance only, keep the photo's colours")
+    levels: int = _opt(1, "coarse-to-fine resolutions (1: off; 2 or more optimize at halved sizes first)",
+                       minimum=1, maximum=8)
+    average_pooling: bool = _opt(False, "VGG: average instead of max pooling")
+    normalize: bool = _opt(True, "per-layer normalisation of the losses (--no-normalize: the paper's plain losses)")
+    seed: int = _opt(0, "random seed", minimum=0)
+    save_every: int = _opt(0, "write an intermediate image every N iterations (0: never)", minimum=0)
+
+
+@dataclass
+class EvalSettings:
+    """How `stylize eval` builds its Gatys references (a quicker Gatys than the default one)."""
+
+    backbone: str = _opt("auto", "loss network of the Gatys reference and the scores (auto: vgg16 when "
+                                 "installed)", choices=BACKBONE_NAMES)
+    size: int = _opt(384, "longer side of each photo", minimum=32, maximum=8192)
+    iterations: int = _opt(100, "Gatys L-BFGS iterations", minimum=1, maximum=100_000)
+    style_weight: float = _opt(GATYS_STYLE_WEIGHT, "Gatys beta", minimum=0.0)
+
+    def gatys(self) -> GatysSettings:
+        return GatysSettings(backbone=self.backbone, size=self.size, iterations=self.iterations,
+                             style_weight=self.style_weight)

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+if __name__ != "stylize.models":  # one module per file: this folder installs as stylize.models only
+    raise ImportError(f"import stylize.models, not {__name__} (in a checkout: pip install -e .)")
+
 MODELS_DIR = Path(__file__).resolve().parent
 DEFAULT_STYLE = "candy"
 QUALITY_SUFFIX = ".johnson"
+# the live any-painting model: one net that paints with the style vector of any painting
+LIVE_DIR = MODELS_DIR / "live"
+LIVE_MODEL = LIVE_DIR / "any_painting.onnx"
+LIVE_MODEL_INT8 = LIVE_DIR / "any_painting.int8.onnx"  # convolutions in int8: faster on CPUs with VNNI
+STYLE_ENCODER = LIVE_DIR / "style_encoder.onnx"  # painting -> style vector (Magenta's style-prediction net)
+LIVE_STYLES = LIVE_DIR / "styles.json"  # the shipped styles' paintings as style vectors
 
 
 def shipped_models() -> dict[str, Path]:
-    """Every shipped model by name (file name without ``.onnx``), sorted."""
-    return {p.name[: -len(".onnx")]: p for p in sorted(MODELS_DIR.glob("*.onnx"))}
+    """Every shipped model by name (file name without ``.onnx``), sorted; the live model last."""
+    found = {p.name[: -len(".onnx")]: p for p in sorted(MODELS_DIR.glob("*.onnx"))}
+    if LIVE_MODEL.is_file():
+        found[LIVE_MODEL.stem] = LIVE_MODEL
+    return found
 
 
 def style_names() -> list[str]:
     """The shipped style names (one per style, whatever architectures it ships in)."""
-    return sorted({name.removesuffix(QUALITY_SUFFIX) for name in shipped_models()})
+    return sorted({name.removesuffix(QUALITY_SUFFIX) for name in shipped_models() if name != LIVE_MODEL.stem})
 
 
 def locate(name: str, prefer_quality: bool = False) -> Path | None:

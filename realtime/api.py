@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from stylize import models
-from stylize.realtime.catalogue import open_session
-from stylize.realtime.convert import FrameStylizer, convert_videos
-from stylize.realtime.errors import UserError
-from stylize.realtime.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, to_bgr, write_image
-from stylize.realtime.outputs import prepare_output_file
-from stylize.realtime.session import ModelInfo
-from stylize.realtime.stabilize import Stabilizer
+from .. import models
+from .model_lookup import open_stylizer
+from .video_conversion import convert_videos
+from .errors import UserError
+from .images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, to_bgr, write_image
+from .outputs import prepare_output_file
+from .session import ModelInfo
+from .stabilize import Stabilizer
 
 
 class Stylizer:
@@ -25,6 +25,8 @@ class Stylizer:
     >>> candy.strength = 0.5                           # half photo, half painting
     >>> candy.image("photo.jpg", "photo_candy.png")    # returns the stylized array too
     >>> candy.video("clip.mp4", "clip_candy.mp4")      # keeps frame rate and audio
+    >>> mine = Stylizer(style="my_painting.jpg")       # any painting, through the live model
+    >>> blend = Stylizer(style=["candy", "my_painting.jpg"], mix=[0.7, 0.3])
 
     ``device`` is ``auto`` (CUDA when it works, else the CPU), ``cpu`` or ``cuda``; where ``auto``
     fell back to the CPU, :attr:`notice` says why. ``stabilize`` keeps frames of a stream steady
@@ -32,11 +34,14 @@ class Stylizer:
     input raises :class:`~stylize.realtime.errors.UserError` with a message meant for people.
     """
 
-    def __init__(self, model: str | Path = models.DEFAULT_STYLE, device: str = "auto", threads: int | None = None,
-                 strength: float = 1.0, original_colors: bool = False, stabilize: bool = False):
-        self.session = open_session(str(model), device, threads)
-        self._frames = FrameStylizer(self.session, original_colors=original_colors,
+    def __init__(self, model: str | Path | None = None, device: str = "auto", threads: int | None = None,
+                 strength: float = 1.0, original_colors: bool = False, stabilize: bool = False,
+                 style: str | Path | list[str | Path] | None = None, mix: list[float] | None = None):
+        styles = None if style is None else [str(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
+        self._frames = open_stylizer(model if model is not None or styles else models.DEFAULT_STYLE, styles, mix,
+                                     device, threads, original_colors=original_colors,
                                      stabilizer=Stabilizer() if stabilize else None)
+        self.session = self._frames.session
         self.strength = strength
 
     @property

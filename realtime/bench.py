@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stylize.realtime.convert import FrameStylizer, decoded_frames
-from stylize.realtime.pipeline import run_pipeline
-from stylize.realtime.session import StyleSession
-from stylize.realtime.video_io import VideoWriter, open_video_file
+from .frame_stylizer import FrameStylizer
+from .pipeline import run_pipeline
+from .session import StyleSession
+from .video_io import VideoWriter, decoded_frames, open_video_file
 
 
 def synthetic_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
@@ -30,11 +30,13 @@ def synthetic_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
     return frames
 
 
-def bench(session: StyleSession, size: tuple[int, int] = (640, 480), frames: int = 60,
+def bench(stylize: FrameStylizer | StyleSession, size: tuple[int, int] = (640, 480), frames: int = 60,
           video: str | None = None, warmup: int = 3) -> dict:
     """Measure decode, inference and encode separately, then the pipelined decode->infer->encode
     loop on the same clip; returns the figures as a dict."""
-    stylize = FrameStylizer(session)
+    if isinstance(stylize, StyleSession):
+        stylize = FrameStylizer(stylize)
+    session = stylize.session
     with tempfile.TemporaryDirectory(prefix="stylize-bench-") as tmp:
         clip = Path(tmp) / "clip.mp4"
         if video is None:
@@ -75,7 +77,7 @@ def bench(session: StyleSession, size: tuple[int, int] = (640, 480), frames: int
     stage_ms = {"decode": 1000 * decode_s / n, "inference": 1000 * infer_s / n, "encode": 1000 * encode_s / n}
     return {
         "model": session.info.name,
-        "style": session.info.style,
+        "style": stylize.label or session.info.style,
         "architecture": session.info.architecture,
         "provider": session.provider,
         "size": f"{size[0]}x{size[1]}",

@@ -10,6 +10,7 @@ atomically, as ``stylize video`` does. A failed item is retried once, then repor
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -21,10 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from stylize.realtime.errors import UserError
-from stylize.realtime.video_io import ffmpeg_exe, has_audio, open_video_file, partial_path
+from .errors import UserError
+from .outputs import reserve_temporary
+from .video_io import ffmpeg_exe, has_audio, open_video_file
+
+log = logging.getLogger(__name__)
 
 CHUNK_SECONDS = 10.0
 RETRIES = 1
@@ -41,6 +46,7 @@ class StyleJob:
     stabilize: bool = False
     size: tuple[int, int] | None = None
     threads: int | None = None
+    style: tuple[float, ...] | None = None  # the style vector, for the live any-painting model
 
 
 @dataclass
@@ -99,7 +105,7 @@ def join_chunks(chunks: list[Path], audio_from: Path | None, target: Path) -> No
     """Concatenate stylized chunks without re-encoding, add the original audio, write atomically."""
     listing = chunks[0].parent / "chunks.txt"
     listing.write_text("".join(f"file '{c.name}'\n" for c in chunks))
-    tmp = partial_path(target)
+    tmp = reserve_temporary(target)
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
     if audio_from is not None:
         cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-b:a", "192k"]
@@ -115,20 +121,21 @@ class Worker:
     """A Ray actor's state: one model session, reused for every item it gets."""
 
     def __init__(self, job: StyleJob, device: str):
-        from stylize.realtime.convert import FrameStylizer
-        from stylize.realtime.session import StyleSession
-        from stylize.realtime.stabilize import Stabilizer
+        from .frame_stylizer import FrameStylizer
+        from .session import StyleSession
+        from .stabilize import Stabilizer
 
         self.folder = Path(tempfile.mkdtemp(prefix="stylize-worker-"))
         model = self.folder / f"{job.model_name}.onnx"
         model.write_bytes(job.model_bytes)
         self.stylize = FrameStylizer(StyleSession(model, device, job.threads), job.strength, job.original_colors,
-                                     Stabilizer() if job.stabilize else None)
+                                     Stabilizer() if job.stabilize else None,
+                                     None if job.style is None else np.asarray(job.style, np.float32))
         self.size = job.size
 
     def convert(self, name: str, data: bytes) -> bytes:
         """Stylize one video or chunk given as bytes; returns the stylized file's bytes."""
-        from stylize.realtime.convert import convert_video
+        from .video_conversion import convert_video
 
         source, target = self.folder / f"in_{name}", self.folder / f"out_{name}"
         source.write_bytes(data)
@@ -197,27 +204,26 @@ def convert_on_ray(sources: list[Path], targets: list[Path], job: StyleJob, addr
         with tempfile.TemporaryDirectory(prefix="stylize-ray-") as tmp:
             plans = plan_items(sources, targets, Path(tmp), chunk_seconds)
             provider = ray.get(pool[0].provider.remote())
-            print(f"ray: {workers} workers ({provider}), {len(sources)} videos in "
-                  f"{sum(len(p.chunks) for p in plans)} items", file=sys.stderr)
+            log.info(f"ray: {workers} workers ({provider}), {len(sources)} videos in "
+                     f"{sum(len(p.chunks) for p in plans)} items")
             failed = run_items(ray, pool, start_worker, plans, progress)
             written = []
             for number, plan in enumerate(plans):
                 if number in failed:
                     continue
                 if len(plan.chunks) == 1:  # stylized whole, audio included: copied into place
-                    tmp_target = partial_path(plan.target)
+                    tmp_target = reserve_temporary(plan.target)
                     shutil.copyfile(plan.chunks[0].result, tmp_target)
                     os.replace(tmp_target, plan.target)
                 else:
                     join_chunks([item.result for item in plan.chunks],
                                 plan.source if has_audio(plan.source) else None, plan.target)
                 written.append(plan.target)
-                print(f"{plan.source} -> {plan.target}", file=sys.stderr)
+                log.info(f"{plan.source} -> {plan.target}")
     finally:
         ray.shutdown()
     frames = sum(i.frames for p in plans for i in p.chunks)
-    print(f"ray: {len(written)} of {len(sources)} videos, {frames} frames in {time.perf_counter() - started:.1f} s",
-          file=sys.stderr)
+    log.info(f"ray: {len(written)} of {len(sources)} videos, {frames} frames in {time.perf_counter() - started:.1f} s")
     if failed:
         raise UserError("these videos failed twice and were not written: "
                         + "; ".join(f"{plans[n].source} ({reason})" for n, reason in failed.items()))

@@ -4,6 +4,9 @@ from __future__ import annotations
 CONTRACT_VERSION = "1"
 INPUT_FRAME = "frame"
 INPUT_STRENGTH = "strength"
+# optional: float32 [D], the style vector of a painting (the live any-painting model); a model without it
+# is a plain v1 model with its style fixed
+INPUT_STYLE = "style"
 OUTPUT = "stylized"
 
 IO_UINT8_BGR = "uint8-bgr-nhwc"
@@ -19,4 +22,5 @@ META_SETTINGS = "stylize.training_settings"
 META_IO = "stylize.io_layout"
 META_SOURCE = "stylize.source"
 META_PRECISION = "stylize.precision"
+META_PAINTINGS = "stylize.paintings"  # JSON: the paintings a style came from (file names, SHA-256, weights)
 REQUIRED_METADATA = (META_CONTRACT, META_STYLE, META_ARCH, META_BACKBONE, META_SETTINGS, META_IO)

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from stylize.realtime.convert import FrameStylizer, convert_video
-from stylize.realtime.outputs import check_outputs, ensure_writable_folder
-from stylize.realtime.frames import draw_text_lines, side_by_side
-from stylize.realtime.images import read_image, write_image
-from stylize.realtime.video_io import VideoWriter, open_video_file
+from .frame_stylizer import FrameStylizer
+from .video_conversion import convert_video
+from .outputs import check_outputs, ensure_writable_folder
+from .frames import draw_text_lines, side_by_side
+from .images import read_image, write_image
+from .video_io import VideoWriter, open_video_file
 
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -46,15 +48,35 @@ def write_sample_clip(path: Path, fps: float = 30.0) -> None:
         writer.finish()
 
 
-def run_demo(stylize: FrameStylizer, output_dir: str, video: str | None = None, overwrite: bool = False) -> list[Path]:
+@dataclass
+class DemoResult:
+    """What the demo wrote and how fast it ran."""
+
+    video: Path
+    preview: Path
+    frames: int
+    clip: str
+    seconds: float
+    fps: float
+    inference_ms: float
+    provider: str
+
+    def summary(self) -> str:
+        return (f"demo: {self.frames} frames of {self.clip} in {self.seconds:.1f} s ({self.fps:.1f} fps, inference "
+                f"{self.inference_ms:.1f} ms/frame on {self.provider})\n  video:   {self.video}\n"
+                f"  preview: {self.preview}")
+
+
+def run_demo(stylize: FrameStylizer, output_dir: str, video: str | None = None) -> DemoResult:
     """Stylize a short clip (``video``, or one filmed from the shipped sample photos) into
-    ``output_dir``: the video and a preview PNG with an original frame and its stylized version
-    side by side."""
+    ``output_dir``: the video and a preview PNG with original frames and their stylized versions
+    side by side, one from the first and one from the second half (both sample photos). The demo
+    replaces its own earlier outputs; it never writes over its input."""
     out = Path(output_dir)
-    name = stylize.session.info.name
+    name = stylize.name
     target, preview = out / f"demo_{name}.mp4", out / f"demo_{name}.png"
     inputs = [Path(video)] if video else []
-    check_outputs(inputs, [target, preview], overwrite)
+    check_outputs(inputs, [target, preview], overwrite=True)
     ensure_writable_folder(out)
     generated = video is None
     with tempfile.TemporaryDirectory(prefix="stylize-demo-") as tmp:
@@ -62,15 +84,25 @@ def run_demo(stylize: FrameStylizer, output_dir: str, video: str | None = None, 
         if generated:
             write_sample_clip(source)
         times = convert_video(source, target, stylize)
-        cap, info = open_video_file(source)
-        cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, info.frames // 2))
-        ok, frame = cap.read()
-        cap.release()
-    if ok:
-        panel = side_by_side(frame, stylize(frame))
-        write_image(preview, draw_text_lines(np.ascontiguousarray(panel), [f"original | {name}"]))
-    ms = times.per_frame_ms()
+        rows = [side_by_side(frame, stylize(frame)) for frame in frames_at(source, (0.25, 0.75))]
+    if rows:
+        panel = np.ascontiguousarray(np.vstack(rows))
+        write_image(preview, draw_text_lines(panel, [f"original | {name}"]))
     label = f"a camera move over {' and '.join(SAMPLE_PHOTOS)}" if generated else source.name
-    print(f"demo: {times.frames} frames of {label} in {times.wall:.1f} s ({times.fps:.1f} fps, inference "
-          f"{ms['inference']:.1f} ms/frame on {stylize.session.provider})\n  video:   {target}\n  preview: {preview}")
-    return [target, preview]
+    return DemoResult(target, preview, times.frames, label, times.wall, times.fps,
+                      times.per_frame_ms()["inference"], stylize.session.provider)
+
+
+def frames_at(clip: Path, fractions: tuple[float, ...]) -> list[np.ndarray]:
+    """The frames at these fractions of a clip's length (those that can be read)."""
+    cap, info = open_video_file(clip)
+    found = []
+    try:
+        for fraction in fractions:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(info.frames * fraction))
+            ok, frame = cap.read()
+            if ok:
+                found.append(frame)
+    finally:
+        cap.release()
+    return found

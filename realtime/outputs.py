@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from stylize.realtime.errors import UserError
+from .errors import UserError
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -62,3 +65,42 @@ def prepare_output_file(target: str | Path, inputs: list[str | Path], overwrite:
         raise UserError(f"{target.parent}: no such folder for the output")
     ensure_writable_folder(target.parent)
     return target
+
+
+def reserve_temporary(target: str | Path) -> Path:
+    """A new, empty file with a unique name beside ``target`` (``.<stem>.<random>.partial<suffix>``),
+    created exclusively: an output is written there, then renamed into place. No existing file (an
+    input that happens to look like one, another run's temporary file) is ever reused or deleted."""
+    target = Path(target)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # as an ordinary new file (mkstemp makes it private)
+    except (AttributeError, OSError):  # no fchmod (Windows): the file keeps mkstemp's mode
+        pass
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_output(target: str | Path) -> Iterator[Path]:
+    """A fresh temporary file beside ``target`` to write: renamed into place when the block ends
+    without error, removed when it fails, so ``target`` is never half-written."""
+    target = Path(target)
+    try:
+        tmp = reserve_temporary(target)
+    except OSError as exc:
+        raise UserError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UserError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)

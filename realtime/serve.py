@@ -7,6 +7,7 @@ It sends the cross-origin isolation headers that let onnxruntime-web use several
 """
 from __future__ import annotations
 
+import logging
 import json
 import webbrowser
 from functools import partial
@@ -15,9 +16,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from stylize import models
-from stylize.realtime.catalogue import describe_models
-from stylize.realtime.errors import UserError
+from .. import models
+from .model_listing import describe_models
+from .errors import UserError
+
+log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 ORT_WEB_VERSION = "1.30.0"  # keep in step with package.json and web/app.js
@@ -135,8 +138,8 @@ def serve(host: str, port: int, extra_models: list[str] | None, ort_web: str | N
     server = make_server(host, port, extra_models, ort_web)
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{server.server_address[1]}/"
     ort_dir = server.RequestHandlerClass.keywords["ort_dir"]
-    print(f"serving the browser page at {url}  (Ctrl-C to stop)")
-    print(f"onnxruntime-web: {ort_dir if ort_dir else f'CDN, version {ORT_WEB_VERSION} (npm install for offline use)'}")
+    log.info(f"serving the browser page at {url}  (Ctrl-C to stop)")
+    log.info(f"onnxruntime-web: {ort_dir if ort_dir else f'CDN, version {ORT_WEB_VERSION} (npm install for offline use)'}")
     if open_browser:
         webbrowser.open(url)
     try:

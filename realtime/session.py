@@ -1,34 +1,17 @@
 """The one onnxruntime wrapper: provider choice and fallback detection, contract checks, metadata."""
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from stylize.realtime import contract
-from stylize.realtime.errors import UserError
-
-DEVICES = ("auto", "cpu", "cuda", "tensorrt")
-CUDA = "CUDAExecutionProvider"
-TENSORRT = "TensorrtExecutionProvider"
-CPU = "CPUExecutionProvider"
-
-# Settings that suit video: frame sizes rarely change, so a cheap heuristic beats an exhaustive
-# cuDNN search on every new shape; copies in the default stream avoid cross-stream syncs.
-CUDA_OPTIONS = {
-    "cudnn_conv_algo_search": "HEURISTIC",
-    "do_copy_in_default_stream": True,
-    "arena_extend_strategy": "kSameAsRequested",
-}
-TENSORRT_OPTIONS = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}
-
+from . import contract
+from .errors import UserError
+from .providers import CPU, CUDA, TENSORRT, check_providers, cpu_threads, nvidia_gpu_present, provider_plan, \
+    stdout_to_stderr
 
 @dataclass
 class ModelInfo:
@@ -42,51 +25,16 @@ class ModelInfo:
     settings: dict
     metadata: dict[str, str] = field(default_factory=dict)
     has_strength: bool = True
+    style_dims: int = 0  # length of the optional style-vector input (0: the style is fixed)
 
     @property
     def name(self) -> str:
         return self.path.stem
 
 
-def cpu_threads(cpu_count: int | None = None) -> int:
-    """Inference threads: all cores on small machines, one fewer from four cores up (room for
-    capture and encode, which run in their own threads)."""
-    cpus = cpu_count or os.cpu_count() or 1
-    return cpus - 1 if cpus >= 4 else cpus
-
-
-def provider_plan(device: str, available: list[str]) -> list:
-    """The providers to ask onnxruntime for, best first, for a ``--device`` choice."""
-    if device not in DEVICES:
-        raise UserError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
-    if device == "cpu":
-        return [CPU]
-    if device == "tensorrt":
-        return [(TENSORRT, TENSORRT_OPTIONS), (CUDA, CUDA_OPTIONS), CPU]
-    if device == "cuda" or CUDA in available:
-        return [(CUDA, CUDA_OPTIONS), CPU]
-    return [CPU]
-
-
-def check_providers(device: str, requested: list, active: list[str]) -> str | None:
-    """Compare what was asked for with what the session really uses.
-
-    Returns a one-line notice for a silent fallback under ``auto``; raises for ``cuda``/``tensorrt``.
-    """
-    wanted = requested[0][0] if isinstance(requested[0], tuple) else requested[0]
-    if wanted in active and active[0] == wanted:
-        return None
-    if device in ("cuda", "tensorrt"):
-        raise UserError(
-            f"--device {device}: onnxruntime could not start {wanted} (it runs on {', '.join(active)}). "
-            "Check the NVIDIA driver, CUDA and cuDNN libraries, and that onnxruntime-gpu (not onnxruntime) "
-            "is installed; or use --device cpu."
-        )
-    return f"CUDA is not usable here, running on the CPU ({', '.join(active)})"
-
-
-def validate_contract(inputs: list, outputs: list, metadata: dict[str, str], path: Path) -> tuple[str, bool]:
-    """Check a model's I/O and metadata against the contract; returns (io_layout, has_strength).
+def validate_contract(inputs: list, outputs: list, metadata: dict[str, str], path: Path) -> tuple[str, bool, int]:
+    """Check a model's I/O and metadata against the contract; returns (io_layout, has_strength,
+    style_dims), style_dims being 0 for a model without a style-vector input.
 
     Raises a :class:`UserError` listing every problem found.
     """
@@ -109,7 +57,14 @@ def validate_contract(inputs: list, outputs: list, metadata: dict[str, str], pat
     strength = by_name.get(contract.INPUT_STRENGTH)
     if strength is not None and (strength.type != "tensor(float)" or len(strength.shape) != 0):
         problems.append(f"input {contract.INPUT_STRENGTH!r} must be a float32 scalar, is {strength.type} {strength.shape}")
-    extra = set(by_name) - {contract.INPUT_FRAME, contract.INPUT_STRENGTH}
+    style = by_name.get(contract.INPUT_STYLE)
+    style_dims = 0
+    if style is not None:
+        if style.type != "tensor(float)" or len(style.shape) != 1 or not isinstance(style.shape[0], int):
+            problems.append(f"input {contract.INPUT_STYLE!r} must be float32 [D], is {style.type} {style.shape}")
+        else:
+            style_dims = style.shape[0]
+    extra = set(by_name) - {contract.INPUT_FRAME, contract.INPUT_STRENGTH, contract.INPUT_STYLE}
     if extra:
         problems.append(f"unexpected inputs: {', '.join(sorted(extra))}")
     out = {o.name: o for o in outputs}.get(contract.OUTPUT)
@@ -122,28 +77,7 @@ def validate_contract(inputs: list, outputs: list, metadata: dict[str, str], pat
         problems.append(f"metadata lacks {', '.join(missing)}")
     if problems:
         raise UserError(f"{path} does not follow the model contract:\n  - " + "\n  - ".join(problems))
-    return layout, strength is not None
-
-
-@contextlib.contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """Send everything written to stdout, by Python or by native libraries (file descriptor 1), to
-    stderr while the block runs, so machine-readable output (``--json``) stays clean."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no file descriptor 1 (embedded interpreters): Python-level redirection only
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-        return
-    try:
-        os.dup2(2, 1)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+    return layout, strength is not None, style_dims
 
 
 class StyleSession:
@@ -158,7 +92,8 @@ class StyleSession:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"{path}: no such model file")
-        requested = provider_plan(device, ort.get_available_providers())
+        available = ort.get_available_providers()
+        requested = provider_plan(device, available, nvidia_gpu_present())
         wants_gpu = requested[0] != CPU
         if device == "auto":
             ort.set_default_logger_severity(4)  # a failed CUDA start is reported by check_providers
@@ -182,17 +117,19 @@ class StyleSession:
             raise UserError(f"{path}: onnxruntime cannot load this model: {str(exc).splitlines()[0][:300]}") from exc
         self.providers = self.session.get_providers()
         self.notice = check_providers(device, requested, self.providers)
+        if device == "auto" and CUDA in available and requested[0] == CPU:
+            self.notice = "no NVIDIA GPU here: running on the CPU"
         self.device = "cuda" if self.providers[0] in (CUDA, TENSORRT) else "cpu"
         meta = self.session.get_modelmeta().custom_metadata_map
         # an input with a default value (like 'strength') is listed as an overridable initializer
         inputs = self.session.get_inputs() + self.session.get_overridable_initializers()
-        layout, has_strength = validate_contract(inputs, self.session.get_outputs(), meta, path)
+        layout, has_strength, style_dims = validate_contract(inputs, self.session.get_outputs(), meta, path)
         try:
             settings = json.loads(meta.get(contract.META_SETTINGS, "{}"))
         except json.JSONDecodeError:
             settings = {}
         self.info = ModelInfo(path, meta[contract.META_STYLE], meta[contract.META_ARCH], meta[contract.META_BACKBONE],
-                              layout, settings, dict(meta), has_strength)
+                              layout, settings, dict(meta), has_strength, style_dims)
         self.io_binding = self.device == "cuda" if io_binding is None else io_binding
         self._bound_shape: tuple | None = None
 
@@ -210,18 +147,42 @@ class StyleSession:
             return out
         return np.ascontiguousarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)[..., ::-1])
 
-    def run(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
-        """Stylize one uint8 BGR HxWx3 frame (or a batch NxHxWx3); returns the same layout."""
+    def run(self, frame: np.ndarray, strength: float = 1.0, style: np.ndarray | None = None) -> np.ndarray:
+        """Stylize one uint8 BGR HxWx3 frame (or a batch NxHxWx3); returns the same layout. ``style``:
+        a style vector for a model with a style input (None: the model's own default style)."""
         batch = frame[None] if frame.ndim == 3 else frame
         feeds = {contract.INPUT_FRAME: self._feed(np.ascontiguousarray(batch))}
         if self.info.has_strength:
             feeds[contract.INPUT_STRENGTH] = np.array(strength, np.float32)
+        if style is not None:
+            feeds[contract.INPUT_STYLE] = self.style_feed(style)
         if self.io_binding:
             out = self._run_bound(feeds)
         else:
             out = self.session.run([contract.OUTPUT], feeds)[0]
+        self.check_output(out, feeds[contract.INPUT_FRAME])
         out = self._fetch(out)
         return out[0] if frame.ndim == 3 else out
+
+    def style_feed(self, style: np.ndarray) -> np.ndarray:
+        """A style vector as this model's style input takes it, or a clear error."""
+        vector = np.asarray(style, np.float32).reshape(-1)
+        if not self.info.style_dims:
+            raise UserError(f"{self.info.path.name} paints one fixed style; a painting's style needs the live "
+                            "model (--style PAINTING picks it)")
+        if vector.size != self.info.style_dims or not np.isfinite(vector).all():
+            raise UserError(f"{self.info.path.name} takes a style vector of {self.info.style_dims} finite numbers, "
+                            f"got {vector.size}")
+        return vector
+
+    def check_output(self, out: np.ndarray, fed: np.ndarray) -> None:
+        """Refuse an output that breaks the contract (another size or type than the frame): a broken
+        model must not write a wrong file."""
+        uint8 = self.info.io_layout == contract.IO_UINT8_BGR
+        if out.shape != fed.shape or out.dtype != (np.uint8 if uint8 else np.float32):
+            raise UserError(f"{self.info.path.name} broke the model contract: for a frame of shape {fed.shape} it "
+                            f"returned {out.dtype} {out.shape} (the contract: same shape, "
+                            f"{'uint8' if uint8 else 'float32'})")
 
     def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """Run with IO binding: input and output buffers live on the device and are reused while the
@@ -237,9 +198,23 @@ class StyleSession:
             self._bound_shape = frame.shape
         else:
             self._in.update_inplace(frame)
-        if contract.INPUT_STRENGTH in feeds:
-            # bind_cpu_input cannot find an overridable initializer; an OrtValue binding can
-            self._binding.bind_ortvalue_input(contract.INPUT_STRENGTH,
-                                              ort.OrtValue.ortvalue_from_numpy(feeds[contract.INPUT_STRENGTH]))
+        for name in (contract.INPUT_STRENGTH, contract.INPUT_STYLE):
+            if name in feeds:  # bind_cpu_input cannot find an overridable initializer; an OrtValue binding can
+                self._binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(feeds[name]))
         self.session.run_with_iobinding(self._binding)
         return self._out.numpy()
+
+
+def check_model_runs(path: str | Path, sizes: list[tuple[int, int]]) -> StyleSession:
+    """Load a freshly written contract model on the CPU and run it once at each (H, W): a model that
+    cannot load, fails to run or breaks the contract is refused (UserError) before it is kept."""
+    session = StyleSession(path, "cpu", threads=1)
+    for h, w in sizes:
+        frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        try:
+            session.run(frame)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"the model written fails to run at {w}x{h}: {str(exc).splitlines()[0][:300]}") from exc
+    return session

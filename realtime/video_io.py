@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,8 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stylize.realtime import images
-from stylize.realtime.errors import UserError
+from . import images
+from .errors import UserError
+from .frames import fit
+from .outputs import reserve_temporary
 
 
 @dataclass
@@ -54,10 +57,10 @@ def open_video_file(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     if info.width <= 0 or info.height <= 0:
         cap.release()
         raise UserError(f"{path}: no video stream found")
-    if info.width * info.height > images.MAX_PIXELS:
+    if info.width * info.height > images.max_pixels():
         cap.release()
         raise UserError(f"{path}: frames of {info.width}x{info.height} are over the limit of "
-                        f"{images.MAX_PIXELS / 1e6:.0f} megapixels (stylize --max-pixels N raises it)")
+                        f"{images.max_pixels() / 1e6:.0f} megapixels (stylize --max-pixels N raises it)")
     return cap, info
 
 
@@ -153,11 +156,6 @@ class LatestFrameReader:
         self.cap.release()
 
 
-def partial_path(path: Path) -> Path:
-    """The temporary name a file is written under before it is renamed into place."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
-
-
 class VideoWriter:
     """Encodes BGR frames to H.264 through ffmpeg, optionally copying the audio of another file.
 
@@ -169,7 +167,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, size: tuple[int, int], fps: float, audio_from: str | Path | None = None,
                  crf: int = 18):
         self.path = Path(path)
-        self.tmp = partial_path(self.path)
+        self.tmp = reserve_temporary(self.path)
         self.size = size
         self.frames = 0
         width, height = size
@@ -241,3 +239,12 @@ class VideoWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def decoded_frames(cap: cv2.VideoCapture, size: tuple[int, int] | None) -> Iterator[np.ndarray]:
+    """The frames of an open capture, each fitted to ``size`` (when given), until it ends."""
+    while True:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            return
+        yield fit(frame, size)

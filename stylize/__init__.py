@@ -6,21 +6,13 @@ runtime lives in :mod:`stylize.realtime` (onnxruntime and OpenCV, no torch), tra
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-# Installed, realtime/, export/ and models/ sit inside this package. In a source checkout they sit
-# beside this folder (the wheel maps them in), so the package looks there too.
-_checkout = Path(__file__).resolve().parent.parent
-if (_checkout / "realtime" / "__init__.py").is_file() and (_checkout / "pyproject.toml").is_file():
-    __path__.append(str(_checkout))
-
 __all__ = ["Stylizer"]
 
 
 def __getattr__(name: str):
     # imported on first use, so `import stylize` and `python -m stylize --help` stay quick
     if name == "Stylizer":
-        from stylize.realtime.api import Stylizer
+        from .realtime.api import Stylizer
 
         return Stylizer
     raise AttributeError(f"module 'stylize' has no attribute {name!r}")

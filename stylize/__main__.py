@@ -1,6 +1,6 @@
 """``python -m stylize``: the same as the ``stylize`` command (torchrun and Ray start it this way)."""
 import sys
 
-from stylize.realtime.cli import main
+from .cli import main
 
 sys.exit(main())

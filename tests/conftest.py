@@ -38,10 +38,16 @@ def make_contract_model(path: Path, kind: str = "negative", metadata: dict[str, 
              numpy_helper.from_array(np.array(0.0, np.float32), "c0")]
     if kind == "negative":
         nodes.append(helper.make_node("Sub", ["c255", "x"], ["styled"]))
+    elif kind == "one_pixel":  # breaks the contract: a 1x1 output whatever the frame's size
+        inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+                  (("s0", [0, 0]), ("s1", [1, 1]), ("axes", [1, 2]))]
+        nodes.append(helper.make_node("Slice", ["x", "s0", "s1", "axes"], ["corner"]))
+        nodes.append(helper.make_node("Sub", ["c255", "corner"], ["styled_small"]))
+        nodes.append(helper.make_node("Cast", ["styled_small"], [contract.OUTPUT], to=TensorProto.UINT8))
     else:
         nodes.append(helper.make_node("Sub", ["x", "x"], ["zero"]))
         nodes.append(helper.make_node("Add", ["zero", "c128"], ["styled"]))
-    nodes += [
+    nodes += [] if kind == "one_pixel" else [
         helper.make_node("Sub", ["styled", "x"], ["delta"]),
         helper.make_node("Mul", ["delta", contract.INPUT_STRENGTH], ["scaled"]),
         helper.make_node("Add", ["x", "scaled"], ["blend"]),

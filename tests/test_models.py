@@ -1,5 +1,7 @@
 """Every shipped model follows the contract, runs at two sizes, says how it was made, and has a
 look of its own."""
+import json
+
 import numpy as np
 import pytest
 
@@ -43,8 +45,12 @@ def test_shipped_model_contract_and_metadata(name):
     info = session.info
     assert info.io_layout == contract.IO_UINT8_BGR and info.has_strength
     assert info.backbone in ("vgg16", "effnet-lite0")
-    assert info.settings["trained_steps"] > 0 and info.settings["style"]
-    assert name.removesuffix(models.QUALITY_SUFFIX) == info.style
+    assert info.settings["trained_steps"] > 0
+    if name == models.LIVE_MODEL.stem:  # any painting: a style input, with a default style
+        assert info.style_dims == 100 and info.settings["held_out_paintings"]
+        assert json.loads(info.metadata[contract.META_PAINTINGS])[0]["sha256"]
+    else:
+        assert info.settings["style"] and name.removesuffix(models.QUALITY_SUFFIX) == info.style
     for h, w in ((480, 640), (97, 131)):
         frame = scene(h, w)
         out = session.run(frame)

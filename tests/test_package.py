@@ -73,8 +73,10 @@ def test_wheel_holds_one_namespace_with_models_web_page_and_samples(dist):
     assert top == {"stylize"}
     from stylize import models
 
-    for model in models.shipped_models():
-        assert f"stylize/models/{model}.onnx" in names
+    for path in models.shipped_models().values():
+        assert f"stylize/models/{path.relative_to(models.MODELS_DIR).as_posix()}" in names
+    for path in (models.STYLE_ENCODER, models.LIVE_STYLES, models.LIVE_MODEL_INT8, models.LIVE_DIR / "NOTICE"):
+        assert f"stylize/models/live/{path.name}" in names
     for name in ("stylize/realtime/web/index.html", "stylize/realtime/web/app.js", "stylize/realtime/samples/chelsea.jpg",
                  "stylize/realtime/samples/README.md", "stylize/export/nets.py", "stylize/__main__.py"):
         assert name in names
@@ -82,7 +84,7 @@ def test_wheel_holds_one_namespace_with_models_web_page_and_samples(dist):
 
 
 def test_only_stylize_is_importable_and_the_command_runs(fresh_venv, tmp_path):
-    code = ("import importlib.util, stylize, stylize.realtime.cli, stylize.models as m; "
+    code = ("import importlib.util, stylize, stylize.cli, stylize.models as m; "
             "assert [n for n in ('realtime', 'export', 'models') if importlib.util.find_spec(n)] == []; "
             "print(m.MODELS_DIR)")
     models_dir = Path(run([fresh_venv, "-c", code], tmp_path).stdout.strip())

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from stylize.export.nets import ConvLayer, build_net
-from stylize.export.train import load_checkpoint, train
+from stylize.export.checkpoint import load_checkpoint
+from stylize.export.train import train
 from tests.export.test_train_export import tiny_settings
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),

@@ -1,7 +1,7 @@
 """Files from elsewhere are data, never code: every torch file the tool reads refuses a pickle payload."""
 from pathlib import Path
 
-from stylize.realtime.cli import main
+from stylize.cli import main
 
 
 def test_export_refuses_a_payload_checkpoint(tmp_path, payload, capsys):
@@ -96,7 +96,7 @@ def test_export_on_a_full_disk_is_a_message_and_leaves_nothing(tmp_path, monkeyp
     import onnx
 
     from stylize.export.nets import build_net
-    from stylize.export.train import save_checkpoint
+    from stylize.export.checkpoint import save_checkpoint
     from stylize.export.settings import TrainSettings
 
     save_checkpoint(tmp_path / "ck.pt", {"settings": TrainSettings(style="s.jpg", width=0.25).to_dict(),
@@ -110,3 +110,21 @@ def test_export_on_a_full_disk_is_a_message_and_leaves_nothing(tmp_path, monkeyp
     assert main(["export", str(tmp_path / "ck.pt"), "-o", str(tmp_path / "m.onnx")]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt"]
+
+
+def test_training_stops_at_a_non_finite_loss_and_saves_no_non_finite_weights(tmp_path, photo_folder, style_image,
+                                                                             capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(run),
+                 "--backbone", "effnet-lite0", "--image-size", "32", "--batch-size", "1", "--width", "0.25",
+                 "--checkpoint-every", "1", "--held-out", "1", "--steps", "3",
+                 "--style-weight", "1e38", "--content-weight", "1e38"]) == 2
+    err = capsys.readouterr().err
+    assert "the loss became" in err and "nothing non-finite was saved" in err and "Traceback" not in err
+    assert not (run / "checkpoint.pt").exists() and not (run / "loss_curve.png").exists()
+
+
+def test_gatys_size_is_checked_against_the_pixel_limit(tmp_path, style_image, capsys):
+    assert main(["--max-pixels", "10000", "gatys", "--content", str(style_image), "--style", str(style_image),
+                 "-o", str(tmp_path / "g.png"), "--size", "512", "--iterations", "1"]) == 2
+    assert "over the limit" in capsys.readouterr().err and not (tmp_path / "g.png").exists()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stylize.export.gatys import GatysSettings, content_loss, gram, style_layer_loss, stylize
-from stylize.realtime.cli import main
+from stylize.cli import main
 from stylize.realtime.errors import UserError
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from stylize.export.nets import PyTorchExampleNet
-from stylize.realtime.cli import main
+from stylize.cli import main
 from stylize.realtime.session import StyleSession
 
 

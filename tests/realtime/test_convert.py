@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stylize.realtime.cli import main
+from stylize.cli import main
 from tests.conftest import make_clip, probe
 
 
@@ -108,10 +108,10 @@ def test_output_under_a_file_is_a_clear_error(tmp_path, clip, negative_model, ca
 
 
 def test_interrupt_leaves_no_output(tmp_path, clip, negative_model, monkeypatch, capsys):
-    from stylize.realtime import convert
+    from stylize.realtime import frame_stylizer
 
     calls = []
-    real_infer = convert.FrameStylizer.infer
+    real_infer = frame_stylizer.FrameStylizer.infer
 
     def interrupted(self, frame):  # Ctrl-C arrives during the fourth frame
         calls.append(1)
@@ -119,7 +119,7 @@ def test_interrupt_leaves_no_output(tmp_path, clip, negative_model, monkeypatch,
             raise KeyboardInterrupt
         return real_infer(self, frame)
 
-    monkeypatch.setattr(convert.FrameStylizer, "infer", interrupted)
+    monkeypatch.setattr(frame_stylizer.FrameStylizer, "infer", interrupted)
     out = tmp_path / "o.mp4"
     assert main(["video", str(clip), "-o", str(out), "-m", str(negative_model), "--no-progress"]) == 130
     assert not out.exists()
@@ -189,9 +189,10 @@ def test_demo_writes_a_video_and_a_preview(tmp_path, clip, negative_model, capsy
     assert main(["demo", "-o", str(out), "-m", str(negative_model), "--video", str(clip)]) == 0
     assert probe(out / "demo_negative.mp4")["frames"] == 12
     preview = cv2.imread(str(out / "demo_negative.png"))
-    assert preview.shape == (120, 320, 3)
-    assert main(["demo", "-o", str(out), "-m", str(negative_model), "--video", str(clip)]) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    assert preview.shape == (240, 320, 3)  # a frame from each half of the clip, original | stylized
+    assert main(["demo", "-o", str(out), "-m", str(negative_model), "--video", str(clip)]) == 0  # replaces its own
+    assert main(["demo", "-o", str(tmp_path), "-m", str(negative_model), "--video", str(clip)]) == 0
+    assert probe(clip)["frames"] == 12  # never over its input
 
 
 def test_demo_without_a_clip_films_the_shipped_photos(tmp_path, negative_model, capsys):

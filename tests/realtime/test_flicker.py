@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from stylize.realtime.cli import main
+from stylize.cli import main
 from stylize.realtime.flicker import motion_consistency, noise_flicker, pan_frames, warping_error
 from stylize.realtime.stabilize import Stabilizer, stabilized
 

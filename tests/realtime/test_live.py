@@ -8,9 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from stylize.realtime.cli import main
+from stylize.cli import main
 from stylize.realtime.video_io import LatestFrameReader
-from stylize.realtime.webcam import HOTKEYS, LiveState
+from stylize.realtime.frame_stylizer import FrameStylizer
+from stylize.realtime.live_controls import HOTKEYS, LiveState
 from tests.conftest import make_clip, probe
 
 
@@ -110,9 +111,9 @@ def test_models_lists_given_models_with_metadata(negative_model, capsys):
 
 def test_runtime_never_imports_torch(negative_model, tmp_path):
     code = (
-        "import sys; from stylize.realtime.cli import main; "
+        "import sys; from stylize.cli import main; "
         f"main(['image', {str(negative_model)!r}, '-o', {str(tmp_path)!r}]); "
-        "import stylize.realtime.webcam, stylize.realtime.bench, stylize.realtime.convert, stylize.models; "
+        "import stylize.realtime.webcam, stylize.realtime.bench, stylize.realtime.video_conversion, stylize.models; "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -194,7 +195,7 @@ def test_headless_webcam_with_stabilizer_and_mirror(tmp_path, negative_model, ca
 
 def test_training_verbs_without_torch_give_an_install_hint(tmp_path):
     code = (
-        "import sys; sys.modules['torch'] = None; from stylize.realtime.cli import main; "
+        "import sys; sys.modules['torch'] = None; from stylize.cli import main; "
         f"sys.exit(main(['export', {str(tmp_path / 'run')!r}, '-o', {str(tmp_path / 'm.onnx')!r}]))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -214,19 +215,20 @@ class _FakeSession:
     def __init__(self, fail_at=None):
         self.calls, self.fail_at = 0, fail_at
 
-    def run(self, frame, strength):
+    def run(self, frame, strength, style=None):
         self.calls += 1
+        self.styles = getattr(self, "styles", []) + [style]
         if self.calls == self.fail_at:
             raise RuntimeError("inference failed")
         return 255 - frame
 
 
 def test_inference_worker_hands_over_frames_in_order_then_the_end():
-    from stylize.realtime.webcam import InferenceWorker
+    from stylize.realtime.live_inference import InferenceWorker
 
     frames = [np.full((4, 4, 3), i, np.uint8) for i in range(5)]
     state = LiveState()
-    worker = InferenceWorker(_FakeReader(frames), [_FakeSession()], state, prepare=lambda f: f + 1)
+    worker = InferenceWorker(_FakeReader(frames), [FrameStylizer(_FakeSession())], state, prepare=lambda f: f + 1)
     results = [worker.next() for _ in range(5)]
     assert [int(r.frame[0, 0, 0]) for r in results] == [1, 2, 3, 4, 5]  # prepared, in order
     assert all(np.array_equal(r.stylized, 255 - r.frame) for r in results)
@@ -235,14 +237,41 @@ def test_inference_worker_hands_over_frames_in_order_then_the_end():
 
 
 def test_inference_worker_raises_its_errors_in_the_display_loop():
-    from stylize.realtime.webcam import InferenceWorker
+    from stylize.realtime.live_inference import InferenceWorker
 
     frames = [np.zeros((4, 4, 3), np.uint8)] * 3
-    worker = InferenceWorker(_FakeReader(frames), [_FakeSession(fail_at=2)], LiveState(), prepare=lambda f: f)
+    worker = InferenceWorker(_FakeReader(frames), [FrameStylizer(_FakeSession(fail_at=2))], LiveState(),
+                             prepare=lambda f: f)
     assert worker.next() is not None
     with pytest.raises(RuntimeError, match="inference failed"):
         worker.next()
     worker.close()
+
+
+def test_live_model_styles_blend_with_the_m_hotkey_and_mix():
+    """Paintings on one live-model session: n/p switch, 'm' steps the current one's share of a blend,
+    --mix starts from given weights; the vector handed to the model is the weighted blend."""
+    from stylize.realtime.live_inference import InferenceWorker
+
+    session = _FakeSession()
+    a, b = np.eye(2, dtype=np.float32)
+    looks = [FrameStylizer(session, style=a, label="a"), FrameStylizer(session, style=b, label="b")]
+    state = LiveState(mix=[0.25, 0.75])
+    worker = InferenceWorker(_FakeReader([]), looks, state, prepare=lambda f: f)
+    assert worker.blendable
+    np.testing.assert_allclose(worker.style_now(looks[0]), [0.25, 0.75])
+    state.handle_key(ord("m"), 2)  # the current style (a) at 75%, the explicit mix dropped
+    np.testing.assert_allclose(worker.style_now(looks[0]), [0.75, 0.25])
+    state.handle_key(ord("n"), 2)  # b is current, still at 75%
+    np.testing.assert_allclose(worker.style_now(looks[1]), [0.25, 0.75])
+    for _ in range(3):
+        state.handle_key(ord("m"), 2)
+    np.testing.assert_allclose(worker.style_now(looks[1]), [0.0, 1.0])  # back to the style alone
+    worker.close()
+    fixed = InferenceWorker(_FakeReader([]), [FrameStylizer(_FakeSession()), FrameStylizer(_FakeSession())],
+                            LiveState(), prepare=lambda f: f)
+    assert not fixed.blendable and fixed.style_now(fixed.looks[0]) is None  # fixed models never blend
+    fixed.close()
 
 
 def test_output_piped_into_a_closed_pipe_is_not_an_error():

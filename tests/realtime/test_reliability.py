@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from stylize.realtime.cli import main
+from stylize.cli import main
 from tests.conftest import make_clip, probe
 
-STYLIZE = [sys.executable, "-c", "import sys; from stylize.realtime.cli import main; sys.exit(main())"]
+STYLIZE = [sys.executable, "-c", "import sys; from stylize.cli import main; sys.exit(main())"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -69,6 +69,10 @@ def test_a_huge_frame_size_is_a_clear_message(tmp_path, clip, negative_model, ve
     (["train", "--style", "s", "--data", "d", "-o", "r", "--checkpoint-every", "0"], "must be at least 1"),
     (["train", "--style", "s", "--data", "d", "-o", "r", "--arch", "vgg"], "must be one of fast, johnson"),
     (["--max-pixels", "0", "models"], "--max-pixels: 0: must be at least 1"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--seed", "-5"], "--seed: -5: must be at least 0"),
+    (["image", "a.png", "-o", "o", "--threads", "10000"], "--threads: 10000: must be at least 1 and at most 256"),
+    (["gatys", "--content", "a", "--style", "b", "-o", "c.png", "--size", "100000"], "must be at least 32 and at most"),
+    (["image", "a.png", "-o", "o", "--style", "x", "--mix", "1,-1"], "weights must be finite, non-negative"),
 ])
 def test_options_are_checked_at_parse_time(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -136,6 +140,9 @@ def test_sigterm_during_video_leaves_no_partial_file(tmp_path, negative_model):
 def test_json_output_stays_clean_when_cuda_libraries_complain(negative_model, monkeypatch, capfd):
     import onnxruntime as ort
 
+    from stylize.realtime import session
+
+    monkeypatch.setattr(session, "nvidia_gpu_present", lambda: True)  # a GPU machine whose CUDA libraries are missing
     def noisy_preload():
         print("Failed to load libcublasLt.so.12")  # what onnxruntime-gpu does without the CUDA libraries
         os.write(1, b"native loader noise\n")
@@ -146,6 +153,21 @@ def test_json_output_stays_clean_when_cuda_libraries_complain(negative_model, mo
     out, err = capfd.readouterr()
     assert json.loads(out)["frames"] == 2
     assert "Failed to load" in err and "native loader noise" in err
+
+
+def test_a_cpu_machine_with_the_gpu_build_hears_one_note_and_no_cuda_noise(negative_model, monkeypatch, capfd):
+    import onnxruntime as ort
+
+    from stylize.realtime import session
+
+    monkeypatch.setattr(session, "nvidia_gpu_present", lambda: False)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "preload_dlls", lambda: os.write(2, b"Failed to load libcublasLt.so.13\n"), raising=False)
+    assert main(["bench", "-m", str(negative_model), "--size", "32x24", "--frames", "2", "--json"]) == 0
+    err = capfd.readouterr().err
+    assert "no NVIDIA GPU here: running on the CPU" in err and "Failed to load" not in err
+    assert main(["bench", "-m", str(negative_model), "--size", "32x24", "--frames", "2", "--device", "cpu"]) == 0
+    assert "NVIDIA" not in capfd.readouterr().err  # nothing at all with --device cpu
 
 
 def test_webcam_window_without_a_display_is_a_clear_message(negative_model, monkeypatch, capsys):
@@ -200,3 +222,50 @@ def test_a_video_file_as_camera_keeps_its_aspect(tmp_path, negative_model, capsy
                  "--frames", "5", "--size", "640x480"]) == 0
     assert probe(rec)["size"] == (640, 360)
     assert "aspect kept" in capsys.readouterr().err
+
+
+def test_a_jpeg_whose_size_hides_behind_a_fill_byte_is_refused_before_decoding(tmp_path, negative_model, capsys):
+    """A legal 0xFF fill byte before the SOF marker once hid a 20000x20000 JPEG from the size check."""
+    ok, encoded = cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))
+    data = bytearray(encoded.tobytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", 20000, 20000)
+    bomb = tmp_path / "bomb.jpg"
+    bomb.write_bytes(bytes(data[:sof]) + b"\xff" + bytes(data[sof:]))
+    assert main(["image", str(bomb), "-o", str(tmp_path / "out"), "-m", str(negative_model)]) == 2
+    err = capsys.readouterr().err
+    assert "20000x20000" in err and "--max-pixels" in err and not (tmp_path / "out").exists()
+
+
+def test_a_file_whose_size_cannot_be_read_is_refused(tmp_path, negative_model, capsys):
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    assert main(["image", str(junk), "-o", str(tmp_path / "out"), "-m", str(negative_model)]) == 2
+    assert "size cannot be read" in capsys.readouterr().err
+
+
+def test_inputs_named_like_temporary_files_are_never_touched(tmp_path, negative_model, photo, clip):
+    """Outputs are written under unique, exclusively created names: an input that looks like one survives."""
+    victim = tmp_path / ".victim.png.partial"
+    cv2.imwrite(str(tmp_path / "v.png"), photo)
+    (tmp_path / "v.png").rename(victim)
+    before = victim.read_bytes()
+    assert main(["image", str(victim), "-o", str(tmp_path / "victim.png"), "-m", str(negative_model)]) == 0
+    assert victim.read_bytes() == before and (tmp_path / "victim.png").is_file()
+    video_victim = tmp_path / ".out.partial.mp4"
+    video_victim.write_bytes(clip.read_bytes())
+    assert main(["video", str(video_victim), "-o", str(tmp_path / "out.mp4"), "-m", str(negative_model),
+                 "--no-progress"]) == 0
+    assert video_victim.read_bytes() == clip.read_bytes() and probe(tmp_path / "out.mp4")["frames"] == 12
+    assert not list(tmp_path.glob(".*partial*")) or set(tmp_path.glob(".*partial*")) == {victim, video_victim}
+
+
+def test_a_model_that_breaks_the_contract_writes_nothing(tmp_path, photo, capsys):
+    from tests.conftest import make_contract_model
+
+    broken = make_contract_model(tmp_path / "one_pixel.onnx", kind="one_pixel")
+    cv2.imwrite(str(tmp_path / "p.png"), photo)
+    assert main(["image", str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "-m", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "broke the model contract" in err and "Traceback" not in err
+    assert not any((tmp_path / "out").glob("*.png"))

@@ -3,7 +3,8 @@ import pytest
 
 from stylize.realtime import contract
 from stylize.realtime.errors import UserError
-from stylize.realtime.session import CPU, CUDA, TENSORRT, StyleSession, check_providers, cpu_threads, provider_plan
+from stylize.realtime.providers import CPU, CUDA, TENSORRT, check_providers, cpu_threads, provider_plan
+from stylize.realtime.session import StyleSession
 from tests.conftest import contract_metadata, make_contract_model
 
 

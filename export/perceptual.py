@@ -1,0 +1,73 @@
+"""The training objective of a style net: perceptual (content, Gram style, total variation) terms
+against one style image, and the temporal robustness term against flicker."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .losses import LossNetwork, gram_matrix, relative_mse, total_variation
+from .settings import TrainSettings
+
+
+@dataclass
+class PerceptualLoss:
+    """Content, style (Gram) and total-variation terms against one style image."""
+
+    network: LossNetwork
+    style_grams: dict[str, torch.Tensor]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    # the step's mean of a per-batch mean (data-parallel training: over every rank's share)
+    batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    @classmethod
+    def for_style(cls, network: LossNetwork, style_rgb: torch.Tensor, settings: TrainSettings) -> "PerceptualLoss":
+        with torch.no_grad():
+            feats = network(style_rgb)
+            grams = {name: gram_matrix(feats[name]) for name in network.style_layers}
+        return cls(network, grams, settings.content_weight, settings.style_weight, settings.tv_weight)
+
+    def terms(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Weighted loss terms and their total for a batch of outputs and the photos they came from."""
+        with torch.no_grad():
+            target = self.network(content)
+        feats = self.network(output)
+        content_loss = sum(relative_mse(feats[n], target[n], self.batch_mean) for n in self.network.content_layers)
+        style_loss = sum(
+            relative_mse(gram_matrix(feats[n]), self.style_grams[n].expand(output.shape[0], -1, -1))
+            for n in self.network.style_layers
+        ) / len(self.network.style_layers)
+        terms = {
+            "content": self.content_weight * content_loss,
+            "style": self.style_weight * style_loss,
+            "tv": self.tv_weight * total_variation(output),
+        }
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+
+TEMPORAL_NOISE = 2.0 / 255  # sensor-like noise for the temporal robustness term
+
+
+def temporal_loss(net: torch.nn.Module, batch: torch.Tensor, output: torch.Tensor, noise: torch.Tensor,
+                  shift: tuple[int, int] = (0, 0),
+                  batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """How much the output moves when the camera moves a little and adds noise, relative to how much
+    the input moved: 1 = flickers like the input, 0 = perfectly steady (trains against flicker).
+
+    The perturbed frame is ``batch`` cropped at offset ``shift`` (dy, dx < the net's size multiple,
+    i.e. a small pan that the net's strides cannot absorb) plus ``noise``; its output must match the
+    same region of ``output``. A margin of one size multiple is left out, where padding differs.
+    """
+    m = net.size_multiple
+    (dy, dx), h, w = shift, batch.shape[2] - m, batch.shape[3] - m
+    clean = batch[:, :, dy:dy + h, dx:dx + w]
+    noisy = (clean + noise[:, :, :h, :w]).clamp(0, 1)
+    moved = net(noisy)[:, :, m:-m, m:-m]
+    reference = output[:, :, dy:dy + h, dx:dx + w][:, :, m:-m, m:-m]
+    input_change = F.mse_loss(noisy, clean)
+    return F.mse_loss(moved, reference) / (batch_mean(input_change) if batch_mean else input_change).clamp_min(1e-8)

@@ -1,0 +1,88 @@
+"""Which model a ``--model`` value means: a shipped style name or a path to a contract .onnx file."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .. import models
+from .errors import UserError
+from .frame_stylizer import FrameStylizer
+from .painting_style import StyleEncoder, describe_mix, mixed_vector, resolve_style
+from .providers import int8_pays, runs_on_cpu
+from .session import StyleSession
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model(name: str | Path) -> Path:
+    """The model file for a shipped style name or a path to a .onnx file (the one resolver of both)."""
+    path = Path(name)
+    if path.suffix == ".onnx" or path.exists():
+        return path
+    shipped = models.locate(str(name))
+    if shipped is None:
+        available = ", ".join(models.shipped_models()) or "none shipped yet"
+        raise UserError(f"model {str(name)!r}: no such file and no shipped model of that name (shipped: {available})")
+    return shipped
+
+
+def open_session(name: str | Path, device: str = "auto", threads: int | None = None) -> StyleSession:
+    """A session for a shipped model name or a .onnx path. A shipped style name picks the Johnson
+    net when CUDA is in use and the style ships in it."""
+    path = resolve_model(name)
+    session = StyleSession(path, device, threads)
+    quality = models.locate(str(name), prefer_quality=True)
+    if session.device == "cuda" and quality is not None and quality != path:
+        session = StyleSession(quality, device, threads)
+    return session
+
+
+def open_sessions(names: list[str] | None, device: str, threads: int | None) -> list[StyleSession]:
+    """Sessions for ``--model`` values (see :func:`open_session`); the default style when none given.
+    A CPU fallback is logged once."""
+    sessions = [open_session(name, device, threads) for name in names or [models.DEFAULT_STYLE]]
+    for notice in {s.notice for s in sessions if s.notice}:
+        log.info(f"note: {notice}")
+    return sessions
+
+
+def open_live_session(model: str | Path | None, device: str, threads: int | None) -> StyleSession:
+    """A session of a model that takes a style vector: ``model``, or the shipped live model (its int8
+    copy on a CPU where int8 pays)."""
+    if model is None:
+        int8 = models.LIVE_MODEL_INT8.is_file() and runs_on_cpu(device) and int8_pays()
+        model = models.LIVE_MODEL_INT8 if int8 else models.LIVE_MODEL
+    session = open_sessions([str(model)], device, threads)[0]
+    if not session.info.style_dims:
+        raise UserError(f"--model {model} paints one fixed style; --style needs a model with a style input "
+                        f"(the live model, {models.LIVE_MODEL.stem}, is used when --model is left out)")
+    return session
+
+
+def open_stylizer(model: str | Path | None = None, styles: list[str] | None = None, mix: list[float] | None = None,
+                  device: str = "auto", threads: int | None = None, **options) -> FrameStylizer:
+    """A :class:`FrameStylizer` for ``--model`` and ``--style`` values: with ``styles`` (painting files
+    or shipped style names, blended by ``mix``), the live any-painting model (or ``model``, when it
+    takes a style vector) paints with their blend; else ``model`` (default: the default style).
+    ``options`` go to the FrameStylizer (strength, original_colors, stabilizer)."""
+    if not styles:
+        if mix:
+            raise UserError("--mix blends --style paintings: give two or more --style")
+        return FrameStylizer(open_sessions([str(model)] if model else None, device, threads)[0], **options)
+    session = open_live_session(model, device, threads)
+    encoder = StyleEncoder(threads=threads)
+    chosen = [resolve_style(spec, encoder) for spec in styles]
+    log.info(f"style: {describe_mix(chosen, mix)}")
+    return FrameStylizer(session, style=mixed_vector(chosen, mix), label="+".join(s.name for s in chosen), **options)
+
+
+def open_looks(names: list[str] | None, styles: list[str] | None, device: str,
+               threads: int | None) -> list[FrameStylizer]:
+    """What the webcam switches between: one per ``--model``, or with ``styles`` one per painting,
+    all on one session of the live model (so they also blend live)."""
+    if not styles:
+        return [FrameStylizer(session) for session in open_sessions(names, device, threads)]
+    session = open_live_session(names[0] if names else None, device, threads)
+    encoder = StyleEncoder(threads=threads)
+    return [FrameStylizer(session, style=style.vector, label=style.name)
+            for style in (resolve_style(spec, encoder) for spec in styles)]

@@ -1,0 +1,159 @@
+"""Any painting as a live style: a painting becomes a style vector (Magenta's style-prediction net,
+run once per painting and cached), vectors mix by weights, and the live model paints with the result."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from .. import models
+from .errors import UserError
+from .images import read_image_with_alpha
+
+ENCODER_INPUT_SIZE = 256  # the style-prediction net sees a centred square of the painting at this size
+MIN_PAINTING_SIDE = 16  # smaller images hold no brush strokes to speak of
+
+
+def cache_dir() -> Path:
+    """Where encoded paintings are kept: ``$STYLIZE_CACHE``, else ``$XDG_CACHE_HOME/stylize``, else
+    ``~/.cache/stylize``; the ``styles`` folder inside."""
+    base = os.environ.get("STYLIZE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylize"
+    return Path(base) / "styles"
+
+
+def read_painting(path: str | Path) -> np.ndarray:
+    """A painting as uint8 BGR: grey and 16-bit images converted, transparency laid over white; a
+    file that is not an image, or is too small to hold a style, is refused with a message."""
+    image, alpha = read_image_with_alpha(path)
+    if min(image.shape[:2]) < MIN_PAINTING_SIDE:
+        raise UserError(f"{path}: {image.shape[1]}x{image.shape[0]} is too small for a painting's style "
+                        f"(at least {MIN_PAINTING_SIDE} px a side)")
+    if alpha is not None:
+        a = alpha[:, :, None].astype(np.float32) / 255.0
+        image = (image * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+    return image
+
+
+def file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class StyleEncoder:
+    """Turns paintings into style vectors with the shipped style-prediction net (onnxruntime, CPU)."""
+
+    def __init__(self, path: str | Path = models.STYLE_ENCODER, threads: int | None = None):
+        if not Path(path).is_file():
+            raise UserError(f"{path}: the style encoder is missing (a painting needs it to become a style)")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def encode_image(self, bgr: np.ndarray) -> np.ndarray:
+        """The style vector (float32 [D]) of a BGR painting: its centred square at 256 px."""
+        h, w = bgr.shape[:2]
+        side = min(h, w)
+        square = bgr[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        square = cv2.resize(square, (ENCODER_INPUT_SIZE, ENCODER_INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        rgb = (square[:, :, ::-1].astype(np.float32) / 255.0)[None]
+        return self.session.run(None, {self.input_name: rgb})[0].reshape(-1).astype(np.float32)
+
+    def encode(self, painting: str | Path) -> np.ndarray:
+        """The style vector of a painting file, from the cache when this file was encoded before."""
+        painting = Path(painting)
+        if not painting.is_file():
+            raise UserError(f"{painting}: no such painting (an image file, or a shipped style name)")
+        cached = cache_dir() / f"{file_digest(painting)}.npy"
+        if cached.is_file():
+            try:
+                return np.load(cached, allow_pickle=False).astype(np.float32)
+            except (OSError, ValueError):
+                pass  # a damaged cache entry is encoded again
+        vector = self.encode_image(read_painting(painting))
+        save_atomically(cached, vector)
+        return vector
+
+
+def save_atomically(path: Path, vector: np.ndarray) -> None:
+    """Write a cache entry under a unique temporary name, then rename; a cache that cannot be written is
+    skipped (the vector is still returned)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy.partial", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, vector)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+@dataclass
+class PaintingStyle:
+    """One style for the live model: its name, its vector and where it came from."""
+
+    name: str
+    vector: np.ndarray
+    source: dict = field(default_factory=dict)
+
+
+def shipped_style_vectors() -> dict[str, dict]:
+    """The shipped styles' paintings as style vectors (``models/live/styles.json``)."""
+    if not models.LIVE_STYLES.is_file():
+        return {}
+    return json.loads(models.LIVE_STYLES.read_text())
+
+
+def resolve_style(spec: str | Path, encoder: StyleEncoder | None = None) -> PaintingStyle:
+    """A style from a shipped style name (``candy``) or a painting file (any image)."""
+    shipped = shipped_style_vectors()
+    key = str(spec).replace("-", "_")
+    if key in shipped and not Path(spec).is_file():
+        entry = shipped[key]
+        return PaintingStyle(key, np.asarray(entry["vector"], np.float32), {"shipped": key, **entry.get("source", {})})
+    path = Path(spec)
+    if not path.is_file():
+        names = ", ".join(sorted(shipped)) or "none"
+        raise UserError(f"--style {spec}: no such painting file and no shipped style of that name (shipped: {names})")
+    vector = (encoder or StyleEncoder()).encode(path)
+    return PaintingStyle(path.stem, vector, {"file": path.name, "sha256": file_digest(path)})
+
+
+def mix_weights(weights: list[float] | None, count: int) -> np.ndarray:
+    """Weights for ``count`` styles, normalised to sum 1 (equal when none are given)."""
+    if weights is None:
+        return np.full(count, 1.0 / count, np.float32)
+    values = np.asarray(weights, np.float64)
+    if len(values) != count:
+        raise UserError(f"--mix has {len(values)} weights for {count} styles: give one weight per --style")
+    if not np.isfinite(values).all() or (values < 0).any() or values.sum() <= 0:
+        raise UserError("--mix weights must be non-negative numbers, not all zero")
+    return (values / values.sum()).astype(np.float32)
+
+
+def mixed_vector(styles: list[PaintingStyle], weights: list[float] | None = None) -> np.ndarray:
+    """The weighted blend of the styles' vectors (the live model interpolates between styles this way)."""
+    if not styles:
+        raise UserError("no style to mix")
+    w = mix_weights(weights, len(styles))
+    return np.sum([wi * s.vector for wi, s in zip(w, styles)], axis=0).astype(np.float32)
+
+
+def describe_mix(styles: list[PaintingStyle], weights: list[float] | None = None) -> str:
+    """``candy 70% + udnie 30%``, or the single style's name."""
+    if len(styles) == 1:
+        return styles[0].name
+    w = mix_weights(weights, len(styles))
+    return " + ".join(f"{s.name} {round(100 * wi)}%" for s, wi in zip(styles, w))

@@ -1,0 +1,101 @@
+"""The `stylize` command: argument parsing, then one library call per verb; only this layer prints.
+
+It sits above both halves: the runtime verbs (``runtime_verbs``) need numpy, OpenCV and onnxruntime
+only; the torch verbs (``training_verbs``) import the training side when they run.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from ..realtime import images
+from ..realtime.errors import UserError
+from .arguments import number
+from .runtime_verbs import RUNTIME_VERBS, add_runtime_verbs, run_runtime_verb
+from .training_verbs import add_training_verbs, run_training_verb
+
+EPILOG = """examples:
+  stylize demo                      # no camera needed: writes demo/demo_candy.mp4 and a preview
+  stylize video clip.mp4 -o clip_candy.mp4 --model candy
+  stylize webcam --model candy --model mosaic
+  stylize image photo.jpg -o out/ --model udnie
+  stylize models
+  stylize serve --open               # the browser page (onnxruntime-web)
+  stylize bench --model candy --size 640x480
+  stylize train --style painting.jpg --data photos/ -o runs/painting
+  stylize export runs/painting -o painting.onnx [--fp16] [--io float-rgb]
+  stylize gatys --content photo.jpg --style painting.jpg -o photo_painting.png
+  stylize eval --model candy --content photos/ -o report/
+  stylize weights install vgg16     # the papers' loss network, once per machine
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every verb."""
+    parser = argparse.ArgumentParser(
+        prog="stylize", description="Real-time neural style transfer with ONNX models: webcam, video, images.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-pixels", type=number(int, 1), default=images.MAX_PIXELS, metavar="N",
+                        help=f"largest image or frame size accepted, in pixels (default {images.MAX_PIXELS:,}); "
+                             "a file claiming more is refused before it is decoded")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    add_runtime_verbs(sub)
+    add_training_verbs(sub)
+    return parser
+
+
+class _StderrHandler(logging.Handler):
+    """The library's log records, as plain lines on stderr (read at emit time, so a redirected
+    ``sys.stderr`` is honoured)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def show_library_messages() -> logging.Handler:
+    """Show what the library logs under the ``stylize`` logger (info and above) while a verb runs."""
+    handler = _StderrHandler(logging.INFO)
+    logger = logging.getLogger("stylize")
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `stylize` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    handler = show_library_messages()
+    previous_term = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        with images.pixel_limit(args.max_pixels):
+            if args.verb in RUNTIME_VERBS:
+                return run_runtime_verb(args)
+            return run_training_verb(args)
+    except UserError as exc:
+        print(f"stylize {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"stylize {args.verb}: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the output went to a pipe that closed early (| head): not an error
+        sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush does not complain
+        return 0
+    finally:
+        logging.getLogger("stylize").removeHandler(handler)
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM ends a run the way Ctrl-C does: outputs are finished or removed, never left half-written."""
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())

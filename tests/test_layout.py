@@ -1,0 +1,128 @@
+"""The house rules of the code base, read from the files where they lie: the import graph inside and
+between the halves, no cycles, no layer importing a higher one, one module per file, no prints in
+library code, no module over 320 lines."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDERS = {"realtime": "stylize.realtime", "export": "stylize.export", "models": "stylize.models",
+           "stylize": "stylize"}
+# a package may import those below it only: the CLI sits above both halves, export uses the runtime
+LAYERS = {"stylize.cli": 3, "stylize": 3, "stylize.export": 2, "stylize.realtime": 1, "stylize.models": 0}
+MAX_LINES = 320
+
+
+def library_modules() -> dict[str, Path]:
+    """Every library module by its installed name (the folders install as ``stylize.*``)."""
+    modules = {}
+    for folder, package in FOLDERS.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join([package, *parts])] = path
+    return modules
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The project modules a module imports, relative imports resolved as Python would."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                candidate = f"{target}.{alias.name}"
+                found.add(candidate if candidate in known else target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m in known and m != name}
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    modules = library_modules()
+    return {name: imports_of(name, path, set(modules)) for name, path in modules.items()}
+
+
+def package_of(module: str) -> str:
+    for package in sorted(LAYERS, key=len, reverse=True):
+        if module == package or module.startswith(package + "."):
+            return package
+    raise AssertionError(module)
+
+
+def test_the_import_graph_is_visible_inside_each_half(graph):
+    inside = lambda half: sum(1 for m, targets in graph.items() if package_of(m) == half  # noqa: E731
+                              for t in targets if package_of(t) == half)
+    assert inside("stylize.realtime") >= 30
+    assert inside("stylize.export") >= 15
+
+
+def test_no_import_cycles(graph):
+    state: dict[str, int] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycle = trail[trail.index(target):] + [target]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target, trail + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_no_layer_imports_a_higher_one(graph):
+    upward = [(m, t) for m, targets in graph.items() for t in targets
+              if LAYERS[package_of(t)] > LAYERS[package_of(m)]]
+    assert not upward, upward
+    assert not [(m, t) for m, targets in graph.items() for t in targets
+                if package_of(m) == "stylize.realtime" and package_of(t) == "stylize.export"]
+
+
+def test_library_modules_do_not_print_and_stay_short():
+    printing, long = [], []
+    for name, path in library_modules().items():
+        tree = ast.parse(path.read_text())
+        if not name.startswith("stylize.cli") and any(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print" for n in ast.walk(tree)):
+            printing.append(name)
+        if len(path.read_text().splitlines()) > MAX_LINES:
+            long.append(name)
+    assert not printing, f"library code logs through 'logging'; only the CLI prints: {printing}"
+    assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+@pytest.mark.parametrize("folder", ["realtime", "export", "models"])
+def test_a_folder_imported_by_its_own_name_refuses(folder):
+    """`import realtime` from the repository root would load every file a second time (a second
+    UserError class that an `except UserError` misses): it must fail instead."""
+    code = f"import {folder}"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0 and f"import stylize.{folder}" in done.stderr
+
+
+def test_one_user_error_class_and_no_stray_subpackages():
+    code = ("import importlib, stylize.realtime.errors as e, stylize.export.safe_load as s\n"
+            "assert s.UserError is e.UserError\n"
+            "for name in ('stylize.tests', 'stylize.benchmarks', 'stylize.docs'):\n"
+            "    try:\n        importlib.import_module(name)\n    except ImportError:\n        continue\n"
+            "    raise SystemExit(name + ' is importable')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
