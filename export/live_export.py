@@ -9,7 +9,8 @@ import torch
 
 from .conditional_net import ConditionalFastNet
 from .distill import CHECKPOINT_NAME, DistillSettings
-from .onnx_export import build_metadata, export_net
+from .onnx_export import export_net
+from ..realtime.contract import build_metadata
 from .safe_load import load_tensors
 from ..realtime import contract
 from ..realtime.errors import UserError

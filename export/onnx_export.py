@@ -5,7 +5,6 @@ Pipeline: eval -> reference outputs -> export -> onnx.checker -> compare with on
 from __future__ import annotations
 
 import copy
-import json
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch.nn.functional as F
 
 from .nets import inference_form
 from ..realtime import contract
+from ..realtime.contract import build_metadata
 from ..realtime.errors import UserError
 from ..realtime.outputs import atomic_output, prepare_output_file
 
@@ -72,21 +72,6 @@ def example_frame(h: int, w: int, io_layout: str, seed: int = 0) -> np.ndarray:
     if io_layout == contract.IO_UINT8_BGR:
         return img
     return (img[..., ::-1].transpose(0, 3, 1, 2) / 255.0).astype(np.float32)
-
-
-def build_metadata(settings: dict, style: str, arch: str, backbone: str, io_layout: str,
-                   source: str | None = None) -> dict[str, str]:
-    meta = {
-        contract.META_CONTRACT: contract.CONTRACT_VERSION,
-        contract.META_STYLE: style,
-        contract.META_ARCH: arch,
-        contract.META_BACKBONE: backbone,
-        contract.META_SETTINGS: json.dumps(settings, sort_keys=True),
-        contract.META_IO: io_layout,
-    }
-    if source:
-        meta[contract.META_SOURCE] = source
-    return meta
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float) -> float:

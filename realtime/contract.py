@@ -1,6 +1,8 @@
 """The model contract shared by the exporter and the runtime: names, layouts and metadata keys."""
 from __future__ import annotations
 
+import json
+
 CONTRACT_VERSION = "1"
 INPUT_FRAME = "frame"
 INPUT_STRENGTH = "strength"
@@ -24,3 +26,13 @@ META_SOURCE = "stylize.source"
 META_PRECISION = "stylize.precision"
 META_PAINTINGS = "stylize.paintings"  # JSON: the paintings a style came from (file names, SHA-256, weights)
 REQUIRED_METADATA = (META_CONTRACT, META_STYLE, META_ARCH, META_BACKBONE, META_SETTINGS, META_IO)
+
+
+def build_metadata(settings: dict, style: str, arch: str, backbone: str, io_layout: str,
+                   source: str | None = None) -> dict[str, str]:
+    """The metadata every model this project writes carries (see REQUIRED_METADATA)."""
+    meta = {META_CONTRACT: CONTRACT_VERSION, META_STYLE: style, META_ARCH: arch, META_BACKBONE: backbone,
+            META_SETTINGS: json.dumps(settings, sort_keys=True), META_IO: io_layout}
+    if source:
+        meta[META_SOURCE] = source
+    return meta

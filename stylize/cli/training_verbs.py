@@ -61,6 +61,9 @@ def add_training_verbs(sub: argparse._SubParsersAction) -> None:
                    help="value range of a float .onnx model's input and output: 255 (default) or 1")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
     p.add_argument("--style-name", help="style name for the metadata (default: the file name)")
+    p.add_argument("--input", action="append", metavar="NAME=V1,V2,...",
+                   help="fix an extra input of a float .onnx model (style weights, a style vector, ...) to these "
+                        "values, or NAME=@values.npy; repeat for several")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
     p = sub.add_parser("gatys", help="optimize one high-quality stylization (Gatys et al. 2015; needs torch)",
@@ -98,6 +101,8 @@ def add_training_verbs(sub: argparse._SubParsersAction) -> None:
 
 def run_training_verb(args: argparse.Namespace) -> int:
     """Run a torch verb from parsed `stylize` arguments; without torch, a UserError with the install hint."""
+    if args.verb == "import" and Path(args.checkpoint).suffix.lower() == ".onnx":
+        return run_import(args)  # wrapping an ONNX model is graph editing: no torch needed
     missing = [name for name in ("torch", "torchvision", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
         raise UserError(f"this command needs the training extra ({', '.join(missing)} missing): {install_hint()}")
@@ -105,14 +110,20 @@ def run_training_verb(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from ..export.interop import import_pytorch_example, wrap_float_model
-
     if Path(args.checkpoint).suffix.lower() == ".onnx":
+        from ..export.float_wrap import parse_fixed_input, wrap_float_model
+
         if not Path(args.checkpoint).is_file():
             raise UserError(f"{args.checkpoint}: no such model file")
-        wrap_float_model(args.checkpoint, args.output, args.range, args.style_name, args.overwrite)
-        print(f"wrapped {args.checkpoint} -> {args.output}", file=sys.stderr)
+        fixed = dict(parse_fixed_input(text) for text in args.input or [])
+        wrap_float_model(args.checkpoint, args.output, args.range, args.style_name, args.overwrite, fixed)
+        print(f"wrapped {args.checkpoint} -> {args.output} (checked at odd sizes and against the original)",
+              file=sys.stderr)
         return 0
+    if args.input:
+        raise UserError("--input fixes inputs of a float .onnx model; a .pth checkpoint has none")
+    from ..export.interop import import_pytorch_example
+
     results = import_pytorch_example(args.checkpoint, args.output, args.style_name, overwrite=args.overwrite)
     print(f"imported {args.checkpoint} -> {args.output}; verified, max |onnxruntime - PyTorch| "
           f"{max(results.values()):.3g}", file=sys.stderr)

