@@ -69,14 +69,17 @@ class ConditionalFastNet(nn.Module):
                 norm.style = None
 
 
-class FixedStyle(nn.Module):
-    """A :class:`ConditionalFastNet` with its style vector fixed: a plain ``net(rgb)`` transform net."""
-
-    def __init__(self, net: nn.Module, style: torch.Tensor):
-        super().__init__()
-        self.net = net
-        self.register_buffer("style", style.detach().reshape(-1).clone())
-        self.size_multiple, self.min_size = net.size_multiple, net.min_size
-
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self.net(rgb, self.style)
+def fixed_style_net(net: ConditionalFastNet, style: torch.Tensor) -> FastNet:
+    """The plain :class:`~export.nets.FastNet` that paints exactly as ``net`` does with ``style``: the
+    same convolutions, each conditional norm turned into an instance norm whose affine parameters are
+    the style's scale and shift (a start for training one painting further)."""
+    plain = FastNet(width=net.body.encoder[0].conv.out_channels / 16, residual_blocks=len(net.body.body))
+    state = {k: v for k, v in net.body.state_dict().items() if ".to_scale." not in k and ".to_shift." not in k}
+    vector = style.detach().reshape(-1)
+    with torch.no_grad():
+        for name, module in net.body.named_modules():
+            if isinstance(module, ConditionalInstanceNorm):
+                state[f"{name}.weight"] = module.to_scale(vector)
+                state[f"{name}.bias"] = module.to_shift(vector)
+    plain.load_state_dict(state)
+    return plain

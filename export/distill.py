@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -29,7 +28,6 @@ from .conditional_net import ConditionalFastNet
 from .losses import build_loss_network, gram_matrix, relative_mse
 from .safe_load import load_tensors
 
-log = logging.getLogger("stylize.export.distill")
 
 CHECKPOINT_NAME = "checkpoint.pt"
 TEACHER_SIZE = 384  # the teacher transform net's fixed input size
@@ -275,7 +273,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         seconds += time.perf_counter() - started
         history.append({"step": step, **{k: round(float(v.detach()), 5) for k, v in terms.items()}})
         bar.update(1)
-        bar.set_postfix({k: f"{float(v):.3f}" for k, v in terms.items()})
+        bar.set_postfix({k: f"{float(v.detach()):.3f}" for k, v in terms.items()})
         if step % settings.checkpoint_every == 0 or step == settings.steps:
             save_checkpoint(ckpt_path, {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
                                         "step": step, "seconds": seconds, "settings": json.dumps(settings.to_dict()),

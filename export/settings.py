@@ -69,6 +69,9 @@ class TrainSettings:
     lr: float = _opt(2e-3, "Adam learning rate", above=0.0)
     init_from: str = _opt("", "warm start: begin from the net of another run's checkpoint (same architecture "
                               "and width), e.g. a finished style; a new style then needs far fewer steps")
+    init_live: bool = _opt(True, "start from the live any-painting model painting this style, so a few minutes "
+                                 "of training reach a tuned style (the fast net at width 1, unless --init-from "
+                                 "is given); --no-init-live starts from random weights")
     seed: int = _opt(0, "random seed (training on the CPU is deterministic for a seed)", minimum=0)
     checkpoint_every: int = _opt(100, "steps between checkpoints", minimum=1)
     preview_every: int = _opt(250, "steps between preview grids", minimum=1)

