@@ -68,3 +68,18 @@ def check_frame(h: int, w: int) -> np.ndarray:
     """A smooth, coloured test frame."""
     yy, xx = np.mgrid[0:h, 0:w]
     return np.stack([128 + 100 * np.sin(xx / (5.0 + c) + c) * np.cos(yy / 7.0) for c in range(3)], -1).astype(np.uint8)
+
+
+def with_required_style_input(live_path: str | Path, target: str | Path) -> np.ndarray:
+    """Write a copy of a live model whose ``style`` input has no default (onnxruntime-web feeds only
+    inputs without one) to ``target``; returns the default vector it had."""
+    import onnx
+
+    model = onnx.load(str(live_path))
+    defaults = [t for t in model.graph.initializer if t.name == contract.INPUT_STYLE]
+    if len(defaults) != 1:
+        raise UserError(f"{live_path}: its style input has no default value")
+    vector = onnx.numpy_helper.to_array(defaults[0]).astype(np.float32)
+    model.graph.initializer.remove(defaults[0])
+    onnx.save(model, str(target))
+    return vector

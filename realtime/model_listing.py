@@ -16,7 +16,8 @@ def describe_models(paths: list[str] | None) -> list[dict]:
         rows.append({
             "name": info.name, "style": info.style, "architecture": info.architecture, "backbone": info.backbone,
             "io_layout": info.io_layout, "size_mb": round(path.stat().st_size / 2**20, 2), "path": str(path),
-            "trained_steps": info.settings.get("trained_steps"), "metadata": info.metadata,
+            "trained_steps": info.settings.get("trained_steps"), "style_dims": info.style_dims,
+            "metadata": info.metadata,
         })
     return rows
 

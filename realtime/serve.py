@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import json
+import tempfile
 import webbrowser
 from functools import partial
 from http import HTTPStatus
@@ -17,8 +18,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .. import models
-from .model_listing import describe_models
+from .bake import with_required_style_input
 from .errors import UserError
+from .model_listing import describe_models
+from .painting_style import ENCODER_INPUT_SIZE, shipped_style_vectors
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +47,20 @@ def find_ort_web(explicit: str | Path | None = None) -> Path | None:
     return None
 
 
-def model_catalogue(extra: list[str] | None = None) -> dict[str, dict]:
+def model_catalogue(extra: list[str] | None = None, web_forms: Path | None = None) -> dict[str, dict]:
     """Every shipped model plus the given contract model files, by name, with what the page shows.
-    Reading each file's metadata validates it: a file that is not a contract model fails here."""
-    return {r["name"]: {"name": r["name"], "style": r["style"], "architecture": r["architecture"],
-                        "size_mb": r["size_mb"], "url": f"models/{r['name']}.onnx", "path": Path(r["path"])}
-            for r in describe_models(extra)}
+    Reading each file's metadata validates it: a file that is not a contract model fails here. A model
+    with a style input (the live model) is served as a copy whose style input the page can feed,
+    written into ``web_forms``, with its default style vector listed."""
+    catalogue = {}
+    for r in describe_models(extra):
+        entry = {"name": r["name"], "style": r["style"], "architecture": r["architecture"], "size_mb": r["size_mb"],
+                 "url": f"models/{r['name']}.onnx", "path": Path(r["path"])}
+        if r["style_dims"] and web_forms is not None:
+            entry["path"] = web_forms / f"{r['name']}.onnx"
+            entry["styleDefault"] = [round(float(v), 6) for v in with_required_style_input(r["path"], entry["path"])]
+        catalogue[r["name"]] = entry
+    return catalogue
 
 
 class PageHandler(SimpleHTTPRequestHandler):
@@ -87,6 +98,8 @@ class PageHandler(SimpleHTTPRequestHandler):
             entry = self.catalogue.get(parts[1][: -len(".onnx")])
             if entry:
                 return str(entry["path"])
+        if parts == ["encoder.onnx"] and models.STYLE_ENCODER.is_file():
+            return str(models.STYLE_ENCODER)
         if len(parts) == 2 and parts[0] == "ort" and self.ort_dir and (self.ort_dir / parts[1]).is_file():
             return str(self.ort_dir / parts[1])
         return str(WEB_DIR / "does-not-exist")  # 404, and never a path outside these folders
@@ -102,8 +115,12 @@ class PageHandler(SimpleHTTPRequestHandler):
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
             return
         if urlsplit(self.path).path == "/models.json":
+            live = [e["name"] for e in self.catalogue.values() if "styleDefault" in e]
+            paintings = {"encoder": "encoder.onnx", "inputSize": ENCODER_INPUT_SIZE, "model": live[0],
+                         "styles": {k: v["vector"] for k, v in shipped_style_vectors().items()}} \
+                if live and models.STYLE_ENCODER.is_file() else None
             body = json.dumps({"ortVersion": ORT_WEB_VERSION, "localOrt": self.ort_dir is not None,
-                               "default": models.DEFAULT_STYLE,
+                               "default": models.DEFAULT_STYLE, "paintings": paintings,
                                "models": [{k: v for k, v in e.items() if k != "path"}
                                           for e in self.catalogue.values()]}).encode()
             self.send_response(HTTPStatus.OK)
@@ -123,14 +140,17 @@ class PageHandler(SimpleHTTPRequestHandler):
 def make_server(host: str = "127.0.0.1", port: int = 8000, extra_models: list[str] | None = None,
                 ort_web: str | Path | None = None) -> ThreadingHTTPServer:
     """An HTTP server for the page (port 0 picks a free one); call ``serve_forever`` on it."""
-    catalogue = model_catalogue(extra_models)
+    web_forms = tempfile.TemporaryDirectory(prefix="stylize-serve-")  # removed with the server object
+    catalogue = model_catalogue(extra_models, Path(web_forms.name))
     if not catalogue:
         raise UserError("no models to serve: none shipped, and no --model given")
     handler = partial(PageHandler, catalogue=catalogue, ort_dir=find_ort_web(ort_web))
     try:
-        return ThreadingHTTPServer((host, port), handler)
+        server = ThreadingHTTPServer((host, port), handler)
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from exc
+    server.web_forms = web_forms
+    return server
 
 
 def serve(host: str, port: int, extra_models: list[str] | None, ort_web: str | None, open_browser: bool) -> int:

@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   catalogue: [], sessions: new Map(), model: null, source: null, image: null, stream: null,
   loopToken: 0, frames: 0, lastMs: 0, fps: 0, lastFrameAt: 0, threads: 1, ortFrom: null, error: null,
+  paintings: null, encoder: null, styleVector: null, painting: null,
 };
 window.stylize = state;
 
@@ -107,6 +108,11 @@ async function stylizeFrame(source, width, height, mirror) {
   const session = await getSession(name);
   const frame = rgbaToBgr(pixels.data);
   const feeds = { frame: new ort.Tensor("uint8", frame, [1, h, w, 3]) };
+  if (session.inputNames.includes("style")) { // the live model: the dropped painting's style, or its default
+    const entry = state.catalogue.find((m) => m.name === name);
+    feeds.style = new ort.Tensor("float32", state.styleVector || Float32Array.from(entry.styleDefault),
+      [entry.styleDefault.length]);
+  }
   const started = performance.now();
   const { stylized } = await session.run(feeds);
   const now = performance.now();
@@ -125,7 +131,8 @@ async function stylizeFrame(source, width, height, mirror) {
   state.lastFrameAt = now;
   const rate = state.source === "image" ? "still image" : `${state.fps.toFixed(1)} fps`;
   $("fps").textContent = `${rate} · ${state.lastMs.toFixed(0)} ms/frame · ${w}×${h}`;
-  setStatus(`${name} · onnxruntime-web ${ORT_VERSION} (wasm, ${state.threads} thread${state.threads > 1 ? "s" : ""})`,
+  const painted = state.painting && feeds.style ? ` (${state.painting})` : "";
+  setStatus(`${name}${painted} · onnxruntime-web ${ORT_VERSION} (wasm, ${state.threads} thread${state.threads > 1 ? "s" : ""})`,
     "running");
 }
 
@@ -194,6 +201,39 @@ async function restylizeImage() {
   }
 }
 
+// Any painting as the style: its centred square, at the encoder's size, becomes the live model's
+// style vector (Magenta's style-prediction net, run here in the page like the models).
+async function usePainting(file) {
+  if (!state.paintings) throw new Error("this server offers no live model, so paintings cannot be used");
+  if (!file.type.startsWith("image/")) throw new Error(`${file.name}: not an image`);
+  const bitmap = await createImageBitmap(file);
+  if (Math.min(bitmap.width, bitmap.height) < 16) throw new Error(`${file.name}: too small for a painting's style`);
+  const size = state.paintings.inputSize;
+  const side = Math.min(bitmap.width, bitmap.height);
+  const canvas = document.createElement("canvas");
+  canvas.width = size;
+  canvas.height = size;
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.fillStyle = "white"; // transparency over white, as the desktop tool does
+  context.fillRect(0, 0, size, size);
+  context.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, size, size);
+  const rgba = context.getImageData(0, 0, size, size).data;
+  const rgb = new Float32Array(size * size * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i] / 255; rgb[j + 1] = rgba[i + 1] / 255; rgb[j + 2] = rgba[i + 2] / 255;
+  }
+  setStatus(`reading the style of ${file.name}…`, "loading");
+  state.encoder = state.encoder || await ort.InferenceSession.create(state.paintings.encoder,
+    { executionProviders: ["wasm"], logSeverityLevel: 3 });
+  const results = await state.encoder.run({ [state.encoder.inputNames[0]]: new ort.Tensor("float32", rgb, [1, size, size, 3]) });
+  state.styleVector = Float32Array.from(results[state.encoder.outputNames[0]].data);
+  state.painting = file.name;
+  state.model = state.paintings.model;
+  $("style").value = state.model;
+  setStatus(`painting: ${file.name} · choose the webcam, an image or a video`, "ready");
+  await restylizeImage();
+}
+
 function guarded(action) {
   return (...args) => Promise.resolve().then(() => action(...args)).catch(fail);
 }
@@ -203,6 +243,7 @@ async function main() {
   if (!response.ok) throw new Error(`models.json: HTTP ${response.status}`);
   const config = await response.json();
   state.catalogue = config.models;
+  state.paintings = config.paintings;
   state.ortFrom = await loadOrt(config.localOrt);
   state.threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.wasm.numThreads = state.threads;
@@ -226,6 +267,13 @@ async function main() {
   $("image-input").addEventListener("change", guarded((event) => event.target.files[0] && showImage(event.target.files[0])));
   $("video-input").addEventListener("change", guarded((event) => event.target.files[0] && startVideo(event.target.files[0])));
   $("save").addEventListener("click", () => { $("save").href = $("output").toDataURL("image/png"); });
+  $("painting-input").addEventListener("change", guarded((event) => event.target.files[0] && usePainting(event.target.files[0])));
+  document.addEventListener("dragover", (event) => event.preventDefault());
+  document.addEventListener("drop", guarded((event) => { // a painting dropped anywhere on the page
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    return file && usePainting(file);
+  }));
 }
 
 guarded(main)();

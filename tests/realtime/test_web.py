@@ -213,3 +213,28 @@ def test_serve_rejects_a_file_that_is_not_a_contract_model(tmp_path):
     bad.write_bytes(b"not onnx")
     with pytest.raises(UserError):
         make_server(port=0, extra_models=[str(bad)])
+
+
+def test_page_paints_with_a_painting_given_to_it_like_python(page, tmp_path):
+    """A painting chosen (or dropped) in the page is encoded there and the live model paints with it,
+    as the desktop tool does with that painting."""
+    from stylize.realtime.painting_style import StyleEncoder
+
+    rng = np.random.default_rng(2)
+    art = cv2.GaussianBlur(rng.integers(0, 256, (256, 256, 3), np.uint8), (0, 0), 3)  # the encoder's size: no resize
+    cv2.imwrite(str(tmp_path / "art.png"), art)
+    page.set_input_files("#painting-input", str(tmp_path / "art.png"))
+    page.wait_for_function("window.stylize.styleVector || window.stylize.error", timeout=60_000)
+    assert page.evaluate("window.stylize.error") is None
+    vector = np.array(page.evaluate("Array.from(window.stylize.styleVector)"), np.float32)
+    # the int8 encoder may land one quantization step (0.02) apart where a canvas pixel rounds differently
+    np.testing.assert_allclose(vector, StyleEncoder().encode_image(art), atol=0.025)
+    assert page.evaluate("window.stylize.model") == models.LIVE_MODEL.stem
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (61, 83, 3), np.uint8), (0, 0), 2)
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    page.select_option("#max-size", "0")
+    page.set_input_files("#image-input", str(tmp_path / "photo.png"))
+    page.wait_for_function("window.stylize.frames >= 1 || window.stylize.error", timeout=60_000)
+    expected = StyleSession(models.LIVE_MODEL, "cpu").run(photo, 1.0, vector)
+    assert np.abs(canvas_image(page).astype(int) - expected).max() <= 2
+    assert "art.png" in page.text_content("#status")
