@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import contract
 from .frame_stylizer import FrameStylizer
 from .pipeline import run_pipeline
 from .session import StyleSession
@@ -79,6 +80,7 @@ def bench(stylize: FrameStylizer | StyleSession, size: tuple[int, int] = (640, 4
         "model": session.info.name,
         "style": stylize.label or session.info.style,
         "architecture": session.info.architecture,
+        "precision": session.info.metadata.get(contract.META_PRECISION, "fp32"),
         "provider": session.provider,
         "size": f"{size[0]}x{size[1]}",
         "frames": n,
@@ -91,7 +93,8 @@ def bench(stylize: FrameStylizer | StyleSession, size: tuple[int, int] = (640, 4
 
 def format_bench(result: dict) -> str:
     ms = result["stage_ms"]
-    return (f"{result['model']} ({result['architecture']}) at {result['size']} on {result['provider']}, "
+    return (f"{result['model']} ({result['architecture']}, {result['precision']}) at {result['size']} on "
+            f"{result['provider']}, "
             f"{result['frames']} frames\n"
             f"  decode     {ms['decode']:7.2f} ms/frame\n"
             f"  inference  {ms['inference']:7.2f} ms/frame  ({result['inference_fps']} fps)\n"

@@ -26,10 +26,27 @@ def resolve_model(name: str | Path) -> Path:
     return shipped
 
 
-def open_session(name: str | Path, device: str = "auto", threads: int | None = None) -> StyleSession:
-    """A session for a shipped model name or a .onnx path. A shipped style name picks the Johnson
-    net when CUDA is in use and the style ships in it."""
-    path = resolve_model(name)
+PRECISIONS = ("auto", "fp32", "int8")
+
+
+def with_precision(path: Path, device: str, precision: str = "auto") -> Path:
+    """The file to run for a model: its shipped int8 copy with ``int8``, or with ``auto`` on a CPU where
+    int8 pays (VNNI); else the model itself."""
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    copy = models.int8_copy(path) if precision != "fp32" else None
+    if precision == "int8" and copy is None:
+        raise UserError(f"{path.name}: no int8 copy ships for this model; use --precision fp32 or auto")
+    if copy is not None and (precision == "int8" or (runs_on_cpu(device) and int8_pays())):
+        return copy
+    return path
+
+
+def open_session(name: str | Path, device: str = "auto", threads: int | None = None,
+                 precision: str = "auto") -> StyleSession:
+    """A session for a shipped model name or a .onnx path (see :func:`with_precision` for int8). A
+    shipped style name picks the Johnson net when CUDA is in use and the style ships in it."""
+    path = with_precision(resolve_model(name), device, precision)
     session = StyleSession(path, device, threads)
     quality = models.locate(str(name), prefer_quality=True)
     if session.device == "cuda" and quality is not None and quality != path:
@@ -37,22 +54,20 @@ def open_session(name: str | Path, device: str = "auto", threads: int | None = N
     return session
 
 
-def open_sessions(names: list[str] | None, device: str, threads: int | None) -> list[StyleSession]:
+def open_sessions(names: list[str] | None, device: str, threads: int | None,
+                  precision: str = "auto") -> list[StyleSession]:
     """Sessions for ``--model`` values (see :func:`open_session`); the default style when none given.
     A CPU fallback is logged once."""
-    sessions = [open_session(name, device, threads) for name in names or [models.DEFAULT_STYLE]]
+    sessions = [open_session(name, device, threads, precision) for name in names or [models.DEFAULT_STYLE]]
     for notice in {s.notice for s in sessions if s.notice}:
         log.info(f"note: {notice}")
     return sessions
 
 
-def open_live_session(model: str | Path | None, device: str, threads: int | None) -> StyleSession:
-    """A session of a model that takes a style vector: ``model``, or the shipped live model (its int8
-    copy on a CPU where int8 pays)."""
-    if model is None:
-        int8 = models.LIVE_MODEL_INT8.is_file() and runs_on_cpu(device) and int8_pays()
-        model = models.LIVE_MODEL_INT8 if int8 else models.LIVE_MODEL
-    session = open_sessions([str(model)], device, threads)[0]
+def open_live_session(model: str | Path | None, device: str, threads: int | None,
+                      precision: str = "auto") -> StyleSession:
+    """A session of a model that takes a style vector: ``model``, or the shipped live model."""
+    session = open_sessions([str(model or models.LIVE_MODEL)], device, threads, precision)[0]
     if not session.info.style_dims:
         raise UserError(f"--model {model} paints one fixed style; --style needs a model with a style input "
                         f"(the live model, {models.LIVE_MODEL.stem}, is used when --model is left out)")
@@ -60,7 +75,8 @@ def open_live_session(model: str | Path | None, device: str, threads: int | None
 
 
 def open_stylizer(model: str | Path | None = None, styles: list[str] | None = None, mix: list[float] | None = None,
-                  device: str = "auto", threads: int | None = None, **options) -> FrameStylizer:
+                  device: str = "auto", threads: int | None = None, precision: str = "auto",
+                  **options) -> FrameStylizer:
     """A :class:`FrameStylizer` for ``--model`` and ``--style`` values: with ``styles`` (painting files
     or shipped style names, blended by ``mix``), the live any-painting model (or ``model``, when it
     takes a style vector) paints with their blend; else ``model`` (default: the default style).
@@ -68,21 +84,22 @@ def open_stylizer(model: str | Path | None = None, styles: list[str] | None = No
     if not styles:
         if mix:
             raise UserError("--mix blends --style paintings: give two or more --style")
-        return FrameStylizer(open_sessions([str(model)] if model else None, device, threads)[0], **options)
-    session = open_live_session(model, device, threads)
+        return FrameStylizer(open_sessions([str(model)] if model else None, device, threads, precision)[0],
+                             **options)
+    session = open_live_session(model, device, threads, precision)
     encoder = StyleEncoder(threads=threads)
     chosen = [resolve_style(spec, encoder) for spec in styles]
     log.info(f"style: {describe_mix(chosen, mix)}")
     return FrameStylizer(session, style=mixed_vector(chosen, mix), label="+".join(s.name for s in chosen), **options)
 
 
-def open_looks(names: list[str] | None, styles: list[str] | None, device: str,
-               threads: int | None) -> list[FrameStylizer]:
+def open_looks(names: list[str] | None, styles: list[str] | None, device: str, threads: int | None,
+               precision: str = "auto") -> list[FrameStylizer]:
     """What the webcam switches between: one per ``--model``, or with ``styles`` one per painting,
     all on one session of the live model (so they also blend live)."""
     if not styles:
-        return [FrameStylizer(session) for session in open_sessions(names, device, threads)]
-    session = open_live_session(names[0] if names else None, device, threads)
+        return [FrameStylizer(session) for session in open_sessions(names, device, threads, precision)]
+    session = open_live_session(names[0] if names else None, device, threads, precision)
     encoder = StyleEncoder(threads=threads)
     return [FrameStylizer(session, style=style.vector, label=style.name)
             for style in (resolve_style(spec, encoder) for spec in styles)]

@@ -48,7 +48,7 @@ def int8_pays(cpuinfo: str | None = None) -> bool:
 
 def runs_on_cpu(device: str) -> bool:
     """Whether a session for ``device`` will run on the CPU."""
-    return device == "cpu" or (device == "auto" and CUDA not in ort.get_available_providers())
+    return device == "cpu" or (device == "auto" and not (CUDA in ort.get_available_providers() and nvidia_gpu_present()))
 
 
 def nvidia_gpu_present() -> bool:

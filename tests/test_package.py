@@ -75,8 +75,9 @@ def test_wheel_holds_one_namespace_with_models_web_page_and_samples(dist):
 
     for path in models.shipped_models().values():
         assert f"stylize/models/{path.relative_to(models.MODELS_DIR).as_posix()}" in names
-    for path in (models.STYLE_ENCODER, models.LIVE_STYLES, models.LIVE_MODEL_INT8, models.LIVE_DIR / "NOTICE"):
-        assert f"stylize/models/live/{path.name}" in names
+    for path in (models.STYLE_ENCODER, models.LIVE_STYLES, models.LIVE_MODEL_INT8, models.LIVE_DIR / "NOTICE",
+                 *models.INT8_DIR.glob("*.onnx")):
+        assert f"stylize/models/{path.relative_to(models.MODELS_DIR).as_posix()}" in names
     for name in ("stylize/realtime/web/index.html", "stylize/realtime/web/app.js", "stylize/realtime/samples/chelsea.jpg",
                  "stylize/realtime/samples/README.md", "stylize/export/nets.py", "stylize/__main__.py"):
         assert name in names

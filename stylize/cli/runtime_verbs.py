@@ -129,12 +129,12 @@ def run_runtime_verb(args: argparse.Namespace) -> int:
     from ..realtime.stabilize import Stabilizer
 
     def stylizer(**options):
-        return open_stylizer(args.model, args.style, args.mix, args.device, args.threads, **options)
+        return open_stylizer(args.model, args.style, args.mix, args.device, args.threads, args.precision, **options)
 
     if args.verb == "webcam":
         from ..realtime.webcam import run_webcam
 
-        looks = open_looks(args.model, args.style, args.device, args.threads)
+        looks = open_looks(args.model, args.style, args.device, args.threads, args.precision)
         return run_webcam(looks, args.camera, parse_size(args.size), args.record, window=not args.no_window,
                           mirror=args.mirror, strength=args.strength, max_frames=args.frames,
                           output_dir=args.output_dir, stabilize=args.stabilize,

@@ -168,4 +168,4 @@ def test_the_int8_live_model_stays_close_to_fp32(photo):
     assert int8.info.metadata["stylize.precision"] == "int8" and int8.info.style_dims == 100
     for name in ("candy", "udnie"):
         vector = resolve_style(name).vector
-        assert psnr(int8.run(photo, 1.0, vector), fp32.run(photo, 1.0, vector)) > INT8_MIN_PSNR - 3
+        assert psnr(int8.run(photo, 1.0, vector), fp32.run(photo, 1.0, vector)) > INT8_MIN_PSNR - 5

