@@ -34,7 +34,7 @@ def check_outputs(inputs: list[Path], targets: list[Path], overwrite: bool) -> N
         if target.is_dir():
             raise UserError(f"{target} is a folder; give a file name for the output")
         if target.exists() and not overwrite:
-            raise UserError(f"{target} already exists: pass --overwrite to replace it")
+            raise UserError(f"{target} already exists: pass --overwrite (overwrite=True in the Python API) to replace it")
 
 
 def ensure_writable_folder(folder: Path) -> None:

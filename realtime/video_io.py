@@ -79,10 +79,24 @@ def parse_camera(spec: str) -> int | str:
     return int(spec) if spec.isdigit() else spec
 
 
+def quietly_open(source: int | str) -> cv2.VideoCapture:
+    """``cv2.VideoCapture(source)`` without OpenCV's own error lines (a missing camera is reported
+    once, in a sentence, by the caller)."""
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is None:
+        return cv2.VideoCapture(source)
+    previous = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(source)
+    finally:
+        logging_api.setLogLevel(previous)
+
+
 def open_camera(spec: str, size: tuple[int, int] | None) -> tuple[cv2.VideoCapture, VideoInfo]:
     """Open a camera, URL or file as a live source; requests ``size`` and reports what it really gives."""
     source = parse_camera(spec)
-    cap = cv2.VideoCapture(source)
+    cap = quietly_open(source)
     if not cap.isOpened():
         hint = " (is a camera connected, and free? see 'stylize webcam --help')" if isinstance(source, int) or \
             str(source).startswith("/dev/") else ""
