@@ -72,15 +72,18 @@ class Stylizer:
 
     @strength.setter
     def strength(self, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise UserError(f"strength {value!r}: must be a number between 0 and 1")
+        if not 0.0 <= float(value) <= 1.0:  # NaN fails here too
             raise UserError(f"strength {value}: must be between 0 and 1")
         self._frames.strength = float(value)
 
     def frame(self, bgr: np.ndarray) -> np.ndarray:
         """Stylize one uint8 BGR frame (HxWx3, as OpenCV reads it); returns a new frame of that size."""
-        if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
+        if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3 \
+                or bgr.size == 0:
             got = f"{bgr.dtype} array of shape {bgr.shape}" if isinstance(bgr, np.ndarray) else type(bgr).__name__
-            raise UserError(f"frame: expected a uint8 BGR array of shape HxWx3, got a {got}")
+            raise UserError(f"frame: expected a non-empty uint8 BGR array of shape HxWx3, got a {got}")
         return self._frames(bgr)
 
     def image(self, source: str | Path | np.ndarray, output: str | Path | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import json
+import sys
 import tempfile
 import webbrowser
 from functools import partial
@@ -137,6 +138,21 @@ class PageHandler(SimpleHTTPRequestHandler):
             super().log_request(code, size)
 
 
+class PageServer(ThreadingHTTPServer):
+    """The page's server: a listen backlog for many browsers' parallel requests (the default is 5)."""
+
+    request_queue_size = 1024
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that goes away mid-answer is one line in the log, not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.info(f"{client_address[0]} left before the answer was sent ({error.__class__.__name__})")
+            return
+        super().handle_error(request, client_address)
+
+
 def make_server(host: str = "127.0.0.1", port: int = 8000, extra_models: list[str] | None = None,
                 ort_web: str | Path | None = None) -> ThreadingHTTPServer:
     """An HTTP server for the page (port 0 picks a free one); call ``serve_forever`` on it."""
@@ -146,7 +162,7 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, extra_models: list[st
         raise UserError("no models to serve: none shipped, and no --model given")
     handler = partial(PageHandler, catalogue=catalogue, ort_dir=find_ort_web(ort_web))
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = PageServer((host, port), handler)
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from exc
     server.web_forms = web_forms

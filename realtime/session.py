@@ -54,6 +54,9 @@ def validate_contract(inputs: list, outputs: list, metadata: dict[str, str], pat
         if len(frame.shape) != 4 or frame.shape[channel_axis] != 3:
             problems.append(f"input {contract.INPUT_FRAME!r} has shape {frame.shape}, the contract wants "
                             + ("[N, H, W, 3]" if channel_axis == 3 else "[N, 3, H, W]"))
+        elif any(isinstance(frame.shape[axis], int) for axis in ((1, 2) if channel_axis == 3 else (2, 3))):
+            problems.append(f"input {contract.INPUT_FRAME!r} has a fixed frame size {frame.shape}; the contract wants "
+                            "any H and W (stylize import wraps fixed-size models)")
     strength = by_name.get(contract.INPUT_STRENGTH)
     if strength is not None and (strength.type != "tensor(float)" or len(strength.shape) != 0):
         problems.append(f"input {contract.INPUT_STRENGTH!r} must be a float32 scalar, is {strength.type} {strength.shape}")
@@ -127,6 +130,8 @@ class StyleSession:
         try:
             settings = json.loads(meta.get(contract.META_SETTINGS, "{}"))
         except json.JSONDecodeError:
+            settings = {}
+        if not isinstance(settings, dict):  # a list or a number there says nothing about training
             settings = {}
         self.info = ModelInfo(path, meta[contract.META_STYLE], meta[contract.META_ARCH], meta[contract.META_BACKBONE],
                               layout, settings, dict(meta), has_strength, style_dims)

@@ -183,6 +183,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(TrainSettings, args, style=args.style, data=args.data)
     if args.export:
+        if Path(args.export).exists():  # train has no --overwrite: the export must go to a new file
+            raise UserError(f"--export {args.export} already exists: choose another file name (or export later "
+                            "with 'stylize export RUN -o FILE --overwrite')")
         prepare_output_file(args.export, [args.style, Path(args.output) / CHECKPOINT_NAME], overwrite=False,
                             suffixes=(".onnx",))
     checkpoint = train(settings, args.output, resume=args.resume, backbone_weights=args.backbone_weights,

@@ -51,3 +51,17 @@ def test_bad_input_is_a_message(negative_model, call, message):
 def test_unknown_model_names_the_shipped_ones():
     with pytest.raises(UserError, match="no shipped model of that name.*candy"):
         Stylizer("no-such-style")
+
+
+@pytest.mark.parametrize("bad", ["abc", None, "0.5", True, float("nan"), 2])
+def test_strength_takes_numbers_between_zero_and_one_only(negative_model, bad):
+    stylizer = Stylizer(negative_model, device="cpu")
+    with pytest.raises(UserError, match="strength"):
+        stylizer.strength = bad
+    stylizer.strength = np.float32(0.5)
+    assert stylizer.strength == 0.5
+
+
+def test_an_empty_frame_is_a_clear_error(negative_model):
+    with pytest.raises(UserError, match="non-empty"):
+        Stylizer(negative_model, device="cpu").frame(np.zeros((0, 4, 3), np.uint8))

@@ -107,3 +107,20 @@ def test_model_without_strength_input_runs(tmp_path, photo):
     session = StyleSession(path, "cpu")
     assert not session.info.has_strength
     assert np.array_equal(session.run(photo, 0.2), 255 - photo)
+
+
+def test_settings_that_are_not_an_object_are_ignored(tmp_path):
+    meta = {**contract_metadata(), "stylize.training_settings": "[1, 2, 3]"}
+    session = StyleSession(make_contract_model(tmp_path / "m.onnx", metadata=meta), "cpu")
+    assert session.info.settings == {}
+
+
+def test_a_model_with_a_fixed_frame_size_is_refused_when_loaded(tmp_path):
+    onnx = pytest.importorskip("onnx")
+
+    model = onnx.load(str(make_contract_model(tmp_path / "m.onnx")))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[1].dim_value, dims[2].dim_value = 100000, 100000  # claims a frame no one can feed
+    onnx.save(model, str(tmp_path / "fixed.onnx"))
+    with pytest.raises(UserError, match="fixed frame size"):
+        StyleSession(tmp_path / "fixed.onnx", "cpu")

@@ -238,3 +238,20 @@ def test_page_paints_with_a_painting_given_to_it_like_python(page, tmp_path):
     expected = StyleSession(models.LIVE_MODEL, "cpu").run(photo, 1.0, vector)
     assert np.abs(canvas_image(page).astype(int) - expected).max() <= 2
     assert "art.png" in page.text_content("#status")
+
+
+def test_a_client_leaving_mid_answer_is_one_line_not_a_traceback(server, capfd):
+    import socket
+    from urllib.parse import urlsplit
+
+    from stylize.realtime.serve import PageServer
+
+    assert PageServer.request_queue_size >= 128  # many parallel GETs are queued, not refused
+    address = urlsplit(server)
+    for _ in range(5):
+        with socket.create_connection((address.hostname, address.port)) as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            client.sendall(f"GET /models/{models.DEFAULT_STYLE}.onnx HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    time.sleep(1.0)
+    assert get(server + "models.json")[0] == 200  # still serving
+    assert "Traceback" not in capfd.readouterr().err
