@@ -39,6 +39,15 @@ def load_checkpoint(path: str | Path) -> dict:
     state = load_tensors(path, "training checkpoint")
     if not isinstance(state, dict) or "settings" not in state or "net" not in state:
         raise UserError(f"{path}: not a checkpoint of this tool (no settings and net weights)")
+    if not isinstance(state["settings"], dict) or not isinstance(state["net"], dict) \
+            or not all(isinstance(v, torch.Tensor) for v in state["net"].values()):
+        raise UserError(f"{path}: a damaged checkpoint (its settings or net weights are not what training writes)")
+    if isinstance(state.get("step"), bool) or not isinstance(state.get("step"), int) or state["step"] < 0:
+        raise UserError(f"{path}: a damaged checkpoint (step {state.get('step')!r})")
+    try:  # arch and width are checked before a net is built from them
+        TrainSettings.from_dict(state["settings"]).validate()
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: a checkpoint with impossible settings ({exc})") from exc
     return state
 
 

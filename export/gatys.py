@@ -36,6 +36,9 @@ LBFGS_MAX_EVALUATIONS = 20  # per iteration, for the strong-Wolfe line search
 GATYS_TAPS = (("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), ("relu4_2",))
 
 
+MIN_STYLE_SIDE = 16  # VGG's filters and poolings need this much on every side
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
     """The paper's Gram matrix G = F F^T (no normalisation) of a 1 x C x H x W feature map."""
     flat = features.reshape(features.shape[1], -1)
@@ -189,6 +192,9 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
         content = bgr_to_tensor([resize_longer_side(content_in, size)])
         style_size = max(MIN_SIZE, round(size * settings.style_scale))
         styles = [bgr_to_tensor([resize_longer_side(s, style_size)]) for s in styles_in]
+        if min(min(t.shape[2:]) for t in styles) < MIN_STYLE_SIDE:
+            raise UserError(f"a style image is too narrow at this size (under {MIN_STYLE_SIDE} px on its short side, "
+                            "smaller than the loss network's filters need): use a larger image or --style-scale")
         objective = GatysObjective(network, content, styles, blend, settings)
         if image is None:
             if settings.init == "content":

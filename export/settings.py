@@ -65,7 +65,7 @@ class TrainSettings(SavedSettings):
     data: str = _opt("", "folder of training photos")
     arch: str = _opt("fast", "transform net: fast (CPU real-time), johnson (Johnson et al. 2016), "
                              "or the earlier CPU nets fast-v2 (reflection padding) and fast-v1", choices=ARCH_NAMES)
-    width: float = _opt(1.0, "channel width multiplier of the net", above=0.0)
+    width: float = _opt(1.0, "channel width multiplier of the net", above=0.0, maximum=8.0)
     backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
                                  "('stylize weights install vgg16'), else effnet-lite0", choices=BACKBONE_NAMES)
     steps: int = _opt(2000, "optimisation steps", minimum=1)

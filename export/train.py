@@ -126,7 +126,10 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
     if world.size > 1 and world.is_main:
         log.info(f"world size {world.size}, batch {settings.batch_size} per rank ({settings.batch_size * world.size} "
                  f"a step), {dist_backend()} on {place.type}")
-    held_out = bgr_to_tensor(photos.held_out_images(settings.image_size)).to(place)
+    shown = photos.held_out_images(settings.image_size)  # unreadable held-out photos are skipped
+    if not shown:
+        log.info("note: none of the held-out photos could be read: no preview grids")
+    held_out = bgr_to_tensor(shown).to(place) if shown else None
 
     def checkpoint(step: int) -> None:
         save_checkpoint(ckpt_path, {"format": CHECKPOINT_FORMAT, "settings": settings.to_dict(),
@@ -164,7 +167,7 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
         bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k not in ("step", "total")},
                         skipped=len(photos.unreadable))
         done = step + 1
-        if world.is_main and (done % settings.preview_every == 0 or done == settings.steps):
+        if world.is_main and held_out is not None and (done % settings.preview_every == 0 or done == settings.steps):
             write_preview(net, held_out, run_dir / "previews" / f"step_{done:06d}.png")
         if world.is_main and (done % settings.checkpoint_every == 0 or done == settings.steps):
             checkpoint(done)

@@ -1,6 +1,8 @@
 """Files from elsewhere are data, never code: every torch file the tool reads refuses a pickle payload."""
 from pathlib import Path
 
+import pytest
+
 from stylize.cli import main
 
 
@@ -128,3 +130,48 @@ def test_gatys_size_is_checked_against_the_pixel_limit(tmp_path, style_image, ca
     assert main(["--max-pixels", "10000", "gatys", "--content", str(style_image), "--style", str(style_image),
                  "-o", str(tmp_path / "g.png"), "--size", "512", "--iterations", "1"]) == 2
     assert "over the limit" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda s: s.update(settings="fast"), "damaged checkpoint"),
+    (lambda s: s.pop("step"), "damaged checkpoint"),
+    (lambda s: s.update(net=[1, 2, 3]), "damaged checkpoint"),
+    (lambda s: s["settings"].update(arch="vgg"), "impossible settings"),
+    (lambda s: s["settings"].update(width=5000.0), "impossible settings"),
+])
+def test_damaged_checkpoints_are_clear_messages(tmp_path, photo_folder, style_image, damage, message, capsys):
+    import torch
+
+    from stylize.export.train import train
+    from tests.export.test_train_export import tiny_settings
+
+    run = tmp_path / "run"
+    train(tiny_settings(style_image, photo_folder, steps=1), run, progress=False)
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    damage(state)
+    torch.save(state, tmp_path / "damaged.pt")
+    assert main(["export", str(tmp_path / "damaged.pt"), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "m.onnx").exists()
+
+
+def test_unreadable_held_out_photos_are_skipped(tmp_path, photo_folder, style_image):
+    from stylize.export.train import train
+    from tests.export.test_train_export import tiny_settings
+
+    for path in sorted(photo_folder.rglob("*.png"))[:2]:  # the held-out photos come first
+        path.write_bytes(b"not an image")
+    train(tiny_settings(style_image, photo_folder, steps=2), tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_gatys_refuses_a_style_image_too_narrow_for_the_network(tmp_path, style_image, capsys):
+    import cv2
+    import numpy as np
+
+    narrow = tmp_path / "narrow.png"
+    cv2.imwrite(str(narrow), np.full((2, 400, 3), 128, np.uint8))
+    assert main(["gatys", "--content", str(style_image), "--style", str(narrow), "-o", str(tmp_path / "g.png"),
+                 "--iterations", "1", "--size", "64", "--backbone", "effnet-lite0"]) == 2
+    err = capsys.readouterr().err
+    assert "too narrow" in err and "Traceback" not in err
