@@ -8,18 +8,19 @@ import numpy as np
 
 from .errors import UserError
 from .frame_stylizer import FrameStylizer
-from .images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, check_readable_image, read_image_with_alpha, write_image
+from .images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, check_whole_image, read_image_with_alpha, write_image
 from .outputs import check_outputs, ensure_writable_folder
 
 log = logging.getLogger(__name__)
 
 
-def convert_images(inputs: list[str], output: str, stylize: FrameStylizer, overwrite: bool = False) -> list[Path]:
+def convert_images(inputs: list[str], output: str, stylize: FrameStylizer, overwrite: bool = False,
+                   allow_truncated: bool = False) -> list[Path]:
     """Stylize image files, keeping each image's size and alpha channel: one input may go to a file
     (``-o out.png``), any number into a folder as ``<stem>_<model><suffix>``."""
     sources = [Path(p) for p in inputs]
-    for path in sources:  # every input is checked (readable, size within the limit) before anything is written
-        check_readable_image(path)
+    for path in sources:  # every input is checked (readable, whole, within the limit) before anything is written
+        check_whole_image(path, allow_truncated)
     out = Path(output)
     tag = stylize.name  # the model's name: candy and candy.johnson never collide
     if out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
@@ -34,7 +35,7 @@ def convert_images(inputs: list[str], output: str, stylize: FrameStylizer, overw
     check_outputs(sources, targets, overwrite)
     ensure_writable_folder(folder)
     for source, target in zip(sources, targets):
-        image, alpha = read_image_with_alpha(source)  # one at a time: 30 photos never sit in memory together
+        image, alpha = read_image_with_alpha(source, allow_truncated)  # one at a time: 30 photos never sit in memory together
         styled = stylize(image)
         if alpha is not None and target.suffix.lower() in ALPHA_SUFFIXES:
             styled = np.dstack([styled, alpha])

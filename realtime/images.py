@@ -20,6 +20,7 @@ ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # outputs that keep an alph
 # a small file can claim a huge size, and decoding it, then stylizing it, would take gigabytes of memory.
 MAX_PIXELS = 16_000_000
 _limit = MAX_PIXELS
+TAIL_BYTES = 1 << 16  # where a JPEG's or PNG's end marker is looked for (trailing data may follow it)
 
 
 def max_pixels() -> int:
@@ -108,20 +109,45 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as uint8 BGR HxWx3, with a clear error for a missing or corrupt file."""
-    return to_bgr(_decode(path))
+def read_image(path: str | Path, allow_truncated: bool = False) -> np.ndarray:
+    """Read an image file as uint8 BGR HxWx3, with a clear error for a missing, corrupt or (unless
+    ``allow_truncated``) cut-off file."""
+    return to_bgr(_decode(path, allow_truncated))
 
 
-def read_image_with_alpha(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+def read_image_with_alpha(path: str | Path, allow_truncated: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 BGR plus its alpha channel (uint8 HxW), or None when it has none."""
-    image = _decode(path)
+    image = _decode(path, allow_truncated)
     alpha = to_uint8(image[:, :, 3]) if image.ndim == 3 and image.shape[2] == 4 else None
     return to_bgr(image), alpha
 
 
-def _decode(path: str | Path) -> np.ndarray:
-    width, height = check_readable_image(path)
+def is_truncated(path: str | Path) -> bool:
+    """Whether a JPEG or PNG file lacks its end marker (a cut-off download or copy): decoders fill the
+    missing part with grey and say nothing."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - TAIL_BYTES))
+        tail = f.read()
+    if head[:2] == b"\xff\xd8":
+        return b"\xff\xd9" not in tail
+    if head == b"\x89PNG\r\n\x1a\n":
+        return b"IEND" not in tail
+    return False
+
+
+def check_whole_image(path: str | Path, allow_truncated: bool = False) -> tuple[int, int]:
+    """:func:`check_readable_image`, and (unless ``allow_truncated``) refuse a cut-off file."""
+    size = check_readable_image(path)
+    if not allow_truncated and is_truncated(path):
+        raise UserError(f"{path}: the file is cut off (no end marker: an unfinished download or copy?); "
+                        "--allow-truncated converts what can be read")
+    return size
+
+
+def _decode(path: str | Path, allow_truncated: bool = False) -> np.ndarray:
+    width, height = check_whole_image(path, allow_truncated)
     try:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     except cv2.error:  # OpenCV refuses sizes past its own limit with an exception

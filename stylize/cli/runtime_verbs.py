@@ -75,6 +75,8 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strength", type=number(float, 0.0, 1.0), default=1.0, help="style strength 0..1 (default 1)")
     p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="convert a cut-off JPEG or PNG (no end marker) instead of stopping; the missing part is grey")
 
     p = sub.add_parser("bake", help="bake any painting (or a blend) into a self-contained style model, in seconds",
                        description="Write a contract-v1 .onnx model that paints like PAINTING: the live any-painting "
@@ -159,7 +161,7 @@ def run_runtime_verb(args: argparse.Namespace) -> int:
         from ..realtime.image_conversion import convert_images
 
         convert_images(args.inputs, args.output, stylizer(strength=args.strength, original_colors=args.original_colors),
-                       args.overwrite)
+                       args.overwrite, args.allow_truncated)
         return 0
     if args.verb == "bake":
         from ..realtime.bake import bake

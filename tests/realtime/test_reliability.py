@@ -269,3 +269,16 @@ def test_a_model_that_breaks_the_contract_writes_nothing(tmp_path, photo, capsys
     err = capsys.readouterr().err
     assert "broke the model contract" in err and "Traceback" not in err
     assert not any((tmp_path / "out").glob("*.png"))
+
+
+def test_a_cut_off_jpeg_is_refused_unless_allowed(tmp_path, negative_model, capsys):
+    photo = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    ok, encoded = cv2.imencode(".jpg", photo)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(encoded.tobytes()[: len(encoded) * 2 // 3])
+    assert main(["image", str(cut), "-o", str(tmp_path / "out"), "-m", str(negative_model)]) == 2
+    assert "cut off" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main(["image", str(cut), "-o", str(tmp_path / "out"), "-m", str(negative_model), "--allow-truncated"]) == 0
+    whole = tmp_path / "whole.jpg"
+    whole.write_bytes(encoded.tobytes() + b"trailing camera data")  # data after the end marker is fine
+    assert main(["image", str(whole), "-o", str(tmp_path / "out"), "-m", str(negative_model)]) == 0
