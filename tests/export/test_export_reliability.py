@@ -175,3 +175,35 @@ def test_gatys_refuses_a_style_image_too_narrow_for_the_network(tmp_path, style_
                  "--iterations", "1", "--size", "64", "--backbone", "effnet-lite0"]) == 2
     err = capsys.readouterr().err
     assert "too narrow" in err and "Traceback" not in err
+
+
+def test_export_refuses_a_checkpoint_of_non_finite_weights(tmp_path, photo_folder, style_image, capsys):
+    import torch
+
+    from stylize.export.train import train
+    from tests.export.test_train_export import tiny_settings
+
+    run = tmp_path / "run"
+    train(tiny_settings(style_image, photo_folder, steps=1), run, progress=False)
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    state["net"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state["net"].items()}
+    torch.save(state, tmp_path / "nan.pt")
+    assert main(["export", str(tmp_path / "nan.pt"), "-o", str(tmp_path / "m.onnx")]) == 2
+    assert "not finite" in capsys.readouterr().err and not (tmp_path / "m.onnx").exists()
+
+
+def test_import_refuses_a_model_onnxruntime_cannot_run(tmp_path, capsys):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Paint", ["image"], ["out"], domain="com.example.custom")], "custom",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, "h", "w"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.example.custom", 1)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "custom.onnx"))
+    assert main(["import", str(tmp_path / "custom.onnx"), "-o", str(tmp_path / "wrapped.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "onnxruntime cannot load" in err and "Traceback" not in err and not (tmp_path / "wrapped.onnx").exists()

@@ -282,3 +282,15 @@ def test_a_cut_off_jpeg_is_refused_unless_allowed(tmp_path, negative_model, caps
     whole = tmp_path / "whole.jpg"
     whole.write_bytes(encoded.tobytes() + b"trailing camera data")  # data after the end marker is fine
     assert main(["image", str(whole), "-o", str(tmp_path / "out"), "-m", str(negative_model)]) == 0
+
+
+def test_two_runs_to_one_output_leave_one_whole_file(tmp_path, clip, negative_model):
+    """Each run writes its own temporary file; the rename is the only shared step."""
+    out = tmp_path / "out.mp4"
+    runs = [subprocess.Popen(STYLIZE + ["video", str(clip), "-o", str(out), "-m", str(negative_model),
+                                        "--no-progress", "--device", "cpu"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [run.communicate(timeout=120) for run in runs]
+    assert all(run.returncode == 0 for run in runs), results
+    assert probe(out)["frames"] == 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["clip.mp4", "negative.onnx", "out.mp4"])
