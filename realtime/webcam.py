@@ -99,7 +99,9 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
                 virtual.close()
             raise UserError("cannot open a window (no display?): use --no-window to run headless") from exc
     keys = "press h in the window for keys, q to quit" if window else "Ctrl-C to stop"
-    log.info(f"live: {info.width}x{info.height} from {camera}, style {style_label(looks[0])} on "
+    blends = len(looks) > 1 and all(look.style is not None for look in looks)
+    log.info(f"live: {info.width}x{info.height} from {camera}, style "
+             f"{blend_label(looks, state) if blends else style_label(looks[0])} on "
              f"{looks[0].session.provider}; {keys}")
 
     def prepare(frame: np.ndarray) -> np.ndarray:
