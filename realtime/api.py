@@ -83,7 +83,7 @@ class Stylizer:
         if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3 \
                 or bgr.size == 0:
             got = f"{bgr.dtype} array of shape {bgr.shape}" if isinstance(bgr, np.ndarray) else type(bgr).__name__
-            raise UserError(f"frame: expected a non-empty uint8 BGR array of shape HxWx3, got a {got}")
+            raise UserError(f"frame: expected a uint8 BGR array of shape HxWx3 (not empty), got a {got}")
         return self._frames(bgr)
 
     def image(self, source: str | Path | np.ndarray, output: str | Path | None = None,

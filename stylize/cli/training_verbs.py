@@ -179,10 +179,11 @@ def run_train(args: argparse.Namespace) -> int:
     from ..export.distributed import is_main_process
     from ..export.onnx_export import export_checkpoint
     from ..export.train import train
-    from ..realtime.outputs import prepare_output_file
+    from ..realtime.outputs import check_outputs, prepare_output_file
 
     settings = settings_from_args(TrainSettings, args, style=args.style, data=args.data)
     if args.export:
+        check_outputs([Path(args.style), Path(args.output) / CHECKPOINT_NAME], [Path(args.export)], overwrite=True)
         if Path(args.export).exists():  # train has no --overwrite: the export must go to a new file
             raise UserError(f"--export {args.export} already exists: choose another file name (or export later "
                             "with 'stylize export RUN -o FILE --overwrite')")

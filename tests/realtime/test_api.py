@@ -63,5 +63,5 @@ def test_strength_takes_numbers_between_zero_and_one_only(negative_model, bad):
 
 
 def test_an_empty_frame_is_a_clear_error(negative_model):
-    with pytest.raises(UserError, match="non-empty"):
+    with pytest.raises(UserError, match="not empty"):
         Stylizer(negative_model, device="cpu").frame(np.zeros((0, 4, 3), np.uint8))
