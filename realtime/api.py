@@ -37,7 +37,7 @@ class Stylizer:
     def __init__(self, model: str | Path | None = None, device: str = "auto", threads: int | None = None,
                  strength: float = 1.0, original_colors: bool = False, stabilize: bool = False,
                  style: str | Path | list[str | Path] | None = None, mix: list[float] | None = None,
-                 precision: str = "auto"):
+                 precision: str = "fp32"):
         styles = None if style is None else [str(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
         self._frames = open_stylizer(model if model is not None or styles else models.DEFAULT_STYLE, styles, mix,
                                      device, threads, precision, original_colors=original_colors,

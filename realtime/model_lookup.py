@@ -29,9 +29,9 @@ def resolve_model(name: str | Path) -> Path:
 PRECISIONS = ("auto", "fp32", "int8")
 
 
-def with_precision(path: Path, device: str, precision: str = "auto") -> Path:
+def with_precision(path: Path, device: str, precision: str = "fp32") -> Path:
     """The file to run for a model: its shipped int8 copy with ``int8``, or with ``auto`` on a CPU where
-    int8 pays (VNNI); else the model itself."""
+    int8 pays (VNNI); else (``fp32``, the default: int8 flickers more on video) the model itself."""
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     copy = models.int8_copy(path) if precision != "fp32" else None
@@ -43,7 +43,7 @@ def with_precision(path: Path, device: str, precision: str = "auto") -> Path:
 
 
 def open_session(name: str | Path, device: str = "auto", threads: int | None = None,
-                 precision: str = "auto") -> StyleSession:
+                 precision: str = "fp32") -> StyleSession:
     """A session for a shipped model name or a .onnx path (see :func:`with_precision` for int8). A
     shipped style name picks the Johnson net when CUDA is in use and the style ships in it."""
     path = with_precision(resolve_model(name), device, precision)
@@ -55,7 +55,7 @@ def open_session(name: str | Path, device: str = "auto", threads: int | None = N
 
 
 def open_sessions(names: list[str] | None, device: str, threads: int | None,
-                  precision: str = "auto") -> list[StyleSession]:
+                  precision: str = "fp32") -> list[StyleSession]:
     """Sessions for ``--model`` values (see :func:`open_session`); the default style when none given.
     A CPU fallback is logged once."""
     sessions = [open_session(name, device, threads, precision) for name in names or [models.DEFAULT_STYLE]]
@@ -65,7 +65,7 @@ def open_sessions(names: list[str] | None, device: str, threads: int | None,
 
 
 def open_live_session(model: str | Path | None, device: str, threads: int | None,
-                      precision: str = "auto") -> StyleSession:
+                      precision: str = "fp32") -> StyleSession:
     """A session of a model that takes a style vector: ``model``, or the shipped live model."""
     session = open_sessions([str(model or models.LIVE_MODEL)], device, threads, precision)[0]
     if not session.info.style_dims:
@@ -75,7 +75,7 @@ def open_live_session(model: str | Path | None, device: str, threads: int | None
 
 
 def open_stylizer(model: str | Path | None = None, styles: list[str] | None = None, mix: list[float] | None = None,
-                  device: str = "auto", threads: int | None = None, precision: str = "auto",
+                  device: str = "auto", threads: int | None = None, precision: str = "fp32",
                   **options) -> FrameStylizer:
     """A :class:`FrameStylizer` for ``--model`` and ``--style`` values: with ``styles`` (painting files
     or shipped style names, blended by ``mix``), the live any-painting model (or ``model``, when it
@@ -94,7 +94,7 @@ def open_stylizer(model: str | Path | None = None, styles: list[str] | None = No
 
 
 def open_looks(names: list[str] | None, styles: list[str] | None, device: str, threads: int | None,
-               precision: str = "auto") -> list[FrameStylizer]:
+               precision: str = "fp32") -> list[FrameStylizer]:
     """What the webcam switches between: one per ``--model``, or with ``styles`` one per painting,
     all on one session of the live model (so they also blend live)."""
     if not styles:

@@ -86,10 +86,10 @@ def test_precision_picks_the_file(monkeypatch):
 
     candy = SHIPPED[models.DEFAULT_STYLE]
     monkeypatch.setattr(model_lookup, "int8_pays", lambda: True)
-    assert model_lookup.with_precision(candy, "cpu") == models.INT8_DIR / candy.name
-    assert model_lookup.with_precision(candy, "cpu", "fp32") == candy
+    assert model_lookup.with_precision(candy, "cpu", "auto") == models.INT8_DIR / candy.name
+    assert model_lookup.with_precision(candy, "cpu") == candy  # fp32 unless asked: int8 flickers more
     monkeypatch.setattr(model_lookup, "int8_pays", lambda: False)
-    assert model_lookup.with_precision(candy, "cpu") == candy  # no VNNI: fp32
+    assert model_lookup.with_precision(candy, "cpu", "auto") == candy  # no VNNI: fp32
     assert model_lookup.with_precision(candy, "cpu", "int8") == models.INT8_DIR / candy.name
     with pytest.raises(UserError, match="no int8 copy"):
         model_lookup.with_precision(models.MODELS_DIR.parent / "elsewhere.onnx", "cpu", "int8")

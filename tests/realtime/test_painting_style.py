@@ -154,9 +154,10 @@ def test_int8_is_picked_only_where_it_pays(monkeypatch):
     if not models.LIVE_MODEL_INT8.is_file():
         pytest.skip("no int8 live model shipped")
     monkeypatch.setattr(model_lookup, "int8_pays", lambda: True)
-    assert model_lookup.open_live_session(None, "cpu", 1).info.path == models.LIVE_MODEL_INT8
+    assert model_lookup.open_live_session(None, "cpu", 1, "auto").info.path == models.LIVE_MODEL_INT8
+    assert model_lookup.open_live_session(None, "cpu", 1).info.path == models.LIVE_MODEL  # fp32 by default
     monkeypatch.setattr(model_lookup, "int8_pays", lambda: False)
-    assert model_lookup.open_live_session(None, "cpu", 1).info.path == models.LIVE_MODEL
+    assert model_lookup.open_live_session(None, "cpu", 1, "auto").info.path == models.LIVE_MODEL
 
 
 def test_the_int8_live_model_stays_close_to_fp32(photo):
