@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import onnxruntime as ort
 from .. import models
 from .errors import UserError
 from .images import read_image_with_alpha
+from .outputs import atomic_output
 
 ENCODER_INPUT_SIZE = 256  # the style-prediction net sees a centred square of the painting at this size
 MIN_PAINTING_SIDE = 16  # smaller images hold no brush strokes to speak of
@@ -88,15 +88,13 @@ class StyleEncoder:
 
 
 def save_atomically(path: Path, vector: np.ndarray) -> None:
-    """Write a cache entry under a unique temporary name, then rename; a cache that cannot be written is
-    skipped (the vector is still returned)."""
+    """Write a cache entry atomically; a cache that cannot be written is skipped (the vector is still
+    returned)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy.partial", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, vector)
-        os.replace(tmp, path)
-    except OSError:
+        with atomic_output(path) as tmp:
+            np.save(tmp, vector)
+    except (OSError, UserError):
         pass
 
 
