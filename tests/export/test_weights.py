@@ -87,16 +87,42 @@ def test_install_from_a_keras_onnx_then_the_loss_code_uses_it(tmp_path, capsys):
     assert rows[0]["name"] == "vgg16" and rows[0]["sha256"] == info["sha256"]
 
 
-@pytest.mark.parametrize("prefix", ["features.", ""])
-def test_install_from_torchvision_and_features_only_dicts(tmp_path, prefix):
+def vgg16_features(trained_first_filters: bool) -> dict[str, torch.Tensor]:
+    """torchvision's VGG16 layout with random values; with ``trained_first_filters`` conv1_1 holds
+    smooth colour edges, as ImageNet-trained first filters do."""
     import torchvision
 
     features = torchvision.models.vgg16(weights=None).features.state_dict()
+    if trained_first_filters:
+        g = torch.Generator().manual_seed(0)
+        ramp = torch.tensor([-1.0, 0.0, 1.0])
+        features["0.weight"] = (torch.randn(64, 3, 1, 1, generator=g) * ramp[None, :]
+                                + torch.randn(64, 3, 1, 1, generator=g) * ramp[:, None]) * 0.1
+    return features
+
+
+@pytest.mark.parametrize("prefix", ["features.", ""])
+def test_install_from_torchvision_and_features_only_dicts(tmp_path, prefix):
+    features = vgg16_features(trained_first_filters=True)
     path = tmp_path / "vgg.pth"
     torch.save({prefix + k: v for k, v in features.items()}, path)
     target, checks = weights.install("vgg16", path)
-    assert checks["shapes"] == "ok"
+    assert checks["shapes"] == "ok" and checks["torchvision_release_checksum"] is False
+    assert checks["conv1_1_smoothness"] > weights.MIN_TRAINED_SMOOTHNESS
     assert torch.equal(torch.load(target, weights_only=True)["features.28.weight"], features["28.weight"])
+
+
+def test_random_values_are_not_imagenet_weights_unless_the_release_checksum_says_so(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "vgg16-random.pth"
+    torch.save(vgg16_features(trained_first_filters=False), path)
+    assert main(["weights", "install", "vgg16", "--from", str(path)]) == 2
+    assert "conv1_1 filters look untrained" in capsys.readouterr().err
+    assert vgg_files.find_installed("vgg16") is None
+    # torchvision's own release file is known by its checksum (the start of its SHA-256 is in its name)
+    monkeypatch.setitem(weights.TORCHVISION_SHA256_PREFIX, "vgg16", weights._sha256(path)[:8])
+    target, checks = weights.install("vgg16", path)
+    assert checks["torchvision_release_checksum"] is True
+    assert "torchvision's ImageNet release" in json.loads(target.with_suffix(".json").read_text())["source"]
 
 
 def bad_weight_files(tmp_path: Path, payload: tuple[Path, Path]) -> dict[str, Path]:
