@@ -1,14 +1,15 @@
 """`stylize serve`: the browser page (onnxruntime-web, WebAssembly) with the shipped models.
 
 The page is static (``realtime/web``); this server adds ``models.json`` (the style list), the model
-files under ``models/``, and onnxruntime-web itself under ``ort/`` when it is installed locally
-(``npm install`` in the project root). Without a local copy the page loads it from a CDN.
-It sends the cross-origin isolation headers that let onnxruntime-web use several threads.
+files under ``models/``, and onnxruntime-web itself under ``ort/``, from the copy inside the package:
+nothing is loaded from elsewhere, so the page works offline and no third-party script sees the
+camera. It sends the cross-origin isolation headers that let onnxruntime-web use several threads.
 """
 from __future__ import annotations
 
-import logging
+import gzip
 import json
+import logging
 import sys
 import tempfile
 import webbrowser
@@ -28,24 +29,30 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 ORT_WEB_VERSION = "1.30.0"  # keep in step with package.json and web/app.js
-PROJECT_ORT_WEB = Path(__file__).resolve().parents[1] / "node_modules" / "onnxruntime-web" / "dist"
+# onnxruntime-web's files, gzip-compressed, inside the package (scripts/vendor_ort_web.py): the page
+# never loads anything from elsewhere
+PACKAGED_ORT_WEB = WEB_DIR / "ort"
 MAX_URL_LENGTH = 2048  # longer request targets get 414
 IDLE_TIMEOUT_S = 30
-ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "credentialless"}
+# cross-origin isolation (wasm threads), and a policy under which the browser itself refuses to load
+# or send anything from or to another host
+PAGE_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "credentialless",
+                "Content-Security-Policy": "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+                                           "worker-src 'self' blob:; img-src 'self' blob: data:; "
+                                           "media-src 'self' blob: mediastream:; connect-src 'self' blob: data:; "
+                                           "style-src 'self' 'unsafe-inline'; form-action 'none'"}
 
 
-def find_ort_web(explicit: str | Path | None = None) -> Path | None:
-    """The folder holding onnxruntime-web's ``ort.wasm.min.js``: ``explicit`` (an error when it lacks
-    the file), else the project's ``node_modules``; None means the page uses the CDN."""
-    candidates = [Path(explicit)] if explicit else [PROJECT_ORT_WEB]
-    for folder in candidates:
-        for sub in (folder, folder / "dist", folder / "node_modules" / "onnxruntime-web" / "dist"):
-            if (sub / "ort.wasm.min.js").is_file():
-                return sub
-    if explicit:
-        raise UserError(f"--ort-web {explicit}: no ort.wasm.min.js there (run 'npm install' in the project root, "
-                        f"or give the dist folder of onnxruntime-web {ORT_WEB_VERSION})")
-    return None
+def find_ort_web(explicit: str | Path | None = None) -> Path:
+    """The folder of onnxruntime-web files the page loads: ``explicit`` (another build's dist folder;
+    an error when it lacks ``ort.wasm.min.js``), else the copy inside the package."""
+    if not explicit:
+        return PACKAGED_ORT_WEB
+    for sub in (Path(explicit), Path(explicit) / "dist", Path(explicit) / "node_modules" / "onnxruntime-web" / "dist"):
+        if (sub / "ort.wasm.min.js").is_file():
+            return sub
+    raise UserError(f"--ort-web {explicit}: no ort.wasm.min.js there (give the dist folder of onnxruntime-web "
+                    f"{ORT_WEB_VERSION}, or leave the option out to use the copy inside the package)")
 
 
 def model_catalogue(extra: list[str] | None = None, web_forms: Path | None = None) -> dict[str, dict]:
@@ -78,7 +85,7 @@ class PageHandler(SimpleHTTPRequestHandler):
         super().__init__(*args, directory=str(WEB_DIR), **kwargs)
 
     def end_headers(self) -> None:
-        for key, value in ISOLATION_HEADERS.items():
+        for key, value in PAGE_HEADERS.items():
             self.send_header(key, value)
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
@@ -101,7 +108,7 @@ class PageHandler(SimpleHTTPRequestHandler):
                 return str(entry["path"])
         if parts == ["encoder.onnx"] and models.STYLE_ENCODER.is_file():
             return str(models.STYLE_ENCODER)
-        if len(parts) == 2 and parts[0] == "ort" and self.ort_dir and (self.ort_dir / parts[1]).is_file():
+        if len(parts) == 2 and parts[0] == "ort" and (self.ort_dir / parts[1]).is_file():
             return str(self.ort_dir / parts[1])
         return str(WEB_DIR / "does-not-exist")  # 404, and never a path outside these folders
 
@@ -120,7 +127,7 @@ class PageHandler(SimpleHTTPRequestHandler):
             paintings = {"encoder": "encoder.onnx", "inputSize": ENCODER_INPUT_SIZE, "model": live[0],
                          "styles": {k: v["vector"] for k, v in shipped_style_vectors().items()}} \
                 if live and models.STYLE_ENCODER.is_file() else None
-            body = json.dumps({"ortVersion": ORT_WEB_VERSION, "localOrt": self.ort_dir is not None,
+            body = json.dumps({"ortVersion": ORT_WEB_VERSION,
                                "default": models.DEFAULT_STYLE, "paintings": paintings,
                                "models": [{k: v for k, v in e.items() if k != "path"}
                                           for e in self.catalogue.values()]}).encode()
@@ -131,7 +138,28 @@ class PageHandler(SimpleHTTPRequestHandler):
             if with_body:
                 self.wfile.write(body)
             return
+        parts = urlsplit(self.path).path.strip("/").split("/")
+        packed = self.ort_dir / f"{parts[-1]}.gz"
+        if len(parts) == 2 and parts[0] == "ort" and packed.is_file() and packed.resolve().parent == self.ort_dir.resolve():
+            self._send_gzipped(packed, with_body)
+            return
         super().do_GET() if with_body else super().do_HEAD()
+
+    def _send_gzipped(self, path: Path, with_body: bool) -> None:
+        """A packaged .gz file as what it holds: sent compressed to clients that accept gzip (every
+        browser), decompressed for the others."""
+        body = path.read_bytes()
+        compressed = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not compressed:
+            body = gzip.decompress(body)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", self.guess_type(path.name[: -len(".gz")]))
+        if compressed:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
 
     def log_request(self, code="-", size="-") -> None:  # keep the terminal quiet; failures still show
         if str(getattr(code, "value", code)).startswith(("4", "5")):
@@ -175,7 +203,8 @@ def serve(host: str, port: int, extra_models: list[str] | None, ort_web: str | N
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{server.server_address[1]}/"
     ort_dir = server.RequestHandlerClass.keywords["ort_dir"]
     log.info(f"serving the browser page at {url}  (Ctrl-C to stop)")
-    log.info(f"onnxruntime-web: {ort_dir if ort_dir else f'CDN, version {ORT_WEB_VERSION} (npm install for offline use)'}")
+    log.info(f"onnxruntime-web {ORT_WEB_VERSION} from {'the package' if ort_dir == PACKAGED_ORT_WEB else ort_dir}: "
+             "the page loads nothing from elsewhere, and frames never leave this machine")
     if open_browser:
         webbrowser.open(url)
     try:

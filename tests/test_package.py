@@ -79,6 +79,9 @@ def test_wheel_holds_one_namespace_with_models_web_page_and_samples(dist):
                  *models.INT8_DIR.glob("*.onnx")):
         assert f"stylize/models/{path.relative_to(models.MODELS_DIR).as_posix()}" in names
     for name in ("stylize/realtime/web/index.html", "stylize/realtime/web/app.js", "stylize/realtime/samples/chelsea.jpg",
+                 "stylize/realtime/web/ort/ort-wasm-simd-threaded.wasm.gz", "stylize/realtime/web/ort/ort.wasm.min.js.gz",
+                 "stylize/realtime/web/ort/ort-wasm-simd-threaded.mjs.gz", "stylize/realtime/web/ort/LICENSE",
+                 "stylize/realtime/web/ort/manifest.json",
                  "stylize/realtime/samples/README.md", "stylize/export/nets.py", "stylize/__main__.py"):
         assert name in names
     assert not [n for n in names if "__pycache__" in n or n.startswith("stylize/tests")]

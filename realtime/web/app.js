@@ -35,19 +35,12 @@ function loadScript(src) {
   });
 }
 
-// onnxruntime-web from this server (npm install in the project root) or else from a CDN.
-async function loadOrt(localOrt) {
-  const bases = (localOrt ? ["ort/"] : []).concat(`https://cdn.jsdelivr.net/npm/onnxruntime-web@${ORT_VERSION}/dist/`);
-  for (const base of bases) {
-    try {
-      await loadScript(base + "ort.wasm.min.js");
-      ort.env.wasm.wasmPaths = new URL(base, location.href).href;
-      return base;
-    } catch (error) {
-      console.warn(error.message);
-    }
-  }
-  throw new Error("could not load onnxruntime-web: run 'npm install' in the project root, or allow the CDN");
+// onnxruntime-web from this server (the copy inside the package): nothing is loaded from elsewhere.
+async function loadOrt() {
+  const base = "ort/";
+  await loadScript(base + "ort.wasm.min.js");
+  ort.env.wasm.wasmPaths = new URL(base, location.href).href;
+  return base;
 }
 
 function getSession(name) {
@@ -244,7 +237,7 @@ async function main() {
   const config = await response.json();
   state.catalogue = config.models;
   state.paintings = config.paintings;
-  state.ortFrom = await loadOrt(config.localOrt);
+  state.ortFrom = await loadOrt();
   state.threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.wasm.numThreads = state.threads;
 

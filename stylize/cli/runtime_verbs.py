@@ -118,8 +118,8 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; browsers allow the camera on localhost or https)")
     p.add_argument("--model", "-m", action="append", metavar="PATH", help="also offer this contract .onnx file")
-    p.add_argument("--ort-web", metavar="DIR", help="folder of onnxruntime-web's dist files "
-                   "(default: node_modules of the project after 'npm install', else a CDN)")
+    p.add_argument("--ort-web", metavar="DIR", help="folder of another onnxruntime-web build's dist files "
+                   "(default: the copy inside the package; the page loads nothing from elsewhere)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
 
 

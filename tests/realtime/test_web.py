@@ -1,12 +1,14 @@
 """The browser page (`stylize serve`, onnxruntime-web) and the Node.js example, checked against
 onnxruntime in Python on the same frames.
 
-The browser tests need Debian's chromium, the playwright package and onnxruntime-web from
-``npm install``; the Node test needs node and that same install. Each skips without them.
+The browser tests need Debian's chromium and the playwright package (onnxruntime-web comes with the
+package); the Node test needs node and onnxruntime-web from ``npm install``. Each skips without them.
 """
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import json
 import re
 import shutil
@@ -22,7 +24,7 @@ import numpy as np
 import pytest
 
 from stylize import models
-from stylize.realtime.serve import ORT_WEB_VERSION, find_ort_web, make_server
+from stylize.realtime.serve import ORT_WEB_VERSION, PACKAGED_ORT_WEB, find_ort_web, make_server
 from stylize.realtime.session import StyleSession
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +32,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
                   "--use-fake-device-for-media-stream"]
-needs_ort_web = pytest.mark.skipif(find_ort_web() is None, reason="onnxruntime-web not installed: npm install")
+NPM_ORT_WEB = ROOT / "node_modules" / "onnxruntime-web" / "dist"
+needs_npm_ort_web = pytest.mark.skipif(not (NPM_ORT_WEB / "ort.wasm.min.js").is_file(),
+                                       reason="onnxruntime-web not installed: npm install")
 
 
 def test_web_runtime_versions_agree():
@@ -104,18 +108,41 @@ def test_serve_rejects_a_bad_ort_web_folder(tmp_path):
         find_ort_web(tmp_path)
 
 
+def test_the_page_loads_only_from_this_server(server):
+    """onnxruntime-web is served from the copy inside the package, byte for byte the npm release's
+    files, compressed or not as the client asks; the page names no other host."""
+    manifest = json.loads((PACKAGED_ORT_WEB / "manifest.json").read_text())
+    assert manifest["version"] == ORT_WEB_VERSION and (PACKAGED_ORT_WEB / "LICENSE").is_file()
+    for name, sha256 in manifest["files"].items():
+        for encoding in ("gzip", "identity"):
+            request = urllib.request.Request(server + "ort/" + name, headers={"Accept-Encoding": encoding})
+            with urllib.request.urlopen(request) as response:
+                body = response.read()
+                if response.headers.get("Content-Encoding") == "gzip":
+                    assert encoding == "gzip"
+                    body = gzip.decompress(body)
+                if name.endswith(".wasm"):
+                    assert response.headers["Content-Type"] == "application/wasm"  # streaming compilation
+            assert hashlib.sha256(body).hexdigest() == sha256, (name, encoding)
+        if NPM_ORT_WEB.is_dir():  # the packaged copy is the release package.json names
+            assert hashlib.sha256((NPM_ORT_WEB / name).read_bytes()).hexdigest() == sha256
+    for page_file in (ROOT / "realtime" / "web").glob("*.*"):
+        assert not re.search(r"https?://", page_file.read_text()), page_file.name
+    assert get(server + "ort/..%2F..%2Fserve.py")[0] == 404
+    policy = get(server)[1]["Content-Security-Policy"]  # and the browser enforces it (every page test runs under it)
+    assert "default-src 'self'" in policy and "connect-src 'self'" in policy and "http" not in policy
+
+
 @pytest.fixture
 def page(server):
     if CHROMIUM is None:
         pytest.skip("no chromium installed (apt-get install chromium)")
-    if find_ort_web() is None:
-        pytest.skip("onnxruntime-web not installed: npm install")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page()
         page.goto(server)
-        page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)", timeout=60_000)
+        page.wait_for_function("() => ['ready', 'error'].includes(document.body.dataset.state)", timeout=60_000)
         assert page.evaluate("window.stylize.error") is None
         yield page
         browser.close()
@@ -129,7 +156,7 @@ def canvas_image(page) -> np.ndarray:
 def test_page_offers_every_shipped_model_and_runs_multithreaded(page):
     options = page.eval_on_selector_all("#style option", "options => options.map(o => o.value)")
     assert sorted(options) == sorted(models.shipped_models())
-    assert page.evaluate("window.stylize.ortFrom") == "ort/"  # the local copy, not the CDN
+    assert page.evaluate("window.stylize.ortFrom") == "ort/"  # the packaged copy
     assert page.evaluate("self.crossOriginIsolated")  # the server's headers allow wasm threads
 
 
@@ -142,7 +169,7 @@ def test_page_stylizes_an_image_like_onnxruntime_in_python(page, tmp_path, name)
     page.select_option("#style", name)
     page.select_option("#max-size", "0")
     page.set_input_files("#image-input", str(path))
-    page.wait_for_function("window.stylize.frames >= 1 || window.stylize.error", timeout=60_000)
+    page.wait_for_function("() => window.stylize.frames >= 1 || window.stylize.error", timeout=60_000)
     assert page.evaluate("window.stylize.error") is None
     browser_output = canvas_image(page)
     expected = StyleSession(models.locate(name), "cpu").run(photo)
@@ -152,14 +179,14 @@ def test_page_stylizes_an_image_like_onnxruntime_in_python(page, tmp_path, name)
     assert "ms/frame" in page.text_content("#fps")
 
     page.eval_on_selector("#strength", "s => { s.value = '0.5'; s.dispatchEvent(new Event('change')); }")
-    page.wait_for_function("window.stylize.frames >= 2 || window.stylize.error", timeout=60_000)
+    page.wait_for_function("() => window.stylize.frames >= 2 || window.stylize.error", timeout=60_000)
     half = StyleSession(models.locate(name), "cpu").run(photo, strength=0.5)
     assert np.abs(canvas_image(page).astype(int) - half).max() <= 2
 
 
 def test_page_stylizes_the_webcam_live(page):
     page.click("#webcam")  # chromium's fake camera stands in for a real one
-    page.wait_for_function("window.stylize.frames >= 4 || window.stylize.error", timeout=60_000)
+    page.wait_for_function("() => window.stylize.frames >= 4 || window.stylize.error", timeout=60_000)
     assert page.evaluate("window.stylize.error") is None
     assert re.match(r"\d+\.\d fps", page.text_content("#fps"))
     assert page.evaluate("window.stylize.fps") > 0
@@ -167,7 +194,7 @@ def test_page_stylizes_the_webcam_live(page):
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
-@needs_ort_web
+@needs_npm_ort_web
 def test_node_example_matches_onnxruntime_in_python(tmp_path):
     rng = np.random.default_rng(2)
     photo = cv2.GaussianBlur(rng.integers(0, 256, (45, 67, 3), np.uint8), (0, 0), 2)
@@ -193,7 +220,7 @@ def test_page_starts_on_the_default_style_or_the_one_in_the_address(page, server
     assert page.evaluate("window.stylize.model") == models.DEFAULT_STYLE
     other = next(n for n in sorted(models.shipped_models()) if n != models.DEFAULT_STYLE)
     page.goto(f"{server}?model={other}")
-    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
+    page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60_000)
     assert page.evaluate("window.stylize.model") == other == page.eval_on_selector("#style", "s => s.value")
 
 
@@ -224,7 +251,7 @@ def test_page_paints_with_a_painting_given_to_it_like_python(page, tmp_path):
     art = cv2.GaussianBlur(rng.integers(0, 256, (256, 256, 3), np.uint8), (0, 0), 3)  # the encoder's size: no resize
     cv2.imwrite(str(tmp_path / "art.png"), art)
     page.set_input_files("#painting-input", str(tmp_path / "art.png"))
-    page.wait_for_function("window.stylize.styleVector || window.stylize.error", timeout=60_000)
+    page.wait_for_function("() => window.stylize.styleVector || window.stylize.error", timeout=60_000)
     assert page.evaluate("window.stylize.error") is None
     vector = np.array(page.evaluate("Array.from(window.stylize.styleVector)"), np.float32)
     # the int8 encoder may land one quantization step (0.02) apart where a canvas pixel rounds differently
@@ -234,7 +261,7 @@ def test_page_paints_with_a_painting_given_to_it_like_python(page, tmp_path):
     cv2.imwrite(str(tmp_path / "photo.png"), photo)
     page.select_option("#max-size", "0")
     page.set_input_files("#image-input", str(tmp_path / "photo.png"))
-    page.wait_for_function("window.stylize.frames >= 1 || window.stylize.error", timeout=60_000)
+    page.wait_for_function("() => window.stylize.frames >= 1 || window.stylize.error", timeout=60_000)
     expected = StyleSession(models.LIVE_MODEL, "cpu").run(photo, 1.0, vector)
     assert np.abs(canvas_image(page).astype(int) - expected).max() <= 2
     assert "art.png" in page.text_content("#status")
