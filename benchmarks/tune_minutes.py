@@ -2,7 +2,8 @@
 starts from the live model painting it), as the README tells a user to run it.
 
     python benchmarks/tune_minutes.py --painting ../shared/data/paintings/la_muse.jpg \\
-        --data ../shared/data/train --content ../shared/data/content --steps 150 [-o runs/tune]
+        --data ../shared/data/train --content ../shared/data/content [-o runs/tune] \\
+        [-- --steps 150 --style-weight 4 ...]   # anything after -- goes to `stylize train` as it is
 
 Prints the training minutes, and the VGG16 painting distance of the models report (5 content photos at
 512 px) for the live model with that painting and for the tuned model, with the date. Needs VGG16.
@@ -29,34 +30,47 @@ def mean_distance(stylizer, photos: list[np.ndarray], painting: np.ndarray, netw
     return {k: float(np.mean([s[k] for s in scores])) for k in ("style", "content")}
 
 
+def measure_tune(painting: str, data: str, photos: list[np.ndarray], network, size: int = 512,
+                 train_args: tuple[str, ...] = (), run: str | None = None) -> dict:
+    """Run `stylize train --style PAINTING --data DATA` (plus ``train_args``) and export, timed; score the
+    live model and the tuned model on ``photos`` (BGR, already at ``size``). Raises on a failed run."""
+    with tempfile.TemporaryDirectory(prefix="stylize-tune-") as tmp:
+        run_dir = Path(run or Path(tmp) / "run")
+        model = run_dir.parent / f"{run_dir.name}.onnx"
+        started = time.perf_counter()
+        code = stylize(["train", "--style", painting, "--data", data, "-o", str(run_dir), "--export", str(model),
+                        *train_args])
+        minutes = (time.perf_counter() - started) / 60
+        if code != 0:
+            raise RuntimeError(f"stylize train exited with {code}")
+        target = resize_longer_side(read_image(painting), size)
+        live = mean_distance(open_stylizer(None, [painting], device="cpu", precision="fp32"), photos, target, network)
+        tuned = mean_distance(open_stylizer(str(model), device="cpu", precision="fp32"), photos, target, network)
+    return {"painting": Path(painting).name, "train_args": list(train_args), "minutes": minutes, "live": live,
+            "tuned": tuned, "date": time.strftime("%Y-%m-%d")}
+
+
+def tune_line(result: dict) -> str:
+    """One sentence for a report."""
+    args = " ".join(result["train_args"]) or "the defaults"
+    return (f"Tune, {result['date']}: `stylize train --style {result['painting']} --data PHOTOS` ({args}) took "
+            f"{result['minutes']:.1f} min here, training and export; painting distance {result['live']['style']:.3f} "
+            f"(live model) -> {result['tuned']['style']:.3f} (tuned), content {result['live']['content']:.3f} -> "
+            f"{result['tuned']['content']:.3f}.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--painting", required=True)
     parser.add_argument("--data", required=True, help="training photos")
     parser.add_argument("--content", nargs="+", required=True, help="content photos or folders to score on")
-    parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("-o", "--output", help="run folder (default: a temporary one)")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="stylize-tune-") as tmp:
-        run = Path(args.output or Path(tmp) / "run")
-        model = run.parent / f"{run.name}.onnx"
-        started = time.perf_counter()
-        code = stylize(["train", "--style", args.painting, "--data", args.data, "-o", str(run), "--steps",
-                        str(args.steps), "--export", str(model)])
-        minutes = (time.perf_counter() - started) / 60
-        if code != 0:
-            return code
-        photos = [resize_longer_side(read_image(p), args.size) for p in content_files(args.content)]
-        painting = resize_longer_side(read_image(args.painting), args.size)
-        network = distance_network()
-        live = mean_distance(open_stylizer(None, [args.painting], device="cpu", precision="fp32"), photos, painting,
-                             network)
-        tuned = mean_distance(open_stylizer(str(model), device="cpu", precision="fp32"), photos, painting, network)
-    print(f"{time.strftime('%Y-%m-%d')}, {Path(args.painting).name}, {args.steps} steps in {minutes:.1f} min "
-          f"(training and export, this machine)")
-    print(f"  live model: style {live['style']:.3f}, content {live['content']:.3f}")
-    print(f"  tuned:      style {tuned['style']:.3f}, content {tuned['content']:.3f}")
+    argv = sys.argv[1:] if argv is None else argv
+    extra = tuple(argv[argv.index("--") + 1:]) if "--" in argv else ()
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    photos = [resize_longer_side(read_image(p), args.size) for p in content_files(args.content)]
+    print(tune_line(measure_tune(args.painting, args.data, photos, distance_network(), args.size, extra, args.output)))
     return 0
 
 

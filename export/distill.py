@@ -48,6 +48,7 @@ class DistillSettings(SavedSettings):
     held_out: tuple[str, ...] = HELD_OUT_PAINTINGS
     width: float = 1.0
     crops_per_painting: int = 6
+    colour_variants: int = 0  # extra crops per painting, hue/saturation/contrast-jittered and turned
     pairs: int = 3000
     blend_fraction: float = 0.3
     steps: int = 20000
@@ -116,6 +117,19 @@ def training_paintings(settings: DistillSettings) -> list[Path]:
     return sorted(files, key=lambda p: p.name)
 
 
+def colour_variant(crop_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A painting crop with its hue turned, saturation and contrast scaled and the canvas turned or
+    mirrored: a plausible other painting, so the style vectors the model learns from fill more of the
+    space the style-prediction net maps paintings into (few paintings, many styles to generalise to)."""
+    hsv = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(0, 180)) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.6, 1.4), 0, 255)
+    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
+    out = np.clip((out - out.mean()) * rng.uniform(0.7, 1.3) + out.mean(), 0, 255).astype(np.uint8)
+    out = np.rot90(out, int(rng.integers(4)))
+    return np.ascontiguousarray(out[:, ::-1] if rng.random() < 0.5 else out)
+
+
 def build_style_bank(settings: DistillSettings, teacher: Teacher, rng: np.random.Generator) -> dict:
     """Style vectors (and the crops they came from) for every training painting."""
     from ..realtime.images import read_image
@@ -123,9 +137,11 @@ def build_style_bank(settings: DistillSettings, teacher: Teacher, rng: np.random
     vectors, crops, sources = [], [], []
     for index, path in enumerate(training_paintings(settings)):
         painting = read_image(path)
-        for k in range(settings.crops_per_painting):
+        for k in range(settings.crops_per_painting + settings.colour_variants):
             crop = square_crop(painting, None) if k == 0 else square_crop(painting, rng, rng.uniform(0.5, 0.9))
             crop = cv2.resize(crop, (settings.gram_size, settings.gram_size), interpolation=cv2.INTER_AREA)
+            if k >= settings.crops_per_painting:
+                crop = colour_variant(crop, rng)
             vectors.append(teacher.style_vector(crop))
             crops.append(crop)
             sources.append(index)

@@ -59,7 +59,9 @@ class SavedSettings:
 
 @dataclass
 class TrainSettings(SavedSettings):
-    """How a style net is trained. Defaults suit the CPU real-time net on a 2-core machine."""
+    """How a style net is trained. Defaults tune the live model's painting of the style (the fast net)
+    in a few minutes on a 2-core CPU; from random weights (--no-init-live) a net needs a gentler
+    start: style weight 2, 256 px crops, about 700 steps (scripts/train_shipped.sh)."""
 
     style: str = _opt("", "style image")
     data: str = _opt("", "folder of training photos")
@@ -68,13 +70,15 @@ class TrainSettings(SavedSettings):
     width: float = _opt(1.0, "channel width multiplier of the net", above=0.0, maximum=8.0)
     backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
                                  "('stylize weights install vgg16'), else effnet-lite0", choices=BACKBONE_NAMES)
-    steps: int = _opt(2000, "optimisation steps", minimum=1)
+    steps: int = _opt(250, "optimisation steps (250: about 4 minutes on a 2-core CPU from the live model)",
+                      minimum=1)
     batch_size: int = _opt(4, "photos per step", minimum=1)
-    image_size: int = _opt(256, "training crop size in pixels", minimum=32)
+    image_size: int = _opt(192, "training crop size in pixels", minimum=32)
     style_size: int = _opt(384, "longer side of the style image in pixels (larger: larger strokes and shapes)",
                            minimum=32)
     content_weight: float = _opt(1.0, "weight of the content loss", minimum=0.0)
-    style_weight: float = _opt(2.0, "weight of the style (Gram) loss", minimum=0.0)
+    style_weight: float = _opt(8.0, "weight of the style (Gram) loss (8 suits a start from the live model; "
+                                    "from random weights 2, or the texture paints over the photo)", minimum=0.0)
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss", minimum=0.0)
     temporal_weight: float = _opt(0.0, "weight of the temporal robustness term against video flicker "
                                        "(output change under a small pan plus camera noise, relative to the input's)",

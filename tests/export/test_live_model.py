@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -63,10 +64,13 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
     (paintings / "art.png").write_bytes(style_image.read_bytes())
     (paintings / "la_muse.jpg").write_bytes(style_image.read_bytes())  # held out: must never be read
     settings = DistillSettings(teacher_dir=str(teacher), paintings=[str(paintings)], photos=str(photo_folder),
-                               width=0.25, crops_per_painting=2, pairs=6, steps=4, batch_size=2, image_size=64,
-                               checkpoint_every=2)
+                               width=0.25, crops_per_painting=2, colour_variants=2, pairs=6, steps=4, batch_size=2,
+                               image_size=64, checkpoint_every=2)
     checkpoint = distill(settings, tmp_path / "run", progress=False)
     assert [p["file"] for p in json.loads((tmp_path / "run" / "paintings.json").read_text())] == ["art.png"]
+    with np.load(tmp_path / "run" / "style_bank.npz") as bank:  # 2 crops and 2 colour variants of the one painting
+        assert len(bank["vectors"]) == len(bank["crops"]) == 4 and (bank["painting_of_crop"] == 0).all()
+        assert not np.array_equal(bank["crops"][2], bank["crops"][0])
     resumed = distill(DistillSettings(**{**settings.to_dict(), "steps": 6}), tmp_path / "run", resume=True,
                       progress=False)
     assert torch.load(resumed, weights_only=True)["step"] == 6 and resumed == checkpoint
@@ -80,6 +84,18 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
     frame = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     default, other = session.run(frame), session.run(frame, 1.0, np.zeros(100, np.float32))
     assert default.shape == frame.shape and not np.array_equal(default, other)
+
+
+def test_colour_variants_are_other_paintings_of_the_same_size(style_image):
+    from stylize.export.distill import colour_variant
+    from stylize.realtime.images import read_image
+
+    crop = cv2.resize(read_image(style_image), (64, 64))
+    rng = np.random.default_rng(0)
+    variants = [colour_variant(crop, rng) for _ in range(4)]
+    assert all(v.shape == crop.shape and v.dtype == np.uint8 for v in variants)
+    hues = [float(np.median(cv2.cvtColor(v, cv2.COLOR_BGR2HSV)[..., 0])) for v in variants]
+    assert len({round(h) for h in hues}) > 1  # the palette moves
 
 
 def test_the_shipped_live_weights_match_the_shipped_live_model(photo):
