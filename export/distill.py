@@ -5,7 +5,8 @@ Two signals, both cheap enough for a 2-core CPU:
   files) paints (photo crop, style vector) pairs once; the student learns to match it (L1);
 - the papers' perceptual losses: VGG16 Gram matrices of the student's output against those of the
   painting crop the vector came from (blends: the blend of the Gram matrices), plus content, so the
-  student can end closer to the painting than its teacher.
+  student can end closer to the painting than its teacher; and the per-style recipe's temporal term
+  against flicker.
 
 Style vectors come from the teacher's style-prediction net on several crops of every training
 painting (random crops widen what the student sees), and from blends of two. The paintings held out
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 
 from .conditional_net import ConditionalFastNet
 from .losses import build_loss_network, gram_matrix, relative_mse
+from .perceptual import TEMPORAL_NOISE, temporal_loss
 from .safe_load import load_tensors
 from .settings import SavedSettings
 
@@ -58,6 +60,7 @@ class DistillSettings(SavedSettings):
     l1_weight: float = 1.0
     style_weight: float = 0.0  # VGG16 Gram loss against the painting crop; 0 = distillation only
     content_weight: float = 0.0
+    temporal_weight: float = 0.0  # the per-style recipe's term against flicker (small pan plus camera noise)
     gram_size: int = 256  # painting crops are scaled to this many px for their Gram matrices
     seed: int = 0
     checkpoint_every: int = 100
@@ -272,6 +275,11 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                 for n in vgg.style_layers) / len(vgg.style_layers)
             terms["content"] = settings.content_weight * sum(
                 relative_mse(feats[n], content_feats[n]) for n in vgg.content_layers)
+        if settings.temporal_weight > 0:
+            noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, tuple(photo.shape)).astype(np.float32))
+            shift = tuple(int(v) for v in rng.integers(0, net.size_multiple, 2))
+            terms["temporal"] = settings.temporal_weight * temporal_loss(
+                lambda x: net(x, style), photo, output, noise, shift, size_multiple=net.size_multiple)
         total = sum(terms.values())
         if not torch.isfinite(total):
             raise RuntimeError(f"loss became {float(total)} at step {step}; last good checkpoint: {ckpt_path}")

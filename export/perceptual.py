@@ -53,17 +53,19 @@ class PerceptualLoss:
 TEMPORAL_NOISE = 2.0 / 255  # sensor-like noise for the temporal robustness term
 
 
-def temporal_loss(net: torch.nn.Module, batch: torch.Tensor, output: torch.Tensor, noise: torch.Tensor,
-                  shift: tuple[int, int] = (0, 0),
-                  batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, output: torch.Tensor,
+                  noise: torch.Tensor, shift: tuple[int, int] = (0, 0),
+                  batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  size_multiple: int | None = None) -> torch.Tensor:
     """How much the output moves when the camera moves a little and adds noise, relative to how much
     the input moved: 1 = flickers like the input, 0 = perfectly steady (trains against flicker).
 
     The perturbed frame is ``batch`` cropped at offset ``shift`` (dy, dx < the net's size multiple,
     i.e. a small pan that the net's strides cannot absorb) plus ``noise``; its output must match the
-    same region of ``output``. A margin of one size multiple is left out, where padding differs.
+    same region of ``output``. A margin of one size multiple (``net.size_multiple`` unless given) is
+    left out, where padding differs.
     """
-    m = net.size_multiple
+    m = size_multiple or net.size_multiple
     (dy, dx), h, w = shift, batch.shape[2] - m, batch.shape[3] - m
     clean = batch[:, :, dy:dy + h, dx:dx + w]
     noisy = (clean + noise[:, :, :h, :w]).clamp(0, 1)
