@@ -16,10 +16,26 @@ def describe_models(paths: list[str] | None) -> list[dict]:
         rows.append({
             "name": info.name, "style": info.style, "architecture": info.architecture, "backbone": info.backbone,
             "io_layout": info.io_layout, "size_mb": round(path.stat().st_size / 2**20, 2), "path": str(path),
-            "trained_steps": info.settings.get("trained_steps"), "style_dims": info.style_dims,
-            "metadata": info.metadata,
+            "trained_steps": info.settings.get("trained_steps"), "started_from": started_from(info.settings),
+            "style_dims": info.style_dims, "metadata": info.metadata,
         })
     return rows
+
+
+def started_from(settings: dict) -> str | None:
+    """What a model's last training stage began from: another run (``--init-from``; its steps are not in
+    the model's count) or the live model; None for a net trained from random weights."""
+    if settings.get("init_from"):
+        return Path(str(settings["init_from"])).name
+    if settings.get("init_live"):
+        return "the live model"
+    return None
+
+
+def steps_text(row: dict) -> str:
+    """The steps column: this model's training steps, and what they continued."""
+    steps = str(row["trained_steps"] or "-")
+    return f"{steps} after {row['started_from']}" if row["started_from"] else steps
 
 
 def models_markdown(rows: list[dict]) -> str:
@@ -29,7 +45,7 @@ def models_markdown(rows: list[dict]) -> str:
     for r in rows:
         s = json.loads(r["metadata"].get("stylize.training_settings", "{}"))
         lines.append(f"| `{r['name']}` | {r['style']} | {r['architecture']} (width {s.get('width', '-')}) | "
-                     f"{r['trained_steps'] or '-'} | {s.get('style_weight', '-')} | {s.get('temporal_weight', 0)} | "
+                     f"{steps_text(r)} | {s.get('style_weight', '-')} | {s.get('temporal_weight', 0)} | "
                      f"{s.get('image_size', '-')} | "
                      f"{r['backbone']} | {r['size_mb']} |")
     return "\n".join(lines)

@@ -206,7 +206,7 @@ def run_on_ray(args: argparse.Namespace, chosen, size: tuple[int, int] | None) -
 
 
 def show_models(args: argparse.Namespace) -> int:
-    from ..realtime.model_listing import describe_models, models_markdown
+    from ..realtime.model_listing import describe_models, models_markdown, steps_text
 
     rows = describe_models(args.model)
     if args.json:
@@ -219,5 +219,5 @@ def show_models(args: argparse.Namespace) -> int:
         print(f"{'name':<28} {'style':<22} {'architecture':<16} {'backbone':<13} {'io':<15} {'MB':>6}  steps")
         for r in rows:
             print(f"{r['name']:<28} {r['style']:<22} {r['architecture']:<16} {r['backbone']:<13} "
-                  f"{r['io_layout']:<15} {r['size_mb']:>6}  {r['trained_steps'] or '-'}")
+                  f"{r['io_layout']:<15} {r['size_mb']:>6}  {steps_text(r)}")
     return 0

@@ -109,6 +109,16 @@ def test_models_lists_given_models_with_metadata(negative_model, capsys):
     assert given[0]["metadata"]["stylize.contract_version"] == "1"
 
 
+@pytest.mark.parametrize("settings, shown", [({"trained_steps": 700}, "700"),
+                                             ({"trained_steps": 200, "init_from": "/runs/candy_zeros"},
+                                              "200 after candy_zeros"),
+                                             ({"trained_steps": 250, "init_live": True}, "250 after the live model")])
+def test_models_say_what_a_last_training_stage_continued(settings, shown):
+    from stylize.realtime.model_listing import started_from, steps_text
+
+    assert steps_text({"trained_steps": settings["trained_steps"], "started_from": started_from(settings)}) == shown
+
+
 def test_runtime_never_imports_torch(negative_model, tmp_path):
     code = (
         "import sys; from stylize.cli import main; "
