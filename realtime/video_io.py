@@ -190,9 +190,15 @@ class VideoWriter:
         pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-framerate", str(rate), "-i", "-"]
+        webm = self.path.suffix.lower() == ".webm"  # WebM holds only VP8/VP9/AV1 video and Vorbis/Opus audio
         if audio_from is not None:
-            cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-b:a", "192k"]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", pix_fmt]
+            cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?",
+                    *(["-c:a", "libopus", "-b:a", "128k"] if webm else ["-c:a", "aac", "-b:a", "192k"])]
+        if webm:  # VP9 in its real-time mode; constant quality about that of H.264 at --crf 18
+            cmd += ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
+                    "-crf", str(crf + 13), "-b:v", "0", "-pix_fmt", pix_fmt]
+        else:
+            cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", pix_fmt]
         if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
             cmd += ["-movflags", "+faststart"]
         cmd.append(str(self.tmp))
@@ -206,8 +212,9 @@ class VideoWriter:
             raise UserError(f"cannot start ffmpeg: {exc}") from exc
 
     def _error(self) -> str:
+        """ffmpeg's first lines of complaint: the cause comes first, its consequences after."""
         self._log.seek(0)
-        return self._log.read().decode(errors="replace").strip()[-500:]
+        return " ".join(self._log.read().decode(errors="replace").strip().splitlines()[:3])[:500]
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[1] != self.size[0] or frame.shape[0] != self.size[1]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -117,7 +118,8 @@ def probe(path: Path) -> dict:
     fps = cap.get(cv2.CAP_PROP_FPS)
     cap.release()
     info = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
-    return {"frames": count, "fps": fps, "size": size, "audio": "Audio:" in info}
+    codecs = re.findall(r"Stream #\S+: (?:Video|Audio): (\w+)", info)
+    return {"frames": count, "fps": fps, "size": size, "audio": "Audio:" in info, "codecs": codecs}
 
 
 @pytest.fixture

@@ -24,6 +24,20 @@ def test_video_round_trip_keeps_frames_fps_size_and_audio(tmp_path, clip, negati
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
+@pytest.mark.parametrize("suffix, codecs", [(".mp4", ["h264", "aac"]), (".mkv", ["h264", "aac"]),
+                                           (".webm", ["vp9", "opus"])])
+def test_each_container_gets_codecs_it_can_hold(tmp_path, clip, negative_model, suffix, codecs):
+    """WebM holds only VP8/VP9/AV1 and Vorbis/Opus: H.264/AAC there once failed after all the work."""
+    out = tmp_path / f"out{suffix}"
+    assert main(["video", str(clip), "-o", str(out), "--model", str(negative_model), "--no-progress"]) == 0
+    info = probe(out)
+    assert info["codecs"] == codecs and info["frames"] == 12 and info["size"] == probe(clip)["size"]
+    odd = make_clip(tmp_path / "odd_in.mp4", size=(65, 47), frames=3, audio=False)  # 4:4:4 for odd sizes
+    assert main(["video", str(odd), "-o", str(tmp_path / f"odd{suffix}"), "-m", str(negative_model),
+                 "--no-progress"]) == 0
+    assert probe(tmp_path / f"odd{suffix}")["size"] == (65, 47)
+
+
 def test_video_without_audio_odd_size_and_resize(tmp_path, negative_model):
     clip = make_clip(tmp_path / "odd.mp4", size=(641, 479), frames=5, fps="30000/1001", audio=False)
     out = tmp_path / "odd_out.mp4"
