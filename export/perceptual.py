@@ -51,6 +51,7 @@ class PerceptualLoss:
 
 
 TEMPORAL_NOISE = 2.0 / 255  # sensor-like noise for the temporal robustness term
+BORDER_MARGIN_CELLS = 2  # the border term's band, in the net's size multiples (16 px for the fast net)
 
 
 def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, output: torch.Tensor,
@@ -73,3 +74,23 @@ def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tens
     reference = output[:, :, dy:dy + h, dx:dx + w][:, :, m:-m, m:-m]
     input_change = F.mse_loss(noisy, clean)
     return F.mse_loss(moved, reference) / (batch_mean(input_change) if batch_mean else input_change).clamp_min(1e-8)
+
+
+def border_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, output: torch.Tensor,
+                margin: int, batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """How differently the net paints the pixels next to a frame's edge than the same pixels seen
+    inside a larger frame, relative to the picture's own variation: 0 = no trace of the edge.
+
+    A net whose convolutions pad with zeros can sense the edge, and a strong style term rewards painting
+    the style's dominant colour there: a band across the top of every picture. ``batch`` cropped by
+    ``margin`` on every side is painted again; within ``margin`` of its edge it must match ``output``
+    (which saw those pixels inside), held fixed.
+    """
+    painted = net(batch[:, :, margin:-margin, margin:-margin])
+    reference = output[:, :, margin:-margin, margin:-margin].detach()
+    band = torch.ones_like(reference[:1, :1])
+    band[..., margin:-margin, margin:-margin] = 0
+    difference = ((painted - reference) ** 2 * band).sum() / (band.sum() * painted.shape[0] * painted.shape[1])
+    variation = reference.var()
+    return difference / (batch_mean(variation) if batch_mean else variation).clamp_min(1e-8)
+

@@ -83,6 +83,9 @@ class TrainSettings(SavedSettings):
     temporal_weight: float = _opt(0.0, "weight of the temporal robustness term against video flicker "
                                        "(output change under a small pan plus camera noise, relative to the input's)",
                                   minimum=0.0)
+    border_weight: float = _opt(1.0, "weight of the border term: the pixels next to a frame's edge must be painted as "
+                                     "they are inside a larger frame (against a band of the style's colour along "
+                                     "the top of every picture)", minimum=0.0)
     lr: float = _opt(2e-3, "Adam learning rate", above=0.0)
     init_from: str = _opt("", "warm start: begin from the net of another run's checkpoint (same architecture "
                               "and width), e.g. a finished style; a new style then needs far fewer steps")

@@ -38,7 +38,8 @@ def cli_args(settings, run: Path, *extra: str) -> list[str]:
     return ["--style", settings.style, "--data", settings.data, "-o", str(run), "--backbone", "effnet-lite0",
             "--width", str(settings.width), "--batch-size", "1", "--image-size", str(settings.image_size),
             "--style-size", str(settings.style_size), "--style-weight", str(settings.style_weight),
-            "--lr", str(settings.lr), "--held-out", str(settings.held_out), "--device", "cpu", *extra]
+            "--lr", str(settings.lr), "--held-out", str(settings.held_out),
+            "--border-weight", str(settings.border_weight), "--device", "cpu", *extra]
 
 
 def effective_weights(state: dict, width: float) -> torch.Tensor:

@@ -20,7 +20,7 @@ from stylize.realtime.session import StyleSession
 def tiny_settings(style, data, **overrides) -> TrainSettings:
     values = dict(style=str(style), data=str(data), width=0.25, steps=6, batch_size=2, image_size=32,
                   style_size=64, checkpoint_every=3, preview_every=3, held_out=2, style_weight=5.0, lr=5e-3,
-                  backbone="effnet-lite0")
+                  backbone="effnet-lite0", border_weight=0.0)
     values.update(overrides)
     return TrainSettings(**values)
 
@@ -221,6 +221,29 @@ def test_temporal_term_lowers_noise_flicker(tmp_path, photo_folder, style_image)
 
     plain, steady = flicker(0.0, "plain"), flicker(1.0, "steady")
     assert steady < 0.9 * plain, (steady, plain)  # deterministic: training on the CPU is seeded
+
+
+def test_border_term_sees_a_band_painted_along_the_edge():
+    from stylize.export.perceptual import border_loss
+
+    frames = torch.rand(2, 3, 64, 64)
+
+    def banded(x: torch.Tensor) -> torch.Tensor:  # paints the top rows orange whatever the picture shows
+        x = x.clone()
+        x[:, :, :6] = torch.tensor([1.0, 0.5, 0.0])[:, None, None]
+        return x
+
+    assert border_loss(lambda x: x, frames, frames, 16) == 0  # no trace of the edge
+    assert border_loss(banded, frames, banded(frames), 16) > 0.5
+
+
+def test_training_with_the_border_term(tmp_path, photo_folder, style_image):
+    ckpt = train(tiny_settings(style_image, photo_folder, steps=2, image_size=64, border_weight=1.0), tmp_path / "run",
+                 progress=False)
+    assert all(record["border"] > 0 for record in load_checkpoint(ckpt)["history"])
+    small = train(tiny_settings(style_image, photo_folder, steps=1, image_size=32, border_weight=1.0),
+                  tmp_path / "small", progress=False)  # the smallest crops: a narrower band
+    assert load_checkpoint(small)["history"][0]["border"] > 0
 
 
 def test_training_with_a_vgg_loss_network_from_a_weights_file(tmp_path, photo_folder, style_image):
