@@ -146,6 +146,28 @@ def check_whole_image(path: str | Path, allow_truncated: bool = False) -> tuple[
     return size
 
 
+EXIF_ORIENTATION_TAG = 0x0112
+# how to turn the stored pixels upright for each EXIF orientation (Pillow's ImageOps.exif_transpose)
+ORIENTATIONS = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+                5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
+                7: lambda a: np.rot90(a.swapaxes(0, 1), 2), 8: lambda a: np.rot90(a, 1)}
+
+
+def exif_orientation(path: str | Path) -> int:
+    """The EXIF orientation tag of an image file (1, upright, when there is none or it cannot be read)."""
+    try:
+        with Image.open(path) as image:
+            value = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+        return value if value in ORIENTATIONS else 1
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not stop a readable picture
+        return 1
+
+
+def upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The pixels as a photo viewer shows them, given the file's EXIF orientation."""
+    return np.ascontiguousarray(ORIENTATIONS[orientation](image)) if orientation in ORIENTATIONS else image
+
+
 def _decode(path: str | Path, allow_truncated: bool = False) -> np.ndarray:
     width, height = check_whole_image(path, allow_truncated)
     try:
@@ -156,7 +178,7 @@ def _decode(path: str | Path, allow_truncated: bool = False) -> np.ndarray:
         raise UserError(f"{path}: not a readable image (corrupt or unsupported format)")
     if image.shape[:2] != (height, width):  # the decoder must agree with the header the limit was checked on
         raise UserError(f"{path}: decoded as {image.shape[1]}x{image.shape[0]}, but its header says {width}x{height}")
-    return image
+    return upright(image, exif_orientation(path))  # phone photos store pixels sideways and say so in EXIF
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:

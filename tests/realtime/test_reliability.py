@@ -294,3 +294,24 @@ def test_two_runs_to_one_output_leave_one_whole_file(tmp_path, clip, negative_mo
     assert all(run.returncode == 0 for run in runs), results
     assert probe(out)["frames"] == 12
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["clip.mp4", "negative.onnx", "out.mp4"])
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_honoured_as_photo_viewers_do(tmp_path, negative_model, orientation):
+    """A phone photo tagged "rotate 90" once came out sideways: pixels are turned upright as Pillow's
+    exif_transpose (and every photo viewer) turns them, before the model sees them."""
+    from PIL import Image, ImageOps
+
+    from stylize.realtime.images import read_image
+
+    pixels = np.random.default_rng(orientation).integers(0, 256, (12, 20, 3), np.uint8)
+    stored = Image.fromarray(pixels)
+    exif = stored.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "phone.png"
+    stored.save(path, exif=exif)
+    with Image.open(path) as image:
+        viewed = np.asarray(ImageOps.exif_transpose(image))[:, :, ::-1]
+    assert np.array_equal(read_image(path), viewed)
+    assert main(["image", str(path), "-o", str(tmp_path / "out.png"), "-m", str(negative_model)]) == 0
+    assert np.array_equal(cv2.imread(str(tmp_path / "out.png")), 255 - viewed)  # the negative model: 255 - frame
