@@ -12,6 +12,7 @@ magnitude between layers).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +30,8 @@ from .losses import resolve_backbone
 from ..realtime.errors import UserError
 from ..realtime.images import IMAGE_SUFFIXES, max_pixels, read_image, write_image
 from ..realtime.outputs import check_outputs, prepare_output_file
+
+log = logging.getLogger(__name__)
 
 MIN_SIZE = 32  # the deepest taps sit at 1/16 resolution
 LBFGS_MAX_EVALUATIONS = 20  # per iteration, for the strong-Wolfe line search
@@ -96,12 +99,17 @@ class GatysObjective:
             self.content_scale = {n: float(0.5 * (t ** 2).sum()) + 1e-12 for n, t in self.content_targets.items()}
 
     def calibrate(self, image: torch.Tensor) -> None:
-        """Normalise each style layer by its loss at ``image`` (the start of the optimisation)."""
+        """Normalise each style layer by its loss at ``image`` (the start of the optimisation), but by no
+        less than a thousandth of the style's own energy (its loss at zero features): a start that
+        already matches a layer (content and style the same picture) must not turn rounding noise into
+        a loss of 1, whose huge gradients drove the pixels to NaN."""
         if not self.settings.normalize:
             return
         with torch.no_grad():
-            raw = self.style_terms(self.network(image))
-        self.style_scale = {n: max(float(v), 1e-12) for n, v in raw.items()}
+            feats = self.network(image)
+            raw = self.style_terms(feats)
+            energy = self.style_terms({n: torch.zeros_like(f) for n, f in feats.items()})
+        self.style_scale = {n: max(float(v), 1e-3 * float(energy[n]), 1e-12) for n, v in raw.items()}
 
     def style_terms(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {}
@@ -229,8 +237,20 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
             evaluated.update(at=image.detach().clone(), grad=image.grad.clone(), loss=terms["total"].detach())
             return terms["total"]
 
-        for _ in range(iterations):
+        for iteration in range(iterations):
+            loss = closure()
+            if not (torch.isfinite(loss) and torch.isfinite(image.grad).all()):
+                raise UserError(f"the optimisation diverged (the loss became {float(loss)}) at iteration {done + 1}; "
+                                "nothing was written: try --optimizer adam, a smaller --lr or other loss weights")
+            if not (loss > 0 and image.grad.abs().max() > 0):  # e.g. content and style the same picture
+                log.info(f"nothing left to optimise at {size} px (loss {float(loss):.3g}, no gradient)")
+                bar.update(iterations - iteration)
+                done += iterations - iteration
+                break
             optimizer.step(closure)
+            if not torch.isfinite(image).all():
+                raise UserError(f"the optimisation diverged (not-a-number pixels) at iteration {done + 1}; nothing "
+                                "was written: try --optimizer adam, a smaller --lr or other loss weights")
             if settings.optimizer == "adam":  # clamping between L-BFGS steps would break its curvature history
                 with torch.no_grad():
                     image.clamp_(0, 1)

@@ -67,6 +67,32 @@ def test_gatys_with_vgg16_descends_without_blowing_up(tmp_path, content_image, s
         assert all(b <= a * (1 + 1e-5) for a, b in zip(totals, totals[1:])), totals
 
 
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_content_and_style_the_same_picture_gives_that_picture(tmp_path, content_image, optimizer):
+    """The start already matches: rounding noise once became the loss, and the pixels NaN (a black image)."""
+    settings = GatysSettings(size=64, iterations=4, optimizer=optimizer, lr=0.01)
+    summary = stylize(str(content_image), [str(content_image)], str(tmp_path / "out.png"), settings, progress=False)
+    assert all(np.isfinite([h["total"] for h in summary["history"]]))
+    result, content = cv2.imread(str(tmp_path / "out.png")).astype(int), cv2.imread(str(content_image))
+    assert np.abs(result - cv2.resize(content, result.shape[1::-1], interpolation=cv2.INTER_AREA)).mean() < 6
+
+
+def test_pixels_that_turn_nan_are_refused_and_nothing_is_written(tmp_path, content_image, style_image, monkeypatch):
+    from stylize.export import gatys
+
+    original = gatys.GatysObjective.__call__
+
+    def poisoned(self, image):
+        terms = original(self, image)
+        return {**terms, "total": terms["total"] * float("nan")}
+
+    monkeypatch.setattr(gatys.GatysObjective, "__call__", poisoned)
+    with pytest.raises(UserError, match="diverged"):
+        stylize(str(content_image), [str(style_image)], str(tmp_path / "out.png"),
+                GatysSettings(size=64, iterations=3, optimizer="adam"), progress=False)
+    assert not list(tmp_path.glob("out*"))
+
+
 def test_original_colors_keep_the_content_chroma(tmp_path, content_image, style_image):
     settings = GatysSettings(size=64, iterations=5, style_weight=10.0, original_colors=True)
     stylize(str(content_image), [str(style_image)], str(tmp_path / "o.png"), settings, progress=False)
