@@ -181,13 +181,16 @@ class StyleSession:
         return vector
 
     def check_output(self, out: np.ndarray, fed: np.ndarray) -> None:
-        """Refuse an output that breaks the contract (another size or type than the frame): a broken
-        model must not write a wrong file."""
+        """Refuse an output that breaks the contract (another size or type than the frame, or float
+        values that are not finite): a broken model must not write a wrong file."""
         uint8 = self.info.io_layout == contract.IO_UINT8_BGR
         if out.shape != fed.shape or out.dtype != (np.uint8 if uint8 else np.float32):
             raise UserError(f"{self.info.path.name} broke the model contract: for a frame of shape {fed.shape} it "
                             f"returned {out.dtype} {out.shape} (the contract: same shape, "
                             f"{'uint8' if uint8 else 'float32'})")
+        if not uint8 and not np.isfinite(out).all():  # would become a black picture, silently
+            raise UserError(f"{self.info.path.name} returned not-a-number or infinite values: the model is broken "
+                            "(weights that overflowed in training?); nothing was written")
 
     def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """Run with IO binding: input and output buffers live on the device and are reused while the

@@ -315,3 +315,29 @@ def test_exif_orientation_is_honoured_as_photo_viewers_do(tmp_path, negative_mod
     assert np.array_equal(read_image(path), viewed)
     assert main(["image", str(path), "-o", str(tmp_path / "out.png"), "-m", str(negative_model)]) == 0
     assert np.array_equal(cv2.imread(str(tmp_path / "out.png")), 255 - viewed)  # the negative model: 255 - frame
+
+
+def test_a_model_returning_nan_is_refused_not_written_black(tmp_path, photo, capsys):
+    """A float-layout model whose output is not finite once gave black pictures and exit 0."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from stylize.realtime import contract
+    from tests.conftest import contract_metadata
+
+    shape = ["N", 3, "H", "W"]
+    graph = helper.make_graph(
+        [helper.make_node("Mul", [contract.INPUT_FRAME, "nan"], [contract.OUTPUT])], "nan",
+        [helper.make_tensor_value_info(contract.INPUT_FRAME, TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(contract.OUTPUT, TensorProto.FLOAT, shape)],
+        initializer=[numpy_helper.from_array(np.array(np.nan, np.float32), "nan")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in contract_metadata("nan", contract.IO_FLOAT_RGB).items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(tmp_path / "nan.onnx"))
+    cv2.imwrite(str(tmp_path / "p.png"), photo)
+    assert main(["image", str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "-m", str(tmp_path / "nan.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "not-a-number or infinite values" in err and "Traceback" not in err and "RuntimeWarning" not in err
+    assert not any((tmp_path / "out").glob("*.png"))
