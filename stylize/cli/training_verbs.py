@@ -26,7 +26,11 @@ def install_hint() -> str:
 
 def add_training_verbs(sub: argparse._SubParsersAction) -> None:
     """Add the torch verbs' parsers."""
-    p = sub.add_parser("train", help="train a fast style net on a folder of photos (needs torch)")
+    p = sub.add_parser("train", help="train a fast style net on a folder of photos (needs torch)",
+                       description="Train a style net on a folder of photos against a painting. By default it "
+                                   "starts from the live any-painting model painting your painting and tunes "
+                                   "it: 250 steps, about 4 minutes on a 2-core CPU with VGG16 "
+                                   "('stylize weights install vgg16').")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--data", required=True, help="folder of training photos (searched recursively)")
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder: checkpoint, previews, curve")
