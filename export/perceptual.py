@@ -93,4 +93,3 @@ def border_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor
     difference = ((painted - reference) ** 2 * band).sum() / (band.sum() * painted.shape[0] * painted.shape[1])
     variation = reference.var()
     return difference / (batch_mean(variation) if batch_mean else variation).clamp_min(1e-8)
-
