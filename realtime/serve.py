@@ -43,16 +43,28 @@ PAGE_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embed
                                            "style-src 'self' 'unsafe-inline'; form-action 'none'"}
 
 
+ORT_WEB_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+PROJECT_ORT_WEB = Path(__file__).resolve().parents[1] / "node_modules" / "onnxruntime-web" / "dist"
+
+
 def find_ort_web(explicit: str | Path | None = None) -> Path:
     """The folder of onnxruntime-web files the page loads: ``explicit`` (another build's dist folder;
-    an error when it lacks ``ort.wasm.min.js``), else the copy inside the package."""
-    if not explicit:
+    an error when it lacks ``ort.wasm.min.js``), else the copy inside the package (a wheel carries it),
+    else a checkout's ``npm install``; never a CDN."""
+    if explicit:
+        candidates = [Path(explicit), Path(explicit) / "dist", Path(explicit) / "node_modules" / "onnxruntime-web" / "dist"]
+    elif all((PACKAGED_ORT_WEB / f"{name}.gz").is_file() for name in ORT_WEB_FILES):
         return PACKAGED_ORT_WEB
-    for sub in (Path(explicit), Path(explicit) / "dist", Path(explicit) / "node_modules" / "onnxruntime-web" / "dist"):
-        if (sub / "ort.wasm.min.js").is_file():
-            return sub
-    raise UserError(f"--ort-web {explicit}: no ort.wasm.min.js there (give the dist folder of onnxruntime-web "
-                    f"{ORT_WEB_VERSION}, or leave the option out to use the copy inside the package)")
+    else:
+        candidates = [PROJECT_ORT_WEB]
+    for folder in candidates:
+        if all((folder / name).is_file() for name in ORT_WEB_FILES):
+            return folder
+    if explicit:
+        raise UserError(f"--ort-web {explicit}: no onnxruntime-web {ORT_WEB_VERSION} files there "
+                        f"({', '.join(ORT_WEB_FILES)}); give its dist folder, or leave the option out")
+    raise UserError(f"onnxruntime-web {ORT_WEB_VERSION} is not in this checkout: run 'npm install' in the project "
+                    "root once (wheels carry it; scripts/vendor_ort_web.py packs it)")
 
 
 def model_catalogue(extra: list[str] | None = None, web_forms: Path | None = None) -> dict[str, dict]:

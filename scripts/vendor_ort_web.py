@@ -1,4 +1,5 @@
-"""Copy the onnxruntime-web files the browser page needs into the package, gzip-compressed.
+"""Copy the onnxruntime-web files the browser page needs into the package, gzip-compressed (the
+14 MB wasm stays out of git: a wheel built after this carries it; .ci/run runs it).
 
     npm install && python scripts/vendor_ort_web.py
 
@@ -18,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "node_modules" / "onnxruntime-web"
 TARGET = ROOT / "realtime" / "web" / "ort"
-FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")  # serve.ORT_WEB_FILES
 # the npm package declares "license": "MIT" but carries no licence file: onnxruntime's own LICENSE
 MIT_LICENSE = """MIT License
 
@@ -45,6 +46,9 @@ SOFTWARE.
 
 
 def main() -> int:
+    if not (SOURCE / "package.json").is_file():
+        print(f"no {SOURCE}: run npm install first", file=sys.stderr)
+        return 1
     version = json.loads((SOURCE / "package.json").read_text())["version"]
     wanted = json.loads((ROOT / "package.json").read_text())["dependencies"]["onnxruntime-web"]
     if version != wanted:

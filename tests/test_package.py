@@ -31,7 +31,11 @@ def checkout_files() -> list[str]:
     if not (REPO / ".git").exists() or shutil.which("git") is None:
         pytest.skip("needs a git checkout to know its files")
     listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], REPO).stdout
-    return [f for f in listed.split("\0") if f and (REPO / f).is_file()]
+    return [f for f in listed.split("\0") if f and (REPO / f).is_file()] + PACKED_ORT_WEB
+
+
+# onnxruntime-web's wasm is not in git: scripts/vendor_ort_web.py packs it before a wheel is built
+PACKED_ORT_WEB = [p.relative_to(REPO).as_posix() for p in (REPO / "realtime" / "web" / "ort").glob("*.wasm.gz")]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +83,7 @@ def test_wheel_holds_one_namespace_with_models_web_page_and_samples(dist):
                  *models.INT8_DIR.glob("*.onnx")):
         assert f"stylize/models/{path.relative_to(models.MODELS_DIR).as_posix()}" in names
     for name in ("stylize/realtime/web/index.html", "stylize/realtime/web/app.js", "stylize/realtime/samples/chelsea.jpg",
-                 "stylize/realtime/web/ort/ort-wasm-simd-threaded.wasm.gz", "stylize/realtime/web/ort/ort.wasm.min.js.gz",
+                 *[f"stylize/{p}" for p in PACKED_ORT_WEB], "stylize/realtime/web/ort/ort.wasm.min.js.gz",
                  "stylize/realtime/web/ort/ort-wasm-simd-threaded.mjs.gz", "stylize/realtime/web/ort/LICENSE",
                  "stylize/realtime/web/ort/manifest.json",
                  "stylize/realtime/samples/README.md", "stylize/export/nets.py", "stylize/__main__.py"):

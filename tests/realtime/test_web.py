@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 from stylize import models
-from stylize.realtime.serve import ORT_WEB_VERSION, PACKAGED_ORT_WEB, find_ort_web, make_server
+from stylize.realtime.errors import UserError
+from stylize.realtime.serve import ORT_WEB_FILES, ORT_WEB_VERSION, PACKAGED_ORT_WEB, find_ort_web, make_server
 from stylize.realtime.session import StyleSession
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,10 @@ def test_web_runtime_versions_agree():
 
 @pytest.fixture
 def server():
+    try:
+        find_ort_web()
+    except UserError:
+        pytest.skip("onnxruntime-web not here: npm install (and scripts/vendor_ort_web.py to pack it)")
     server = make_server(port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -102,10 +107,17 @@ def test_server_answers_odd_requests_without_dropping_them(server, monkeypatch):
 
 
 def test_serve_rejects_a_bad_ort_web_folder(tmp_path):
-    from stylize.realtime.errors import UserError
-
     with pytest.raises(UserError, match="ort.wasm.min.js"):
         find_ort_web(tmp_path)
+
+
+def test_without_onnxruntime_web_serve_says_how_to_get_it(tmp_path, monkeypatch):
+    from stylize.realtime import serve
+
+    monkeypatch.setattr(serve, "PACKAGED_ORT_WEB", tmp_path / "packaged")  # a checkout: the wasm is not in git
+    monkeypatch.setattr(serve, "PROJECT_ORT_WEB", tmp_path / "node_modules")
+    with pytest.raises(UserError, match="run 'npm install' in the project root"):
+        make_server(port=0)
 
 
 def test_the_page_loads_only_from_this_server(server):
@@ -113,6 +125,7 @@ def test_the_page_loads_only_from_this_server(server):
     files, compressed or not as the client asks; the page names no other host."""
     manifest = json.loads((PACKAGED_ORT_WEB / "manifest.json").read_text())
     assert manifest["version"] == ORT_WEB_VERSION and (PACKAGED_ORT_WEB / "LICENSE").is_file()
+    assert tuple(manifest["files"]) == ORT_WEB_FILES
     for name, sha256 in manifest["files"].items():
         for encoding in ("gzip", "identity"):
             request = urllib.request.Request(server + "ort/" + name, headers={"Accept-Encoding": encoding})
