@@ -240,8 +240,7 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
         for iteration in range(iterations):
             loss = closure()
             if not (torch.isfinite(loss) and torch.isfinite(image.grad).all()):
-                raise UserError(f"the optimisation diverged (the loss became {float(loss)}) at iteration {done + 1}; "
-                                "nothing was written: try --optimizer adam, a smaller --lr or other loss weights")
+                raise diverged(f"the loss became {float(loss)}", done + 1)
             if not (loss > 0 and image.grad.abs().max() > 0):  # e.g. content and style the same picture
                 log.info(f"nothing left to optimise at {size} px (loss {float(loss):.3g}, no gradient)")
                 bar.update(iterations - iteration)
@@ -249,8 +248,7 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
                 break
             optimizer.step(closure)
             if not torch.isfinite(image).all():
-                raise UserError(f"the optimisation diverged (not-a-number pixels) at iteration {done + 1}; nothing "
-                                "was written: try --optimizer adam, a smaller --lr or other loss weights")
+                raise diverged("not-a-number pixels", done + 1)
             if settings.optimizer == "adam":  # clamping between L-BFGS steps would break its curvature history
                 with torch.no_grad():
                     image.clamp_(0, 1)
@@ -272,6 +270,12 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
                "settings": asdict(settings), "history": history, "seconds": time.perf_counter() - started}
     out.with_name(out.name + ".json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def diverged(what: str, iteration: int) -> UserError:
+    """The message for an optimisation that left the finite numbers (nothing is written)."""
+    return UserError(f"the optimisation diverged ({what}) at iteration {iteration}; nothing was written: "
+                     "try --optimizer adam, a smaller --lr or other loss weights")
 
 
 def finish(image: torch.Tensor, content_bgr: np.ndarray, settings: GatysSettings) -> np.ndarray:

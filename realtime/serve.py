@@ -1,8 +1,8 @@
 """`stylize serve`: the browser page (onnxruntime-web, WebAssembly) with the shipped models.
 
 The page is static (``realtime/web``); this server adds ``models.json`` (the style list), the model
-files under ``models/``, and onnxruntime-web itself under ``ort/``, from the copy inside the package:
-nothing is loaded from elsewhere, so the page works offline and no third-party script sees the
+files under ``models/``, and onnxruntime-web itself under ``ort/``, from the copy inside the package
+(or a checkout's ``npm install``): nothing is loaded from elsewhere, so the page works offline and no third-party script sees the
 camera. It sends the cross-origin isolation headers that let onnxruntime-web use several threads.
 """
 from __future__ import annotations
@@ -29,9 +29,11 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 ORT_WEB_VERSION = "1.30.0"  # keep in step with package.json and web/app.js
-# onnxruntime-web's files, gzip-compressed, inside the package (scripts/vendor_ort_web.py): the page
-# never loads anything from elsewhere
+# onnxruntime-web's files: gzip-compressed inside the package (scripts/vendor_ort_web.py packs them
+# into a wheel), or a checkout's npm install; the page never loads anything from elsewhere
+ORT_WEB_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 PACKAGED_ORT_WEB = WEB_DIR / "ort"
+PROJECT_ORT_WEB = Path(__file__).resolve().parents[1] / "node_modules" / "onnxruntime-web" / "dist"
 MAX_URL_LENGTH = 2048  # longer request targets get 414
 IDLE_TIMEOUT_S = 30
 # cross-origin isolation (wasm threads), and a policy under which the browser itself refuses to load
@@ -41,10 +43,6 @@ PAGE_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embed
                                            "worker-src 'self' blob:; img-src 'self' blob: data:; "
                                            "media-src 'self' blob: mediastream:; connect-src 'self' blob: data:; "
                                            "style-src 'self' 'unsafe-inline'; form-action 'none'"}
-
-
-ORT_WEB_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-PROJECT_ORT_WEB = Path(__file__).resolve().parents[1] / "node_modules" / "onnxruntime-web" / "dist"
 
 
 def find_ort_web(explicit: str | Path | None = None) -> Path:
@@ -120,8 +118,10 @@ class PageHandler(SimpleHTTPRequestHandler):
                 return str(entry["path"])
         if parts == ["encoder.onnx"] and models.STYLE_ENCODER.is_file():
             return str(models.STYLE_ENCODER)
-        if len(parts) == 2 and parts[0] == "ort" and (self.ort_dir / parts[1]).is_file():
-            return str(self.ort_dir / parts[1])
+        if len(parts) == 2 and parts[0] == "ort":
+            for name in (parts[1], f"{parts[1]}.gz"):  # a packaged file is sent as what it holds
+                if (self.ort_dir / name).is_file():
+                    return str(self.ort_dir / name)
         return str(WEB_DIR / "does-not-exist")  # 404, and never a path outside these folders
 
     def do_GET(self) -> None:
@@ -150,10 +150,9 @@ class PageHandler(SimpleHTTPRequestHandler):
             if with_body:
                 self.wfile.write(body)
             return
-        parts = urlsplit(self.path).path.strip("/").split("/")
-        packed = self.ort_dir / f"{parts[-1]}.gz"
-        if len(parts) == 2 and parts[0] == "ort" and packed.is_file() and packed.resolve().parent == self.ort_dir.resolve():
-            self._send_gzipped(packed, with_body)
+        found = Path(self.translate_path(self.path))
+        if found.suffix == ".gz" and found.parent == self.ort_dir:
+            self._send_gzipped(found, with_body)
             return
         super().do_GET() if with_body else super().do_HEAD()
 
