@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from .conditional_net import ConditionalFastNet
+from .live_start import load_shipped_live_net
 from .losses import build_loss_network, gram_matrix, relative_mse
-from .perceptual import TEMPORAL_NOISE, temporal_loss
+from .perceptual import BORDER_MARGIN_CELLS, TEMPORAL_NOISE, border_loss, temporal_loss
 from .safe_load import load_tensors
 from .settings import SavedSettings
 
@@ -61,6 +62,8 @@ class DistillSettings(SavedSettings):
     style_weight: float = 0.0  # VGG16 Gram loss against the painting crop; 0 = distillation only
     content_weight: float = 0.0
     temporal_weight: float = 0.0  # the per-style recipe's term against flicker (small pan plus camera noise)
+    border_weight: float = 0.0  # the per-style recipe's term against bands along the frame's edges
+    init_from: str = ""  # live-net weights (.npz, as shipped in models/live) to start from; "" = random
     gram_size: int = 256  # painting crops are scaled to this many px for their Gram matrices
     seed: int = 0
     checkpoint_every: int = 100
@@ -232,7 +235,13 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
     net = ConditionalFastNet(width=settings.width)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     step, seconds, history = 0, 0.0, []
-    if resume and ckpt_path.is_file():
+    resuming = resume and ckpt_path.is_file()
+    if settings.init_from and not resuming:
+        start, start_width = load_shipped_live_net(settings.init_from)
+        if start_width != settings.width:
+            raise ValueError(f"init_from {settings.init_from}: a net of width {start_width}, this run {settings.width}")
+        net.load_state_dict(start.state_dict())
+    if resuming:
         state = load_tensors(ckpt_path, "live-model checkpoint")
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -251,6 +260,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
 
     vectors = torch.from_numpy(bank["vectors"])
     size, n_pairs = settings.image_size, len(pairs["inputs"])
+    border_margin = net.size_multiple * min(BORDER_MARGIN_CELLS, (size - net.min_size) // (2 * net.size_multiple))
     bar = tqdm(total=settings.steps, initial=step, desc="distill", disable=not progress)
     net.train()
     while step < settings.steps:
@@ -280,6 +290,9 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
             shift = tuple(int(v) for v in rng.integers(0, net.size_multiple, 2))
             terms["temporal"] = settings.temporal_weight * temporal_loss(
                 lambda x: net(x, style), photo, output, noise, shift, size_multiple=net.size_multiple)
+        if settings.border_weight > 0:
+            terms["border"] = settings.border_weight * border_loss(lambda x: net(x, style), photo, output,
+                                                                   border_margin)
         total = sum(terms.values())
         if not torch.isfinite(total):
             raise RuntimeError(f"loss became {float(total)} at step {step}; last good checkpoint: {ckpt_path}")

@@ -24,6 +24,7 @@ def save_live_weights(net: ConditionalFastNet, width: float, path: str | Path) -
 
 
 def load_shipped_live_net(path: str | Path = models.LIVE_WEIGHTS) -> tuple[ConditionalFastNet, float]:
+    """The live net saved by :func:`save_live_weights` (the shipped one by default) and its width."""
     with np.load(path, allow_pickle=False) as data:
         width = float(data[WIDTH_KEY])
         state = {k: torch.from_numpy(data[k]) for k in data.files if k != WIDTH_KEY}

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import contract
 from .frame_stylizer import FrameStylizer
+from .frames import painted_size
 from .pipeline import run_pipeline
 from .session import StyleSession
 from .video_io import VideoWriter, decoded_frames, open_video_file
@@ -83,6 +84,7 @@ def bench(stylize: FrameStylizer | StyleSession, size: tuple[int, int] = (640, 4
         "precision": session.info.metadata.get(contract.META_PRECISION, "fp32"),
         "provider": session.provider,
         "size": f"{size[0]}x{size[1]}",
+        "painted_at": "{}x{}".format(*painted_size(size, stylize.paint_pixels)),
         "frames": n,
         "stage_ms": {k: round(v, 2) for k, v in stage_ms.items()},
         "inference_fps": round(1000 / stage_ms["inference"], 1),
@@ -93,7 +95,8 @@ def bench(stylize: FrameStylizer | StyleSession, size: tuple[int, int] = (640, 4
 
 def format_bench(result: dict) -> str:
     ms = result["stage_ms"]
-    return (f"{result['model']} ({result['architecture']}, {result['precision']}) at {result['size']} on "
+    painted = "" if result["painted_at"] == result["size"] else f" (painted at {result['painted_at']})"
+    return (f"{result['model']} ({result['architecture']}, {result['precision']}) at {result['size']}{painted} on "
             f"{result['provider']}, "
             f"{result['frames']} frames\n"
             f"  decode     {ms['decode']:7.2f} ms/frame\n"

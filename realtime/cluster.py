@@ -47,6 +47,7 @@ class StyleJob:
     size: tuple[int, int] | None = None
     threads: int | None = None
     style: tuple[float, ...] | None = None  # the style vector, for the live any-painting model
+    paint_pixels: int | None = None  # larger frames are painted at this many pixels and scaled up
 
 
 @dataclass
@@ -130,7 +131,8 @@ class Worker:
         model.write_bytes(job.model_bytes)
         self.stylize = FrameStylizer(StyleSession(model, device, job.threads), job.strength, job.original_colors,
                                      Stabilizer() if job.stabilize else None,
-                                     None if job.style is None else np.asarray(job.style, np.float32))
+                                     None if job.style is None else np.asarray(job.style, np.float32),
+                                     paint_pixels=job.paint_pixels)
         self.size = job.size
 
     def convert(self, name: str, data: bytes) -> bytes:

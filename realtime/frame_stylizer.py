@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import keep_original_colors
+from .frames import keep_original_colors, painted_within
 from .session import StyleSession
 from .stabilize import Stabilizer
 
@@ -14,8 +14,9 @@ from .stabilize import Stabilizer
 @dataclass
 class FrameStylizer:
     """A session plus the per-frame options: strength, original colours, the style vector (for the
-    live any-painting model; None: the model's own style) and, for a stream of frames, the temporal
-    stabilizer (which keeps state between calls)."""
+    live any-painting model; None: the model's own style), the most pixels the net paints (larger
+    frames are painted smaller and scaled up; None: every pixel) and, for a stream of frames, the
+    temporal stabilizer (which keeps state between calls)."""
 
     session: StyleSession
     strength: float = 1.0
@@ -23,6 +24,7 @@ class FrameStylizer:
     stabilizer: Stabilizer | None = None
     style: np.ndarray | None = None
     label: str = ""  # what output files are named after (default: the model's name)
+    paint_pixels: int | None = None
 
     @property
     def name(self) -> str:
@@ -33,7 +35,8 @@ class FrameStylizer:
 
     def infer(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The model's part: (frame, stylized frame)."""
-        return frame, self.session.run(frame, self.strength, self.style)
+        return frame, painted_within(frame, self.paint_pixels,
+                                     lambda shown: self.session.run(shown, self.strength, self.style))
 
     def finish(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:
         """The part after the model (original colours, stabilizer), in frame order; the video

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .frame_stylizer import FrameStylizer
+from .frames import painted_within
 from .live_controls import LiveState
 from .video_io import LatestFrameReader
 
@@ -85,7 +86,9 @@ class InferenceWorker:
                 frame = self.prepare(frame)
                 look = self.looks[self.state.model_index]
                 started = time.perf_counter()
-                stylized = look.session.run(frame, self.state.strength, self.style_now(look))
+                style = self.style_now(look)
+                stylized = painted_within(frame, look.paint_pixels,
+                                          lambda shown: look.session.run(shown, self.state.strength, style))
                 if not self._hand_over(Inferred(frame, stylized, look, captured_at,
                                                 time.perf_counter() - started)):
                     return

@@ -91,6 +91,23 @@ def add_style_args(p: argparse.ArgumentParser) -> None:
                    help="blend weights of the --style paintings, in order (default: equal)")
 
 
+def add_paint_size_arg(p: argparse.ArgumentParser, default: str) -> None:
+    """``--paint-size``: the most pixels the net paints (parsed to a pixel count; 'full': None)."""
+    from ..realtime.errors import UserError
+    from ..realtime.frames import parse_paint_size
+
+    def paint_size(text: str) -> int | None:
+        try:
+            return parse_paint_size(text)
+        except UserError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    p.add_argument("--paint-size", type=paint_size, default=default, metavar="WxH|full",
+                   help="frames with more pixels than WxH are painted at that many (same aspect) and scaled up, so "
+                        "strokes keep their size in the frame and 1280x720 costs what 640x480 does; 'full' paints "
+                        f"every pixel (finer strokes, slower) (default {default})")
+
+
 def mix_weights(text: str) -> list[float]:
     """An argparse type: comma-separated non-negative weights."""
     try:

@@ -7,8 +7,9 @@ import json
 import sys
 
 from ..realtime.errors import UserError
-from .arguments import add_model_args, add_style_args, mix_weights, number
+from .arguments import add_model_args, add_paint_size_arg, add_style_args, mix_weights, number
 
+LIVE_PAINT_SIZE = "640x480"  # webcam, video, demo, bench: larger frames are painted at this many pixels
 RUNTIME_VERBS = ("webcam", "video", "demo", "image", "bake", "models", "bench", "flicker", "serve")
 
 
@@ -23,6 +24,7 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
     add_model_args(p, many=True)
     add_style_args(p)
     p.add_argument("--size", default="640x480", help="capture size to request, WxH (default 640x480)")
+    add_paint_size_arg(p, LIVE_PAINT_SIZE)
     p.add_argument("--strength", type=number(float, 0.0, 1.0), default=1.0, help="style strength 0..1 at start (default 1)")
     p.add_argument("--record", metavar="OUT.mp4", help="record the output from the start")
     p.add_argument("--virtual-camera", action="store_true",
@@ -41,6 +43,7 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
     add_model_args(p, many=False)
     add_style_args(p)
     p.add_argument("--size", default=None, help="output size WxH (default: the input's)")
+    add_paint_size_arg(p, LIVE_PAINT_SIZE)
     p.add_argument("--strength", type=number(float, 0.0, 1.0), default=1.0, help="style strength 0..1 (default 1)")
     p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
     p.add_argument("--stabilize", action="store_true",
@@ -62,6 +65,7 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video", help="clip to use (default: a camera move filmed over the photos shipped with stylize)")
     add_model_args(p, many=False)
     add_style_args(p)
+    add_paint_size_arg(p, LIVE_PAINT_SIZE)
     p.add_argument("--overwrite", action="store_true",
                    help="accepted for compatibility: the demo always replaces its own earlier outputs")
 
@@ -74,6 +78,7 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
     add_style_args(p)
     p.add_argument("--strength", type=number(float, 0.0, 1.0), default=1.0, help="style strength 0..1 (default 1)")
     p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
+    add_paint_size_arg(p, "full")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--allow-truncated", action="store_true",
                    help="convert a cut-off JPEG or PNG (no end marker) instead of stopping; the missing part is grey")
@@ -99,6 +104,7 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
     add_model_args(p, many=False)
     add_style_args(p)
     p.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
+    add_paint_size_arg(p, LIVE_PAINT_SIZE)
     p.add_argument("--frames", type=number(int, 1), default=60, help="frames to measure (default 60)")
     p.add_argument("--video", default=None, help="measure on this clip instead of a generated one")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -131,12 +137,14 @@ def run_runtime_verb(args: argparse.Namespace) -> int:
     from ..realtime.stabilize import Stabilizer
 
     def stylizer(**options):
-        return open_stylizer(args.model, args.style, args.mix, args.device, args.threads, args.precision, **options)
+        return open_stylizer(args.model, args.style, args.mix, args.device, args.threads, args.precision,
+                             paint_pixels=getattr(args, "paint_size", None), **options)
 
     if args.verb == "webcam":
         from ..realtime.webcam import run_webcam
 
-        looks = open_looks(args.model, args.style, args.device, args.threads, args.precision)
+        looks = open_looks(args.model, args.style, args.device, args.threads, args.precision,
+                           paint_pixels=args.paint_size)
         return run_webcam(looks, args.camera, parse_size(args.size), args.record, window=not args.no_window,
                           mirror=args.mirror, strength=args.strength, max_frames=args.frames,
                           output_dir=args.output_dir, stabilize=args.stabilize,
@@ -200,7 +208,7 @@ def run_on_ray(args: argparse.Namespace, chosen, size: tuple[int, int] | None) -
     sources, targets = plan_video_outputs(args.inputs, args.output, chosen.name, args.overwrite)
     style = None if chosen.style is None else tuple(float(v) for v in chosen.style)
     job = StyleJob(chosen.session.info.name, chosen.session.info.path.read_bytes(), args.strength,
-                   args.original_colors, args.stabilize, size, args.threads, style)
+                   args.original_colors, args.stabilize, size, args.threads, style, args.paint_size)
     convert_on_ray(sources, targets, job, args.ray, args.device, args.chunk_seconds, progress=not args.no_progress)
     return 0
 

@@ -65,3 +65,14 @@ def test_strength_takes_numbers_between_zero_and_one_only(negative_model, bad):
 def test_an_empty_frame_is_a_clear_error(negative_model):
     with pytest.raises(UserError, match="not empty"):
         Stylizer(negative_model, device="cpu").frame(np.zeros((0, 4, 3), np.uint8))
+
+
+def test_paint_size_paints_large_frames_smaller_and_scales_them_up(negative_model):
+    frame = np.tile(np.linspace(0, 255, 400, dtype=np.uint8)[None, :, None], (300, 1, 3))
+    full = Stylizer(negative_model, device="cpu").frame(frame)
+    assert np.array_equal(full, 255 - frame)
+    smaller = Stylizer(negative_model, device="cpu", paint_size=(200, 150)).frame(frame)
+    assert smaller.shape == frame.shape and 0 < np.abs(smaller.astype(int) - full).mean() < 3  # a smooth ramp survives
+    for bad in [(10, 10), ("a", 4), 640]:
+        with pytest.raises(UserError, match="paint"):
+            Stylizer(negative_model, device="cpu", paint_size=bad)

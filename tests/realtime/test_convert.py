@@ -239,3 +239,28 @@ def test_image_float_tiff_single_file_output_and_model_names(tmp_path, negative_
     for model in (negative_model, johnson):
         assert main(["image", str(tiff), "-o", str(out), "-m", str(model)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["float_negative.johnson.tif", "float_negative.tif"]
+
+
+def test_video_paints_at_the_paint_size_and_images_every_pixel(tmp_path, negative_model, photo, monkeypatch):
+    """Video (like the webcam) paints frames with more pixels than --paint-size at that many and scales
+    them up; images paint every pixel unless --paint-size is given."""
+    from stylize.realtime.session import StyleSession
+
+    seen = []
+    run = StyleSession.run
+    monkeypatch.setattr(StyleSession, "run", lambda self, frame, *a: seen.append(frame.shape[:2]) or run(self, frame, *a))
+    clip = make_clip(tmp_path / "in.mp4", size=(320, 240), frames=3, audio=False)
+    assert main(["video", str(clip), "-o", str(tmp_path / "small.mp4"), "-m", str(negative_model),
+                 "--paint-size", "160x120", "--no-progress"]) == 0
+    assert seen == [(120, 160)] * 3 and probe(tmp_path / "small.mp4")["size"] == (320, 240)
+    seen.clear()
+    assert main(["video", str(clip), "-o", str(tmp_path / "full.mp4"), "-m", str(negative_model), "--no-progress"]) == 0
+    assert seen == [(240, 320)] * 3  # under the default 640x480: as it is
+    seen.clear()
+    big = cv2.resize(photo, (1200, 900))
+    cv2.imwrite(str(tmp_path / "big.png"), big)
+    assert main(["image", str(tmp_path / "big.png"), "-o", str(tmp_path / "a.png"), "-m", str(negative_model)]) == 0
+    assert main(["image", str(tmp_path / "big.png"), "-o", str(tmp_path / "b.png"), "-m", str(negative_model),
+                 "--paint-size", "400x300"]) == 0
+    assert seen == [(900, 1200), (300, 400)]
+    assert cv2.imread(str(tmp_path / "b.png")).shape == (900, 1200, 3)

@@ -228,6 +228,7 @@ class _FakeSession:
     def run(self, frame, strength, style=None):
         self.calls += 1
         self.styles = getattr(self, "styles", []) + [style]
+        self.sizes = getattr(self, "sizes", []) + [frame.shape[:2]]
         if self.calls == self.fail_at:
             raise RuntimeError("inference failed")
         return 255 - frame
@@ -244,6 +245,38 @@ def test_inference_worker_hands_over_frames_in_order_then_the_end():
     assert all(np.array_equal(r.stylized, 255 - r.frame) for r in results)
     assert worker.next() is None
     worker.close()
+
+
+def test_live_frames_larger_than_the_paint_size_are_painted_smaller_and_scaled_up():
+    """1280x720 live costs what 640x480 does: the net sees at most --paint-size pixels (same aspect),
+    the window gets the full frame; 'full' paints every pixel."""
+    from stylize.realtime.live_inference import InferenceWorker
+
+    frames = [np.full((72, 128, 3), 40 * i, np.uint8) for i in range(3)]
+    for pixels, seen in ((64 * 48, (41, 73)), (None, (72, 128))):  # 73x41: 64x48's pixels at 16:9
+        session = _FakeSession()
+        worker = InferenceWorker(_FakeReader(list(frames)), [FrameStylizer(session, paint_pixels=pixels)], LiveState(),
+                                 prepare=lambda f: f)
+        results = [worker.next() for _ in frames]
+        worker.close()
+        assert session.sizes == [seen] * 3
+        assert all(r.stylized.shape == (72, 128, 3) and np.array_equal(r.stylized, 255 - r.frame) for r in results)
+
+
+@pytest.mark.parametrize("size, painted", [("1280x720", "739x415"), ("640x480", "640x480"), ("320x240", "320x240")])
+def test_bench_reports_the_size_frames_are_painted_at(negative_model, capsys, size, painted):
+    assert main(["bench", "-m", str(negative_model), "--size", size, "--frames", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["painted_at"] == painted
+    assert main(["bench", "-m", str(negative_model), "--size", size, "--frames", "2", "--json", "--paint-size",
+                 "full"]) == 0
+    assert json.loads(capsys.readouterr().out)["painted_at"] == size
+
+
+@pytest.mark.parametrize("text", ["10x10", "big", "0x480", "-640x480"])
+def test_a_paint_size_that_cannot_be_is_refused_at_parse_time(negative_model, capsys, text):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "-m", str(negative_model), "--paint-size", text])
+    assert exit_info.value.code == 2 and "--paint-size" in capsys.readouterr().err
 
 
 def test_inference_worker_raises_its_errors_in_the_display_loop():
