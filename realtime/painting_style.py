@@ -19,6 +19,10 @@ from .outputs import atomic_output
 
 ENCODER_INPUT_SIZE = 256  # the style-prediction net sees a centred square of the painting at this size
 MIN_PAINTING_SIDE = 16  # smaller images hold no brush strokes to speak of
+# a cache entry is a .npy of one float32 vector (528 bytes for 100 numbers); the encoder's values stay
+# within +-3.1 for every painting, noise, black and white image tried, so a larger one is not its output
+MAX_CACHE_ENTRY_BYTES = 4096
+STYLE_VALUE_LIMIT = 8.0
 
 
 def cache_dir() -> Path:
@@ -77,13 +81,27 @@ class StyleEncoder:
         if not painting.is_file():
             raise UserError(f"{painting}: no such painting (an image file, or a shipped style name)")
         cached = cache_dir() / f"{file_digest(painting)}.npy"
-        if cached.is_file():
-            try:
-                return np.load(cached, allow_pickle=False).astype(np.float32)
-            except (OSError, ValueError):
-                pass  # a damaged cache entry is encoded again
+        vector = self.read_cached(cached)
+        if vector is not None:
+            return vector
         vector = self.encode_image(read_painting(painting))
         save_atomically(cached, vector)
+        return vector
+
+
+    def read_cached(self, path: Path) -> np.ndarray | None:
+        """A cache entry's vector, or None where there is none or it cannot be this encoder's output
+        (damaged, another size, not finite, out of range): such an entry is encoded again."""
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_CACHE_ENTRY_BYTES:
+                return None
+            vector = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        size = int(np.prod(self.session.get_outputs()[0].shape))
+        if vector.dtype != np.float32 or vector.shape != (size,) or not np.isfinite(vector).all() \
+                or np.abs(vector).max() > STYLE_VALUE_LIMIT:
+            return None
         return vector
 
 

@@ -178,8 +178,9 @@ class StyleSession:
             raise UserError(f"{self.info.path.name} paints one fixed style; a painting's style needs the live "
                             "model (--style PAINTING picks it)")
         if vector.size != self.info.style_dims or not np.isfinite(vector).all():
+            got = f"{vector.size} numbers" if vector.size != self.info.style_dims else "values that are not finite"
             raise UserError(f"{self.info.path.name} takes a style vector of {self.info.style_dims} finite numbers, "
-                            f"got {vector.size}")
+                            f"got {got}")
         return vector
 
     def check_output(self, out: np.ndarray, fed: np.ndarray) -> None:

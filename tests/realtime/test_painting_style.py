@@ -67,6 +67,24 @@ def test_a_painting_is_encoded_once_then_read_from_the_cache(tmp_path, monkeypat
     assert len(list((tmp_path / "cache" / "styles").glob("*.npy"))) == 1
 
 
+@pytest.mark.parametrize("entry", [
+    np.full(100, np.nan, np.float32), np.full(100, 1e30, np.float32), np.zeros(7, np.float32),
+    np.zeros(100, np.float64), np.zeros(10 ** 6, np.float32), np.zeros((10, 10), np.float32), b"garbage"])
+def test_a_cache_entry_that_is_not_the_encoders_output_is_encoded_again(tmp_path, entry):
+    """Damaged, poisoned or oversized entries (NaN, huge values, other sizes, a 4 MB array) are a miss:
+    the painting is encoded again and the entry replaced, never loaded whole or painted with."""
+    art = painting(tmp_path / "art.jpg", seed=5)
+    encoder = StyleEncoder()
+    expected = encoder.encode(art)
+    (cached,) = (tmp_path / "cache" / "styles").glob("*.npy")
+    if isinstance(entry, bytes):
+        cached.write_bytes(entry)
+    else:
+        np.save(cached, entry)
+    np.testing.assert_array_equal(encoder.encode(art), expected)
+    np.testing.assert_array_equal(np.load(cached), expected)
+
+
 def test_the_baked_model_equals_the_live_model_with_that_vector(tmp_path, photo):
     art = painting(tmp_path / "art.png", seed=2)
     baked = tmp_path / "art.onnx"
