@@ -88,6 +88,32 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
     assert default.shape == frame.shape and not np.array_equal(default, other)
 
 
+def test_distill_starts_from_saved_live_weights_and_keeps_its_border_term(tmp_path, photo_folder, style_image):
+    """``init_from``: a run continues the weights of a saved live net (as models/live ships them), not
+    random ones; another width is refused; the border term is trained when weighted."""
+    from stylize.export.live_start import load_shipped_live_net, save_live_weights
+
+    teacher = stand_in_teacher(tmp_path / "teacher")
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    (paintings / "art.png").write_bytes(style_image.read_bytes())
+    torch.manual_seed(1)
+    start = ConditionalFastNet(width=0.25)
+    for norm in start.norms():
+        torch.nn.init.normal_(norm.to_shift.weight, std=0.3)
+    save_live_weights(start, 0.25, tmp_path / "start.npz")
+    settings = DistillSettings(teacher_dir=str(teacher), paintings=[str(paintings)], photos=str(photo_folder),
+                               width=0.25, crops_per_painting=1, pairs=4, steps=1, batch_size=2, image_size=64,
+                               lr=1e-9, border_weight=1.0, init_from=str(tmp_path / "start.npz"))
+    state = torch.load(distill(settings, tmp_path / "run", progress=False), weights_only=True)
+    trained, _ = load_shipped_live_net(tmp_path / "start.npz")
+    for name, value in trained.state_dict().items():  # a step at lr 1e-9 leaves the start as it was
+        torch.testing.assert_close(state["model"][name], value, atol=1e-6, rtol=0)
+    assert json.loads(state["history"])[0]["border"] > 0
+    with pytest.raises(ValueError, match="width 0.25"):
+        distill(DistillSettings(**{**settings.to_dict(), "width": 0.5}), tmp_path / "run2", progress=False)
+
+
 def test_colour_variants_are_other_paintings_of_the_same_size(style_image):
     from stylize.export.distill import colour_variant
     from stylize.realtime.images import read_image
