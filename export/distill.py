@@ -5,8 +5,9 @@ Two signals, both cheap enough for a 2-core CPU:
   files) paints (photo crop, style vector) pairs once; the student learns to match it (L1);
 - the papers' perceptual losses: VGG16 Gram matrices of the student's output against those of the
   painting crop the vector came from (blends: the blend of the Gram matrices), plus content, so the
-  student can end closer to the painting than its teacher; and the per-style recipe's temporal term
-  against flicker.
+  student can end closer to the painting than its teacher; against those of the teacher's painting of
+  the same crop (its brush texture, which pixel L1 averages away, for every vector the pairs hold);
+  and the per-style recipe's temporal and border terms against flicker and bands at the edges.
 
 Style vectors come from the teacher's style-prediction net on several crops of every training
 painting (random crops widen what the student sees), and from blends of two. The paintings held out
@@ -60,6 +61,7 @@ class DistillSettings(SavedSettings):
     lr: float = 2e-3
     l1_weight: float = 1.0
     style_weight: float = 0.0  # VGG16 Gram loss against the painting crop; 0 = distillation only
+    teacher_style_weight: float = 0.0  # VGG16 Gram loss against the teacher's painting of the same crop
     content_weight: float = 0.0
     temporal_weight: float = 0.0  # the per-style recipe's term against flicker (small pan plus camera noise)
     border_weight: float = 0.0  # the per-style recipe's term against bands along the frame's edges
@@ -251,7 +253,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         rng = np.random.default_rng(settings.seed + step)
 
     vgg = None
-    if settings.style_weight > 0 or settings.content_weight > 0:
+    if settings.style_weight > 0 or settings.content_weight > 0 or settings.teacher_style_weight > 0:
         vgg = build_loss_network("vgg16", backbone_weights)
         with torch.no_grad():
             crop_grams = [{n: gram_matrix(f) for n, f in vgg(to_tensor(chunk)).items() if n in vgg.style_layers}
@@ -285,6 +287,12 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                 for n in vgg.style_layers) / len(vgg.style_layers)
             terms["content"] = settings.content_weight * sum(
                 relative_mse(feats[n], content_feats[n]) for n in vgg.content_layers)
+            if settings.teacher_style_weight > 0:  # the teacher's texture for any vector, blends and unseen ones too
+                with torch.no_grad():
+                    teacher_feats = vgg(target)
+                terms["teacher_style"] = settings.teacher_style_weight * sum(
+                    relative_mse(gram_matrix(feats[n]), gram_matrix(teacher_feats[n]))
+                    for n in vgg.style_layers) / len(vgg.style_layers)
         if settings.temporal_weight > 0:
             noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, tuple(photo.shape)).astype(np.float32))
             shift = tuple(int(v) for v in rng.integers(0, net.size_multiple, 2))

@@ -90,8 +90,12 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
 
 def test_distill_starts_from_saved_live_weights_and_keeps_its_border_term(tmp_path, photo_folder, style_image):
     """``init_from``: a run continues the weights of a saved live net (as models/live ships them), not
-    random ones; another width is refused; the border term is trained when weighted."""
+    random ones; another width is refused; the border and teacher-texture terms are trained when weighted."""
+    torchvision = pytest.importorskip("torchvision")
     from stylize.export.live_start import load_shipped_live_net, save_live_weights
+
+    vgg = tmp_path / "vgg16.pth"
+    torch.save(torchvision.models.vgg16(weights=None).state_dict(), vgg)  # random weights, real code path
 
     teacher = stand_in_teacher(tmp_path / "teacher")
     paintings = tmp_path / "paintings"
@@ -104,14 +108,18 @@ def test_distill_starts_from_saved_live_weights_and_keeps_its_border_term(tmp_pa
     save_live_weights(start, 0.25, tmp_path / "start.npz")
     settings = DistillSettings(teacher_dir=str(teacher), paintings=[str(paintings)], photos=str(photo_folder),
                                width=0.25, crops_per_painting=1, pairs=4, steps=1, batch_size=2, image_size=64,
-                               lr=1e-9, border_weight=1.0, init_from=str(tmp_path / "start.npz"))
-    state = torch.load(distill(settings, tmp_path / "run", progress=False), weights_only=True)
+                               lr=1e-9, border_weight=1.0, teacher_style_weight=1.0,
+                               init_from=str(tmp_path / "start.npz"))
+    state = torch.load(distill(settings, tmp_path / "run", progress=False, backbone_weights=str(vgg)),
+                       weights_only=True)
     trained, _ = load_shipped_live_net(tmp_path / "start.npz")
     for name, value in trained.state_dict().items():  # a step at lr 1e-9 leaves the start as it was
         torch.testing.assert_close(state["model"][name], value, atol=1e-6, rtol=0)
-    assert json.loads(state["history"])[0]["border"] > 0
+    first = json.loads(state["history"])[0]
+    assert first["border"] > 0 and first["teacher_style"] > 0
     with pytest.raises(ValueError, match="width 0.25"):
-        distill(DistillSettings(**{**settings.to_dict(), "width": 0.5}), tmp_path / "run2", progress=False)
+        distill(DistillSettings(**{**settings.to_dict(), "width": 0.5}), tmp_path / "run2", progress=False,
+                backbone_weights=str(vgg))
 
 
 def test_colour_variants_are_other_paintings_of_the_same_size(style_image):
