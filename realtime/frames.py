@@ -1,6 +1,8 @@
 """Small frame operations used by the outputs: sizes, original colours, side-by-side, overlays."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -51,7 +53,7 @@ def painted_size(size: tuple[int, int], pixels: int | None) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def painted_within(frame: np.ndarray, pixels: int | None, paint) -> np.ndarray:
+def painted_within(frame: np.ndarray, pixels: int | None, paint: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``paint(frame)``, where a frame of more than ``pixels`` pixels is painted shrunk to that many
     (same aspect) and scaled back up (bicubic): the strokes keep their size relative to the frame, and
     a 1280x720 frame costs what 640x480 does. ``pixels`` None paints every pixel."""

@@ -88,7 +88,6 @@ class StyleEncoder:
         save_atomically(cached, vector)
         return vector
 
-
     def read_cached(self, path: Path) -> np.ndarray | None:
         """A cache entry's vector, or None where there is none or it cannot be this encoder's output
         (damaged, another size, not finite, out of range): such an entry is encoded again."""
