@@ -98,19 +98,25 @@ Written by `benchmarks/live_quality.py` on the project's 2-core CPU.
 
 
 def speed_report(model: str, photos: list, paintings: str, frames: int) -> str:
-    """ms per 640x480 frame of our live model (as `stylize bench` runs it) and the peer's arbitrary path."""
+    """ms per 640x480 frame of our live model (as `stylize bench` runs it, fp32 and, where the model has
+    an int8 copy, int8) and the peer's arbitrary path."""
     from live_speed import peer_arbitrary_ms
 
     from stylize.realtime.bench import bench, synthetic_frames
 
     painting = str(Path(paintings) / HELD_OUT_PAINTINGS[0])
-    stylizer = open_stylizer(None if model == str(models.LIVE_MODEL) else model, [painting], device="cpu")
-    ours = bench(stylizer, (640, 480), frames)
+    given = None if model == str(models.LIVE_MODEL) else model
+    precisions = ("fp32", "int8") if given is None else ("fp32",)
+    ours = {p: bench(open_stylizer(given, [painting], device="cpu", precision=p), (640, 480), frames)
+            for p in precisions}
     peer = peer_arbitrary_ms(painting, synthetic_frames((640, 480), frames))
-    ms = ours["stage_ms"]["inference"]
-    line = (f"Speed, {time.strftime('%Y-%m-%d')}, 640x480, same run: ours {ms:.1f} ms/frame "
-            f"({1000 / ms:.1f} fps, {ours['precision']}, `stylize bench` inference)")
-    return line + (f"; the peer's arbitrary path {peer:.1f} ms/frame: ours is {peer / ms:.2f}x faster." if peer else ".")
+    parts = []
+    for result in ours.values():
+        ms = result["stage_ms"]["inference"]
+        parts.append(f"ours {ms:.1f} ms/frame ({1000 / ms:.1f} fps, {result['precision']}"
+                     + (f", {peer / ms:.2f}x faster than the peer" if peer else "") + ")")
+    line = f"Speed, {time.strftime('%Y-%m-%d')}, 640x480, same run, `stylize bench` inference: " + "; ".join(parts)
+    return line + (f"; the peer's arbitrary path {peer:.1f} ms/frame." if peer else ".")
 
 
 def report(rows: dict, photos: int, size: int) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 
 from stylize import models
 from stylize.export.quantize import quantize_model
+from stylize.realtime.bench import synthetic_frames
 from stylize.realtime.images import list_images, read_image
 from stylize.export.live_export import export_live_model, load_live_net
 from stylize.export.live_start import save_live_weights
@@ -29,6 +30,7 @@ from stylize.realtime.model_listing import describe_models
 from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting
 
 CALIBRATION_PHOTOS = 16
+SYNTHETIC_FRAMES = 4
 
 NOTICE = """The live any-painting model
 ============================
@@ -75,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     photos = [cv2.resize(read_image(p), (320, 240), interpolation=cv2.INTER_AREA)
               for p in list_images(Path(args.photos))[:CALIBRATION_PHOTOS]]
     styles = [np.asarray(v["vector"], np.float32) for v in vectors.values()]
-    calibration = [{"frame": photo[None], "style": styles[i % len(styles)]} for i, photo in enumerate(photos)]
+    # every style on photos, and on a few saturated synthetic frames so bright, colourful scenes stay in range
+    frames = photos + synthetic_frames((320, 240), SYNTHETIC_FRAMES)
+    calibration = [{"frame": frame[None], "style": style} for frame in frames for style in styles]
+    verification = [{"frame": photo[None], "style": style} for photo in photos for style in styles]
     models.INT8_DIR.mkdir(exist_ok=True)
-    int8_psnr = quantize_model(models.LIVE_MODEL, models.LIVE_MODEL_INT8, calibration, overwrite=True)
+    int8_psnr = quantize_model(models.LIVE_MODEL, models.LIVE_MODEL_INT8, calibration, verification, overwrite=True)
     (models.LIVE_DIR / "NOTICE").write_text(NOTICE.format(
         encoder_sha256=hashlib.sha256(models.STYLE_ENCODER.read_bytes()).hexdigest()))
     print(f"wrote {models.LIVE_DIR}: live model verified ({errors}), int8 copy {int8_psnr:.1f} dB PSNR against fp32, "

@@ -46,11 +46,15 @@ def test_web_runtime_versions_agree():
 
 
 @pytest.fixture
-def server():
+def ort_web():
     try:
-        find_ort_web()
+        return find_ort_web()
     except UserError:
         pytest.skip("onnxruntime-web not here: npm install (and scripts/vendor_ort_web.py to pack it)")
+
+
+@pytest.fixture
+def server(ort_web):
     server = make_server(port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -237,7 +241,7 @@ def test_page_starts_on_the_default_style_or_the_one_in_the_address(page, server
     assert page.evaluate("window.stylize.model") == other == page.eval_on_selector("#style", "s => s.value")
 
 
-def test_server_offers_the_users_own_models_too(negative_model):
+def test_server_offers_the_users_own_models_too(negative_model, ort_web):
     server = make_server(port=0, extra_models=[str(negative_model)])
     try:
         name = negative_model.stem
@@ -251,7 +255,7 @@ def test_serve_rejects_a_file_that_is_not_a_contract_model(tmp_path):
 
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match="bad.onnx"):
         make_server(port=0, extra_models=[str(bad)])
 
 
