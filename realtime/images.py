@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image, TiffImagePlugin
 
-from .errors import UserError
+from .errors import UserError, not_a_file
 from .outputs import reserve_temporary
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -77,7 +77,7 @@ def check_readable_image(path: str | Path, max_pixels: int | None = None) -> tup
     is refused before a byte of pixels is decoded."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such image file")
+        raise not_a_file(path, "image")
     limit = _limit if max_pixels is None else max_pixels
     width, height = image_dimensions(path)
     if width * height > limit:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from . import images
-from .errors import UserError
+from .errors import UserError, not_a_file
 from .frames import fit
 from .outputs import reserve_temporary
 
@@ -49,7 +49,7 @@ def open_video_file(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     """Open a video file for decoding, with a clear error for a missing, non-video or corrupt file."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such video file")
+        raise not_a_file(path, "video")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise UserError(f"{path}: not a video file OpenCV can decode")

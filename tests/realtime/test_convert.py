@@ -264,3 +264,16 @@ def test_video_paints_at_the_paint_size_and_images_every_pixel(tmp_path, negativ
                  "--paint-size", "400x300"]) == 0
     assert seen == [(900, 1200), (300, 400)]
     assert cv2.imread(str(tmp_path / "b.png")).shape == (900, 1200, 3)
+
+
+def test_a_folder_device_or_pipe_as_input_is_named_as_such(tmp_path, negative_model, capsys):
+    """Never read (a FIFO or /dev/zero would block or never end): refused with what it is."""
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    for verb, source in (("image", fifo), ("image", tmp_path), ("video", "/dev/zero")):
+        out = tmp_path / ("out.png" if verb == "image" else "out.mp4")
+        assert main([verb, str(source), "-o", str(out), "-m", str(negative_model)]) == 2
+        assert "a folder, device or pipe, not a regular file" in capsys.readouterr().err and not out.exists()
+    assert main(["image", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o.png"), "-m",
+                 str(negative_model)]) == 2
+    assert "no such image file" in capsys.readouterr().err
