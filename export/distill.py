@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from .conditional_net import ConditionalFastNet
 from .live_start import load_shipped_live_net
 from .losses import build_loss_network, gram_matrix, relative_mse
-from .perceptual import BORDER_MARGIN_CELLS, TEMPORAL_NOISE, border_loss, temporal_loss
+from .perceptual import TEMPORAL_NOISE, border_loss, border_margin, temporal_loss
 from .safe_load import load_tensors
 from .settings import SavedSettings
 
@@ -262,7 +262,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
 
     vectors = torch.from_numpy(bank["vectors"])
     size, n_pairs = settings.image_size, len(pairs["inputs"])
-    border_margin = net.size_multiple * min(BORDER_MARGIN_CELLS, (size - net.min_size) // (2 * net.size_multiple))
+    margin = border_margin(net, size)
     bar = tqdm(total=settings.steps, initial=step, desc="distill", disable=not progress)
     net.train()
     while step < settings.steps:
@@ -299,8 +299,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
             terms["temporal"] = settings.temporal_weight * temporal_loss(
                 lambda x: net(x, style), photo, output, noise, shift, size_multiple=net.size_multiple)
         if settings.border_weight > 0:
-            terms["border"] = settings.border_weight * border_loss(lambda x: net(x, style), photo, output,
-                                                                   border_margin)
+            terms["border"] = settings.border_weight * border_loss(lambda x: net(x, style), photo, output, margin)
         total = sum(terms.values())
         if not torch.isfinite(total):
             raise RuntimeError(f"loss became {float(total)} at step {step}; last good checkpoint: {ckpt_path}")

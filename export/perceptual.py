@@ -76,6 +76,12 @@ def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tens
     return F.mse_loss(moved, reference) / (batch_mean(input_change) if batch_mean else input_change).clamp_min(1e-8)
 
 
+def border_margin(net, image_size: int) -> int:
+    """The border term's band for ``net`` on crops of ``image_size`` px: up to BORDER_MARGIN_CELLS size
+    multiples, leaving the net its minimum size inside (at least one multiple at the smallest crop allowed)."""
+    return net.size_multiple * min(BORDER_MARGIN_CELLS, (image_size - net.min_size) // (2 * net.size_multiple))
+
+
 def border_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, output: torch.Tensor,
                 margin: int, batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """How differently the net paints the pixels next to a frame's edge than the same pixels seen

@@ -18,6 +18,24 @@ INT8_MIN_PSNR = 35.0  # dB against the fp32 model on the verification photos; be
 KEPT_IN_FLOAT = ((1, 1), (2, 3))
 
 
+CALIBRATION_PHOTOS = 16
+CALIBRATION_SIZE = (320, 240)
+SYNTHETIC_FRAMES = 4
+
+
+def calibration_frames(photos: str | Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(photos, frames): the first CALIBRATION_PHOTOS photos of a folder at CALIBRATION_SIZE, and the
+    same plus a few saturated synthetic frames, so that bright, colourful scenes stay in range."""
+    import cv2
+
+    from ..realtime.bench import synthetic_frames
+    from ..realtime.images import list_images, read_image
+
+    shots = [cv2.resize(read_image(p), CALIBRATION_SIZE, interpolation=cv2.INTER_AREA)
+             for p in list_images(Path(photos))[:CALIBRATION_PHOTOS]]
+    return shots, shots + synthetic_frames(CALIBRATION_SIZE, SYNTHETIC_FRAMES)
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))

@@ -20,7 +20,7 @@ from .distributed import World, average_gradients, average_values, dist_backend,
 from .live_start import live_start
 from .losses import build_loss_network, resolve_backbone
 from .nets import build_net
-from .perceptual import BORDER_MARGIN_CELLS, TEMPORAL_NOISE, PerceptualLoss, border_loss, temporal_loss
+from .perceptual import TEMPORAL_NOISE, PerceptualLoss, border_loss, border_margin, temporal_loss
 from .previews import draw_loss_curve, write_preview
 from .safe_load import load_tensors
 from .settings import TrainSettings
@@ -94,10 +94,7 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
     photos = PhotoFolder(settings.data, settings.held_out)
     torch.manual_seed(settings.seed)
     net = resumed_net if state is not None else build_net(settings.arch, settings.width)
-    # the border term's band: up to BORDER_MARGIN_CELLS size multiples, leaving the net its minimum size inside
-    # (at least one multiple at the smallest crop size allowed)
-    border_margin = net.size_multiple * min(BORDER_MARGIN_CELLS,
-                                            (settings.image_size - net.min_size) // (2 * net.size_multiple))
+    margin = border_margin(net, settings.image_size)
     history: list[dict] = []
     start = 0
     if state is None and settings.init_from:
@@ -159,7 +156,7 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
                                                                          loss.batch_mean)
             terms["total"] = terms["total"] + terms["temporal"]
         if settings.border_weight > 0:
-            terms["border"] = settings.border_weight * border_loss(net, batch, output, border_margin, loss.batch_mean)
+            terms["border"] = settings.border_weight * border_loss(net, batch, output, margin, loss.batch_mean)
             terms["total"] = terms["total"] + terms["border"]
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()

@@ -17,20 +17,15 @@ import shutil
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from stylize import models
-from stylize.export.quantize import quantize_model
-from stylize.realtime.bench import synthetic_frames
-from stylize.realtime.images import list_images, read_image
+from stylize.export.quantize import calibration_frames, quantize_model
 from stylize.export.live_export import export_live_model, load_live_net
 from stylize.export.live_start import save_live_weights
 from stylize.realtime.model_listing import describe_models
 from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting
 
-CALIBRATION_PHOTOS = 16
-SYNTHETIC_FRAMES = 4
 
 NOTICE = """The live any-painting model
 ============================
@@ -74,11 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     save_live_weights(net, settings.width, models.LIVE_WEIGHTS)
     errors = export_live_model(args.run, models.LIVE_MODEL, vectors[args.default_style]["vector"], paintings,
                                overwrite=True)
-    photos = [cv2.resize(read_image(p), (320, 240), interpolation=cv2.INTER_AREA)
-              for p in list_images(Path(args.photos))[:CALIBRATION_PHOTOS]]
+    photos, frames = calibration_frames(args.photos)
     styles = [np.asarray(v["vector"], np.float32) for v in vectors.values()]
-    # every style on photos, and on a few saturated synthetic frames so bright, colourful scenes stay in range
-    frames = photos + synthetic_frames((320, 240), SYNTHETIC_FRAMES)
+    # every style, on the photos and the saturated synthetic frames
     calibration = [{"frame": frame[None], "style": style} for frame in frames for style in styles]
     verification = [{"frame": photo[None], "style": style} for photo in photos for style in styles]
     models.INT8_DIR.mkdir(exist_ok=True)

@@ -11,23 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-import cv2
 
 from stylize import models
-from stylize.export.quantize import quantize_model
-from stylize.realtime.bench import synthetic_frames
-from stylize.realtime.images import list_images, read_image
-
-CALIBRATION_PHOTOS = 16
-CALIBRATION_SIZE = (320, 240)
-SYNTHETIC_FRAMES = 4
-
-
-def photo_frames(photos: Path) -> list:
-    return [cv2.resize(read_image(p), CALIBRATION_SIZE, interpolation=cv2.INTER_AREA)
-            for p in list_images(photos)[:CALIBRATION_PHOTOS]]
+from stylize.export.quantize import calibration_frames, quantize_model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", required=True, help="folder of photos to calibrate on")
     parser.add_argument("styles", nargs="*", help="only these shipped styles (default: all)")
     args = parser.parse_args(argv)
-    photos = [{"frame": frame[None]} for frame in photo_frames(Path(args.photos))]
-    # a few saturated synthetic frames too, so that bright, colourful scenes stay in range
-    frames = photos + [{"frame": frame[None]} for frame in synthetic_frames(CALIBRATION_SIZE, SYNTHETIC_FRAMES)]
+    shots, frames = calibration_frames(args.photos)
+    photos = [{"frame": frame[None]} for frame in shots]
+    frames = [{"frame": frame[None]} for frame in frames]
     models.INT8_DIR.mkdir(exist_ok=True)
     for name, path in models.shipped_models().items():
         if path == models.LIVE_MODEL or (args.styles and name not in args.styles):
