@@ -201,14 +201,38 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
 
 def export_checkpoint(checkpoint: str | Path, path: str | Path, io_layout: str = contract.IO_UINT8_BGR,
                       opset: int = 17, style_name: str | None = None, overwrite: bool = False,
-                      fp16: bool = False) -> dict[str, float]:
-    """Export a training checkpoint (file or run folder) as a verified contract model."""
-    from .checkpoint import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
+                      fp16: bool = False, int8: bool = False,
+                      calibration: str | Path | None = None) -> dict[str, float]:
+    """Export a training checkpoint (file or run folder) as a verified contract model.
 
+    ``int8``: the file is the int8 copy (:func:`export.quantize.quantize_model`) of the verified fp32
+    export, calibrated on the photos in ``calibration`` (default: the run's training photos); the
+    result then also holds ``int8_psnr``, its lowest PSNR in dB against fp32 on those photos."""
+    import tempfile
+
+    from .checkpoint import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
+    from .quantize import calibration_frames, quantize_model
+
+    if int8 and (fp16 or io_layout != contract.IO_UINT8_BGR):
+        raise UserError("--int8 exports the contract's uint8 BGR model in int8: not with --fp16 or --io float-rgb")
     source = Path(checkpoint) / CHECKPOINT_NAME if Path(checkpoint).is_dir() else Path(checkpoint)
     state = load_checkpoint(source)
     net, settings = net_from_checkpoint(state)
     made = {"trained_steps": state["step"], "training_seconds": round(state.get("seconds", 0.0))}
     meta = build_metadata({**settings.to_dict(), **made}, style_name or settings.style_name,
                           settings.arch, settings.backbone, io_layout, source=f"stylize train ({Path(checkpoint).name})")
-    return export_net(net, path, meta, io_layout, opset, overwrite, fp16, inputs=(source,))
+    if not int8:
+        return export_net(net, path, meta, io_layout, opset, overwrite, fp16, inputs=(source,))
+    photos = Path(calibration or settings.data)
+    if not photos.is_dir():
+        raise UserError(f"{photos}: no such folder of calibration photos for --int8 (give one with --calibration)")
+    prepare_output_file(path, [source, photos], overwrite, suffixes=(".onnx",))
+    shots, frames = calibration_frames(photos)
+    if not shots:
+        raise UserError(f"{photos}: no readable photos to calibrate the int8 model on")
+    with tempfile.TemporaryDirectory(prefix="stylize-export-") as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        checks = export_net(net, fp32, meta, io_layout, opset, inputs=(source,))
+        checks["int8_psnr"] = quantize_model(fp32, path, [{contract.INPUT_FRAME: f[None]} for f in frames],
+                                             [{contract.INPUT_FRAME: f[None]} for f in shots], overwrite=overwrite)
+    return checks

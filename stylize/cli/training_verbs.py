@@ -99,6 +99,11 @@ def add_training_verbs(sub: argparse._SubParsersAction) -> None:
                    help="uint8-bgr: the contract's uint8 BGR NHWC (default); float-rgb: float32 RGB NCHW in [0,1]")
     p.add_argument("--fp16", action="store_true",
                    help="float16 weights (half the size; instance norm stays fp32), verified by PSNR against fp32")
+    p.add_argument("--int8", action="store_true",
+                   help="write the int8 copy instead (convolutions in int8, about 1.5x faster on CPUs with VNNI, "
+                        "more frame-to-frame flicker), calibrated on photos and refused below 35 dB PSNR against fp32")
+    p.add_argument("--calibration", metavar="PHOTOS",
+                   help="folder of photos to calibrate --int8 on (default: the run's training photos)")
     p.add_argument("--style-name", help="style name for the metadata (default: the style image's name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
@@ -209,11 +214,16 @@ def run_export(args: argparse.Namespace) -> int:
     from ..realtime import contract
 
     io_layout = contract.IO_UINT8_BGR if args.io == "uint8-bgr" else contract.IO_FLOAT_RGB
+    if args.calibration and not args.int8:
+        raise UserError("--calibration is for --int8")
     results = export_checkpoint(args.checkpoint, args.output, io_layout, args.opset, args.style_name, args.overwrite,
-                                args.fp16)
+                                args.fp16, args.int8, args.calibration)
+    int8_psnr = results.pop("int8_psnr", None)
     measure = "PSNR in dB against fp32" if args.fp16 else "max |onnxruntime - PyTorch|"
     checks = ", ".join(f"{k}: {v:.3g}" for k, v in results.items())
     print(f"exported {args.output}; verified ({measure}) {checks}", file=sys.stderr)
+    if int8_psnr is not None:
+        print(f"int8: at least {int8_psnr:.1f} dB PSNR against the fp32 model on the calibration photos", file=sys.stderr)
     return 0
 
 
