@@ -19,6 +19,7 @@ import numpy as np
 
 from stylize import models
 from stylize.realtime.bench import bench, synthetic_frames
+from stylize.realtime.frames import PaintSize
 from stylize.realtime.model_lookup import open_stylizer
 from stylize.realtime.providers import int8_pays
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = [((640, 480), "default"), ((1280, 720), "default"), ((1280, 720), "full")]
     ours = {(precision, size, paint): bench(open_stylizer(models.DEFAULT_STYLE, device="cpu", precision=precision,
-                                                          paint_pixels=None if paint == "full" else 640 * 480),
+                                                          paint_size=None if paint == "full" else PaintSize(640 * 480)),
                                             size, args.frames)["stage_ms"]["inference"]
             for precision in ("fp32", "int8") for size, paint in runs}
     peer = peer_multistyle_ms(synthetic_frames((640, 480), args.frames))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from stylize import models
 from stylize.realtime.bench import synthetic_frames
-from stylize.realtime.frames import parse_size
+from stylize.realtime.frames import PaintSize, parse_size
 from stylize.realtime.model_lookup import open_stylizer
 from stylize.realtime.video_conversion import convert_video
 from stylize.realtime.video_io import VideoWriter, decoded_frames, open_video_file
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=models.DEFAULT_STYLE)
     args = parser.parse_args(argv)
     size = parse_size(args.size)
-    stylize = open_stylizer(args.model, device="cpu", paint_pixels=640 * 480)
+    stylize = open_stylizer(args.model, device="cpu", paint_size=PaintSize(640 * 480))
     frames = source_frames(size, args.frames)
     with tempfile.TemporaryDirectory(prefix="stylize-video-speed-") as tmp:
         clip = Path(tmp) / "clip.mp4"

@@ -10,21 +10,22 @@ from .. import models
 from .model_lookup import open_stylizer
 from .video_conversion import convert_videos
 from .errors import UserError
-from .frames import parse_paint_size
+from .frames import PaintSize, parse_paint_size
 from .images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, to_bgr, write_image
 from .outputs import prepare_output_file
 from .session import ModelInfo
 from .stabilize import Stabilizer
 
 
-def paint_pixels(paint_size: tuple[int, int] | None) -> int | None:
-    """The most pixels painted for a ``paint_size`` of (width, height), or a clear error."""
-    if paint_size is None:
-        return None
+def as_paint_size(paint_size: tuple[int, int] | str | None) -> PaintSize | None:
+    """A :class:`PaintSize` from (width, height), a ``--paint-size`` text ('640x480+', 'full') or None,
+    or a clear error."""
+    if paint_size is None or isinstance(paint_size, str):
+        return None if paint_size is None else parse_paint_size(paint_size)
     try:
         width, height = (int(v) for v in paint_size)
     except (TypeError, ValueError):
-        raise UserError(f"paint_size {paint_size!r}: expected (width, height) or None") from None
+        raise UserError(f"paint_size {paint_size!r}: expected (width, height), 'WxH', 'WxH+', 'full' or None") from None
     return parse_paint_size(f"{width}x{height}")
 
 
@@ -39,12 +40,13 @@ class Stylizer:
     >>> candy.video("clip.mp4", "clip_candy.mp4")      # keeps frame rate and audio
     >>> mine = Stylizer(style="my_painting.jpg")       # any painting, through the live model
     >>> blend = Stylizer(style=["candy", "my_painting.jpg"], mix=[0.7, 0.3])
-    >>> live = Stylizer("candy", paint_size=(640, 480))  # HD frames painted at 640x480's cost, scaled up
+    >>> live = Stylizer("candy", paint_size=(640, 480))  # every frame painted at 640x480's pixel count
 
     ``device`` is ``auto`` (CUDA when it works, else the CPU), ``cpu`` or ``cuda``; where ``auto``
-    fell back to the CPU, :attr:`notice` says why. ``paint_size`` (width, height): frames with more
-    pixels are painted at that many (same aspect) and scaled up, as the webcam does (default None:
-    every pixel). ``stabilize`` keeps frames of a stream steady
+    fell back to the CPU, :attr:`notice` says why. ``paint_size`` (width, height): frames are painted at
+    that many pixels (same aspect) and resized back, as the webcam does, so HD frames cost what 640x480
+    does and strokes keep their size relative to any frame; 'WxH+' enlarges only smaller frames, as
+    ``stylize image`` does (default None: every frame at its own size). ``stabilize`` keeps frames of a stream steady
     (for :meth:`frame` calls on consecutive video frames; :meth:`video` restarts it per file). Bad
     input raises :class:`~stylize.realtime.errors.UserError` with a message meant for people.
     """
@@ -52,12 +54,12 @@ class Stylizer:
     def __init__(self, model: str | Path | None = None, device: str = "auto", threads: int | None = None,
                  strength: float = 1.0, original_colors: bool = False, stabilize: bool = False,
                  style: str | Path | list[str | Path] | None = None, mix: list[float] | None = None,
-                 precision: str = "fp32", paint_size: tuple[int, int] | None = None):
+                 precision: str = "fp32", paint_size: tuple[int, int] | str | None = None):
         styles = None if style is None else [str(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
         self._frames = open_stylizer(model if model is not None or styles else models.DEFAULT_STYLE, styles, mix,
                                      device, threads, precision, original_colors=original_colors,
                                      stabilizer=Stabilizer() if stabilize else None,
-                                     paint_pixels=paint_pixels(paint_size))
+                                     paint_size=as_paint_size(paint_size))
         self.session = self._frames.session
         self.strength = strength
 

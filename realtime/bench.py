@@ -84,7 +84,7 @@ def bench(stylize: FrameStylizer | StyleSession, size: tuple[int, int] = (640, 4
         "precision": session.info.metadata.get(contract.META_PRECISION, "fp32"),
         "provider": session.provider,
         "size": f"{size[0]}x{size[1]}",
-        "painted_at": "{}x{}".format(*painted_size(size, stylize.paint_pixels)),
+        "painted_at": "{}x{}".format(*painted_size(size, stylize.paint_size)),
         "frames": n,
         "stage_ms": {k: round(v, 2) for k, v in stage_ms.items()},
         "inference_fps": round(1000 / stage_ms["inference"], 1),

@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .errors import UserError
+from .frames import PaintSize
 from .outputs import reserve_temporary
 from .video_io import ffmpeg_exe, has_audio, open_video_file
 
@@ -47,7 +48,7 @@ class StyleJob:
     size: tuple[int, int] | None = None
     threads: int | None = None
     style: tuple[float, ...] | None = None  # the style vector, for the live any-painting model
-    paint_pixels: int | None = None  # larger frames are painted at this many pixels and scaled up
+    paint_size: PaintSize | None = None  # the pixels frames are painted at (None: each at its own size)
 
 
 @dataclass
@@ -132,7 +133,7 @@ class Worker:
         self.stylize = FrameStylizer(StyleSession(model, device, job.threads), job.strength, job.original_colors,
                                      Stabilizer() if job.stabilize else None,
                                      None if job.style is None else np.asarray(job.style, np.float32),
-                                     paint_pixels=job.paint_pixels)
+                                     paint_size=job.paint_size)
         self.size = job.size
 
     def convert(self, name: str, data: bytes) -> bytes:

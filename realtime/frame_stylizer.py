@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import keep_original_colors, painted_within
+from .frames import PaintSize, keep_original_colors, painted_within
 from .session import StyleSession
 from .stabilize import Stabilizer
 
@@ -24,7 +24,7 @@ class FrameStylizer:
     stabilizer: Stabilizer | None = None
     style: np.ndarray | None = None
     label: str = ""  # what output files are named after (default: the model's name)
-    paint_pixels: int | None = None
+    paint_size: PaintSize | None = None  # None: every frame painted at its own size
 
     @property
     def name(self) -> str:
@@ -35,7 +35,7 @@ class FrameStylizer:
 
     def infer(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The model's part: (frame, stylized frame)."""
-        return frame, painted_within(frame, self.paint_pixels,
+        return frame, painted_within(frame, self.paint_size,
                                      lambda shown: self.session.run(shown, self.strength, self.style))
 
     def finish(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:

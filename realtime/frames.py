@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -33,36 +34,62 @@ def fit_inside(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     return max(2, int(size[0] * scale) // 2 * 2), max(2, int(size[1] * scale) // 2 * 2)
 
 
-def parse_paint_size(text: str) -> int | None:
-    """``--paint-size``: 'WxH' -> the most pixels the net paints (W*H); 'full' -> None (every pixel)."""
-    if text.strip().lower() == "full":
+@dataclass(frozen=True)
+class PaintSize:
+    """How many pixels the net paints a frame at (``--paint-size``), in the frame's own aspect.
+
+    A frame with more pixels is painted shrunk to ``pixels`` and scaled back up (a 1280x720 frame costs
+    what 640x480 does); a frame with fewer is painted enlarged to that many and scaled back down. The
+    strokes then keep their size relative to the frame at every frame size: a 320x240 frame looks like
+    its 640x480 painting, not swamped by strokes sized for a larger one. With ``at_least``, a frame with
+    more pixels is painted at its own size (every pixel) and only smaller ones are enlarged.
+    """
+
+    pixels: int
+    at_least: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.pixels} pixels" + (" or more" if self.at_least else "")
+
+
+MIN_PAINT_PIXELS = 64 * 64
+# a frame within this ratio of the paint size is painted as it is: resampling it would only blur it
+PAINT_SIZE_SLACK = 1.1
+
+
+def parse_paint_size(text: str) -> PaintSize | None:
+    """``--paint-size``: 'WxH' -> paint at W*H pixels; 'WxH+' -> at least that many; 'full' -> None (every
+    frame at its own size)."""
+    text = text.strip().lower()
+    if text == "full":
         return None
-    width, height = parse_size(text)
-    if width * height < 64 * 64:
+    at_least = text.endswith("+")
+    width, height = parse_size(text.removesuffix("+"))
+    if width * height < MIN_PAINT_PIXELS:
         raise UserError(f"paint size {text!r}: at least 64x64, or 'full'")
-    return width * height
+    return PaintSize(width * height, at_least)
 
 
-def painted_size(size: tuple[int, int], pixels: int | None) -> tuple[int, int]:
-    """The (width, height) a frame of ``size`` is painted at: shrunk, same aspect, to at most
-    ``pixels`` pixels (None: as it is)."""
+def painted_size(size: tuple[int, int], paint: PaintSize | None) -> tuple[int, int]:
+    """The (width, height) a frame of ``size`` is painted at, same aspect (see :class:`PaintSize`)."""
     width, height = size
-    if pixels is None or width * height <= pixels:
+    ratio = width * height / paint.pixels if paint is not None else 1.0
+    if paint is None or 1 / PAINT_SIZE_SLACK <= ratio <= PAINT_SIZE_SLACK or (paint.at_least and ratio > 1):
         return size
-    scale = (pixels / (width * height)) ** 0.5
+    scale = ratio ** -0.5
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def painted_within(frame: np.ndarray, pixels: int | None, paint: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``paint(frame)``, where a frame of more than ``pixels`` pixels is painted shrunk to that many
-    (same aspect) and scaled back up (bicubic): the strokes keep their size relative to the frame, and
-    a 1280x720 frame costs what 640x480 does. ``pixels`` None paints every pixel."""
+def painted_within(frame: np.ndarray, paint_size: PaintSize | None, paint: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``paint(frame)`` at the size :func:`painted_size` gives, resized back to the frame's (area
+    averaging when shrinking, bicubic when enlarging)."""
     size = (frame.shape[1], frame.shape[0])
-    shrunk = painted_size(size, pixels)
-    if shrunk == size:
+    at = painted_size(size, paint_size)
+    if at == size:
         return paint(frame)
-    painted = paint(cv2.resize(frame, shrunk, interpolation=cv2.INTER_AREA))
-    return cv2.resize(painted, size, interpolation=cv2.INTER_CUBIC)
+    shrinking = at[0] * at[1] < size[0] * size[1]
+    painted = paint(cv2.resize(frame, at, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC))
+    return cv2.resize(painted, size, interpolation=cv2.INTER_CUBIC if shrinking else cv2.INTER_AREA)
 
 
 def fit(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

@@ -87,7 +87,7 @@ class InferenceWorker:
                 look = self.looks[self.state.model_index]
                 started = time.perf_counter()
                 style = self.style_now(look)
-                stylized = painted_within(frame, look.paint_pixels,
+                stylized = painted_within(frame, look.paint_size,
                                           lambda shown: look.session.run(shown, self.state.strength, style))
                 if not self._hand_over(Inferred(frame, stylized, look, captured_at,
                                                 time.perf_counter() - started)):

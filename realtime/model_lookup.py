@@ -80,7 +80,7 @@ def open_stylizer(model: str | Path | None = None, styles: list[str] | None = No
     """A :class:`FrameStylizer` for ``--model`` and ``--style`` values: with ``styles`` (painting files
     or shipped style names, blended by ``mix``), the live any-painting model (or ``model``, when it
     takes a style vector) paints with their blend; else ``model`` (default: the default style).
-    ``options`` go to the FrameStylizer (strength, original_colors, stabilizer, paint_pixels)."""
+    ``options`` go to the FrameStylizer (strength, original_colors, stabilizer, paint_size)."""
     if not styles:
         if mix:
             raise UserError("--mix blends --style paintings: give two or more --style")
@@ -97,7 +97,7 @@ def open_looks(names: list[str] | None, styles: list[str] | None, device: str, t
                precision: str = "fp32", **options) -> list[FrameStylizer]:
     """What the webcam switches between: one per ``--model``, or with ``styles`` one per painting,
     all on one session of the live model (so they also blend live). ``options`` go to each
-    FrameStylizer (paint_pixels)."""
+    FrameStylizer (paint_size)."""
     if not styles:
         return [FrameStylizer(session, **options) for session in open_sessions(names, device, threads, precision)]
     session = open_live_session(names[0] if names else None, device, threads, precision)

@@ -92,20 +92,23 @@ def add_style_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_paint_size_arg(p: argparse.ArgumentParser, default: str) -> None:
-    """``--paint-size``: the most pixels the net paints (parsed to a pixel count; 'full': None)."""
+    """``--paint-size``: the pixels the net paints frames at (a :class:`~stylize.realtime.frames.PaintSize`;
+    'full': None)."""
     from ..realtime.errors import UserError
-    from ..realtime.frames import parse_paint_size
+    from ..realtime.frames import PaintSize, parse_paint_size
 
-    def paint_size(text: str) -> int | None:
+    def paint_size(text: str) -> PaintSize | None:
         try:
             return parse_paint_size(text)
         except UserError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
 
-    p.add_argument("--paint-size", type=paint_size, default=default, metavar="WxH|full",
-                   help="frames with more pixels than WxH are painted at that many (same aspect) and scaled up, so "
-                        "strokes keep their size in the frame and 1280x720 costs what 640x480 does; 'full' paints "
-                        f"every pixel (finer strokes, slower) (default {default})")
+    p.add_argument("--paint-size", type=paint_size, default=default, metavar="WxH|WxH+|full",
+                   help="frames are painted at WxH's pixel count (same aspect) and resized back: 1280x720 costs "
+                        "what 640x480 does, and a smaller frame is painted enlarged, so strokes keep their size "
+                        "relative to the frame at any size (a small face is not swamped by them); 'WxH+' only "
+                        "enlarges smaller frames; 'full' paints every frame at its own size (finer strokes on "
+                        f"large frames, coarser on small ones) (default {default})")
 
 
 def mix_weights(text: str) -> list[float]:

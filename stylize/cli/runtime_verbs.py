@@ -9,7 +9,8 @@ import sys
 from ..realtime.errors import UserError
 from .arguments import add_model_args, add_paint_size_arg, add_style_args, mix_weights, number
 
-LIVE_PAINT_SIZE = "640x480"  # webcam, video, demo, bench: larger frames are painted at this many pixels
+LIVE_PAINT_SIZE = "640x480"  # webcam, video, demo, bench: every frame is painted at this many pixels
+IMAGE_PAINT_SIZE = "640x480+"  # image: smaller pictures are painted enlarged to this many, larger ones as they are
 RUNTIME_VERBS = ("webcam", "video", "demo", "image", "bake", "models", "bench", "flicker", "serve")
 
 
@@ -78,7 +79,7 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
     add_style_args(p)
     p.add_argument("--strength", type=number(float, 0.0, 1.0), default=1.0, help="style strength 0..1 (default 1)")
     p.add_argument("--original-colors", action="store_true", help="keep the input's colours")
-    add_paint_size_arg(p, "full")
+    add_paint_size_arg(p, IMAGE_PAINT_SIZE)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--allow-truncated", action="store_true",
                    help="convert a cut-off JPEG or PNG (no end marker) instead of stopping; the missing part is grey")
@@ -138,13 +139,13 @@ def run_runtime_verb(args: argparse.Namespace) -> int:
 
     def stylizer(**options):
         return open_stylizer(args.model, args.style, args.mix, args.device, args.threads, args.precision,
-                             paint_pixels=getattr(args, "paint_size", None), **options)
+                             paint_size=getattr(args, "paint_size", None), **options)
 
     if args.verb == "webcam":
         from ..realtime.webcam import run_webcam
 
         looks = open_looks(args.model, args.style, args.device, args.threads, args.precision,
-                           paint_pixels=args.paint_size)
+                           paint_size=args.paint_size)
         return run_webcam(looks, args.camera, parse_size(args.size), args.record, window=not args.no_window,
                           mirror=args.mirror, strength=args.strength, max_frames=args.frames,
                           output_dir=args.output_dir, stabilize=args.stabilize,

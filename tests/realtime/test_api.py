@@ -67,12 +67,20 @@ def test_an_empty_frame_is_a_clear_error(negative_model):
         Stylizer(negative_model, device="cpu").frame(np.zeros((0, 4, 3), np.uint8))
 
 
-def test_paint_size_paints_large_frames_smaller_and_scales_them_up(negative_model):
+def test_paint_size_paints_frames_at_that_many_pixels_and_resizes_them_back(negative_model, monkeypatch):
+    from stylize.realtime.session import StyleSession
+
+    seen = []
+    run = StyleSession.run
+    monkeypatch.setattr(StyleSession, "run", lambda self, frame, *a: seen.append(frame.shape[:2]) or run(self, frame, *a))
     frame = np.tile(np.linspace(0, 255, 400, dtype=np.uint8)[None, :, None], (300, 1, 3))
     full = Stylizer(negative_model, device="cpu").frame(frame)
-    assert np.array_equal(full, 255 - frame)
-    smaller = Stylizer(negative_model, device="cpu", paint_size=(200, 150)).frame(frame)
-    assert smaller.shape == frame.shape and 0 < np.abs(smaller.astype(int) - full).mean() < 3  # a smooth ramp survives
-    for bad in [(10, 10), ("a", 4), 640]:
+    assert np.array_equal(full, 255 - frame) and seen.pop() == (300, 400)
+    for paint_size, painted in (((200, 150), (150, 200)), ((800, 600), (600, 800)), ("200x150+", (300, 400)),
+                                ("800x600+", (600, 800))):
+        out = Stylizer(negative_model, device="cpu", paint_size=paint_size).frame(frame)
+        assert seen.pop() == painted and out.shape == frame.shape
+        assert np.abs(out.astype(int) - full).mean() < 3  # a smooth ramp survives the round trip
+    for bad in [(10, 10), ("a", 4), 640, "10x10+"]:
         with pytest.raises(UserError, match="paint"):
             Stylizer(negative_model, device="cpu", paint_size=bad)

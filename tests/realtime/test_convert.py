@@ -159,7 +159,7 @@ def test_image_round_trip_gray_alpha_and_odd(tmp_path, negative_model, photo):
     cv2.imwrite(str(odd), photo[:3, :5])
     out = tmp_path / "out"
     assert main(["image", str(color), str(gray), str(alpha), str(odd), "-o", str(out),
-                 "-m", str(negative_model)]) == 0
+                 "-m", str(negative_model), "--paint-size", "full"]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["alpha_negative.png", "color_negative.jpg", "gray_negative.png", "odd_negative.png"]
     assert cv2.imread(str(out / "odd_negative.png")).shape == (3, 5, 3)
@@ -188,9 +188,9 @@ def test_image_errors_lose_nothing(tmp_path, negative_model, photo, capsys):
 def test_strength_and_original_colors(tmp_path, negative_model, photo):
     src = tmp_path / "p.png"
     cv2.imwrite(str(src), photo)
-    assert main(["image", str(src), "-o", str(tmp_path / "a"), "-m", str(negative_model), "--strength", "0"]) == 0
+    assert main(["image", str(src), "-o", str(tmp_path / "a"), "-m", str(negative_model), "--strength", "0", "--paint-size", "full"]) == 0
     assert np.array_equal(cv2.imread(str(tmp_path / "a" / "p_negative.png")), photo)
-    assert main(["image", str(src), "-o", str(tmp_path / "b"), "-m", str(negative_model), "--original-colors"]) == 0
+    assert main(["image", str(src), "-o", str(tmp_path / "b"), "-m", str(negative_model), "--original-colors", "--paint-size", "full"]) == 0
     kept = cv2.cvtColor(cv2.imread(str(tmp_path / "b" / "p_negative.png")), cv2.COLOR_BGR2YCrCb)
     orig = cv2.cvtColor(photo, cv2.COLOR_BGR2YCrCb)
     assert np.abs(kept[..., 1:].astype(int) - orig[..., 1:]).mean() < 3
@@ -230,20 +230,21 @@ def test_image_float_tiff_single_file_output_and_model_names(tmp_path, negative_
     cv2.imwrite(str(tiff), photo.astype(np.float32) / 255.0)  # a float image in 0..1, as HDR tools write
     assert cv2.imread(str(tiff), cv2.IMREAD_UNCHANGED).dtype == np.float32
     single = tmp_path / "single.png"
-    assert main(["image", str(tiff), "-o", str(single), "-m", str(negative_model)]) == 0
+    assert main(["image", str(tiff), "-o", str(single), "-m", str(negative_model), "--paint-size", "full"]) == 0
     assert single.is_file() and not single.is_dir()
     assert np.abs(cv2.imread(str(single)).astype(int) - (255 - photo)).max() <= 1  # not black
     johnson = tmp_path / "negative.johnson.onnx"
     johnson.write_bytes(negative_model.read_bytes())
     out = tmp_path / "out"
     for model in (negative_model, johnson):
-        assert main(["image", str(tiff), "-o", str(out), "-m", str(model)]) == 0
+        assert main(["image", str(tiff), "-o", str(out), "-m", str(model), "--paint-size", "full"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["float_negative.johnson.tif", "float_negative.tif"]
 
 
-def test_video_paints_at_the_paint_size_and_images_every_pixel(tmp_path, negative_model, photo, monkeypatch):
-    """Video (like the webcam) paints frames with more pixels than --paint-size at that many and scales
-    them up; images paint every pixel unless --paint-size is given."""
+def test_video_paints_at_the_paint_size_and_images_at_least_at_it(tmp_path, negative_model, photo, monkeypatch):
+    """Video (like the webcam) paints every frame at --paint-size's pixel count (default 640x480) and
+    resizes it back; images paint every pixel of a large picture and enlarge a small one to 640x480's
+    pixel count, unless --paint-size says otherwise."""
     from stylize.realtime.session import StyleSession
 
     seen = []
@@ -255,15 +256,21 @@ def test_video_paints_at_the_paint_size_and_images_every_pixel(tmp_path, negativ
     assert seen == [(120, 160)] * 3 and probe(tmp_path / "small.mp4")["size"] == (320, 240)
     seen.clear()
     assert main(["video", str(clip), "-o", str(tmp_path / "full.mp4"), "-m", str(negative_model), "--no-progress"]) == 0
-    assert seen == [(240, 320)] * 3  # under the default 640x480: as it is
+    assert seen == [(480, 640)] * 3 and probe(tmp_path / "full.mp4")["size"] == (320, 240)  # default 640x480
     seen.clear()
-    big = cv2.resize(photo, (1200, 900))
+    assert main(["video", str(clip), "-o", str(tmp_path / "own.mp4"), "-m", str(negative_model), "--no-progress",
+                 "--paint-size", "full"]) == 0
+    assert seen == [(240, 320)] * 3
+    seen.clear()
+    big, small = cv2.resize(photo, (1200, 900)), cv2.resize(photo, (320, 240))
     cv2.imwrite(str(tmp_path / "big.png"), big)
-    assert main(["image", str(tmp_path / "big.png"), "-o", str(tmp_path / "a.png"), "-m", str(negative_model)]) == 0
-    assert main(["image", str(tmp_path / "big.png"), "-o", str(tmp_path / "b.png"), "-m", str(negative_model),
-                 "--paint-size", "400x300"]) == 0
-    assert seen == [(900, 1200), (300, 400)]
-    assert cv2.imread(str(tmp_path / "b.png")).shape == (900, 1200, 3)
+    cv2.imwrite(str(tmp_path / "small.png"), small)
+    for name, extra in (("big", []), ("big", ["--paint-size", "400x300"]), ("small", []),
+                        ("small", ["--paint-size", "full"])):
+        out = tmp_path / f"{name}_{len(extra)}.png"
+        assert main(["image", str(tmp_path / f"{name}.png"), "-o", str(out), "-m", str(negative_model), *extra]) == 0
+        assert cv2.imread(str(out)).shape == (big if name == "big" else small).shape
+    assert seen == [(900, 1200), (300, 400), (480, 640), (240, 320)]
 
 
 def test_a_folder_device_or_pipe_as_input_is_named_as_such(tmp_path, negative_model, capsys):

@@ -183,7 +183,7 @@ def test_virtual_camera_gets_the_stylized_frames(tmp_path, negative_model, monke
     FakeVirtualCamera.sent = []
     clip = make_clip(tmp_path / "cam.mp4", frames=10, audio=False)
     assert main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "--virtual-camera",
-                 "--frames", "5", "--size", "96x72"]) == 0
+                 "--frames", "5", "--size", "96x72", "--paint-size", "full"]) == 0
     assert len(FakeVirtualCamera.sent) == 5
     first = cv2.resize(cv2.VideoCapture(str(clip)).read()[1], (96, 72), interpolation=cv2.INTER_AREA)
     assert np.abs(FakeVirtualCamera.sent[0].astype(int) - (255 - first.astype(int))).mean() < 3
@@ -247,15 +247,17 @@ def test_inference_worker_hands_over_frames_in_order_then_the_end():
     worker.close()
 
 
-def test_live_frames_larger_than_the_paint_size_are_painted_smaller_and_scaled_up():
-    """1280x720 live costs what 640x480 does: the net sees at most --paint-size pixels (same aspect),
-    the window gets the full frame; 'full' paints every pixel."""
+def test_live_frames_are_painted_at_the_paint_size_and_resized_back():
+    """1280x720 live costs what 640x480 does: the net sees --paint-size's pixels (same aspect), larger
+    or smaller, and the window gets the frame's size; 'full' paints every frame at its own size."""
+    from stylize.realtime.frames import PaintSize
     from stylize.realtime.live_inference import InferenceWorker
 
     frames = [np.full((72, 128, 3), 40 * i, np.uint8) for i in range(3)]
-    for pixels, seen in ((64 * 48, (41, 73)), (None, (72, 128))):  # 73x41: 64x48's pixels at 16:9
+    # 73x41: 64x48's pixels at 16:9; 147x83: 128x96's
+    for pixels, seen in ((PaintSize(64 * 48), (41, 73)), (PaintSize(128 * 96), (83, 147)), (None, (72, 128))):
         session = _FakeSession()
-        worker = InferenceWorker(_FakeReader(list(frames)), [FrameStylizer(session, paint_pixels=pixels)], LiveState(),
+        worker = InferenceWorker(_FakeReader(list(frames)), [FrameStylizer(session, paint_size=pixels)], LiveState(),
                                  prepare=lambda f: f)
         results = [worker.next() for _ in frames]
         worker.close()
@@ -263,7 +265,7 @@ def test_live_frames_larger_than_the_paint_size_are_painted_smaller_and_scaled_u
         assert all(r.stylized.shape == (72, 128, 3) and np.array_equal(r.stylized, 255 - r.frame) for r in results)
 
 
-@pytest.mark.parametrize("size, painted", [("1280x720", "739x415"), ("640x480", "640x480"), ("320x240", "320x240")])
+@pytest.mark.parametrize("size, painted", [("1280x720", "739x415"), ("640x480", "640x480"), ("320x240", "640x480")])
 def test_bench_reports_the_size_frames_are_painted_at(negative_model, capsys, size, painted):
     assert main(["bench", "-m", str(negative_model), "--size", size, "--frames", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["painted_at"] == painted
@@ -272,7 +274,7 @@ def test_bench_reports_the_size_frames_are_painted_at(negative_model, capsys, si
     assert json.loads(capsys.readouterr().out)["painted_at"] == size
 
 
-@pytest.mark.parametrize("text", ["10x10", "big", "0x480", "-640x480"])
+@pytest.mark.parametrize("text", ["10x10", "big", "0x480", "-640x480", "10x10+", "640x480++"])
 def test_a_paint_size_that_cannot_be_is_refused_at_parse_time(negative_model, capsys, text):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "-m", str(negative_model), "--paint-size", text])

@@ -313,7 +313,7 @@ def test_exif_orientation_is_honoured_as_photo_viewers_do(tmp_path, negative_mod
     with Image.open(path) as image:
         viewed = np.asarray(ImageOps.exif_transpose(image))[:, :, ::-1]
     assert np.array_equal(read_image(path), viewed)
-    assert main(["image", str(path), "-o", str(tmp_path / "out.png"), "-m", str(negative_model)]) == 0
+    assert main(["image", str(path), "-o", str(tmp_path / "out.png"), "-m", str(negative_model), "--paint-size", "full"]) == 0
     assert np.array_equal(cv2.imread(str(tmp_path / "out.png")), 255 - viewed)  # the negative model: 255 - frame
 
 
