@@ -20,8 +20,10 @@ from .stabilize import Stabilizer
 def as_paint_size(paint_size: tuple[int, int] | str | None) -> PaintSize | None:
     """A :class:`PaintSize` from (width, height), a ``--paint-size`` text ('640x480+', 'full') or None,
     or a clear error."""
-    if paint_size is None or isinstance(paint_size, str):
-        return None if paint_size is None else parse_paint_size(paint_size)
+    if paint_size is None:
+        return None
+    if isinstance(paint_size, str):
+        return parse_paint_size(paint_size)
     try:
         width, height = (int(v) for v in paint_size)
     except (TypeError, ValueError):
@@ -46,8 +48,8 @@ class Stylizer:
     fell back to the CPU, :attr:`notice` says why. ``paint_size`` (width, height): frames are painted at
     that many pixels (same aspect) and resized back, as the webcam does, so HD frames cost what 640x480
     does and strokes keep their size relative to any frame; 'WxH+' enlarges only smaller frames, as
-    ``stylize image`` does (default None: every frame at its own size). ``stabilize`` keeps frames of a stream steady
-    (for :meth:`frame` calls on consecutive video frames; :meth:`video` restarts it per file). Bad
+    ``stylize image`` does (default None: every frame at its own size). ``stabilize`` keeps frames of
+    a stream steady (for :meth:`frame` calls on consecutive video frames; :meth:`video` restarts it per file). Bad
     input raises :class:`~stylize.realtime.errors.UserError` with a message meant for people.
     """
 

@@ -48,9 +48,6 @@ class PaintSize:
     pixels: int
     at_least: bool = False
 
-    def __str__(self) -> str:
-        return f"{self.pixels} pixels" + (" or more" if self.at_least else "")
-
 
 MIN_PAINT_PIXELS = 64 * 64
 # a frame within this ratio of the paint size is painted as it is: resampling it would only blur it
