@@ -149,6 +149,7 @@ def quantize_model(source: str | Path, target: str | Path, calibration: list[dic
         quant_pre_process(str(equalized), str(prepared), skip_symbolic_shape=True)
         convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
         fp32 = StyleSession(source, "cpu")
+        good = max(min_psnr, INT8_GOOD_PSNR)
         tried: list[tuple[float, Path]] = []
         for first, last in KEPT_IN_FLOAT:
             quantized = Path(tmp) / f"int8_{first}_{last}.onnx"
@@ -160,9 +161,9 @@ def quantize_model(source: str | Path, target: str | Path, calibration: list[dic
                            fp32.run(f[contract.INPUT_FRAME], 1.0, f.get(contract.INPUT_STYLE)))
                       for f in verification or calibration]
             tried.append((min(scores), quantized))
-            if min(scores) >= max(min_psnr, INT8_GOOD_PSNR):
+            if min(scores) >= good:
                 break
-        score, quantized = tried[-1] if tried[-1][0] >= max(min_psnr, INT8_GOOD_PSNR) else max(tried)
+        score, quantized = tried[-1] if tried[-1][0] >= good else max(tried)
         if score < min_psnr:
             raise UserError(f"the int8 model is too far from fp32 ({score:.1f} dB PSNR, the floor is "
                             f"{min_psnr} dB): not written")

@@ -69,9 +69,11 @@ def parse_paint_size(text: str) -> PaintSize | None:
 
 def painted_size(size: tuple[int, int], paint: PaintSize | None) -> tuple[int, int]:
     """The (width, height) a frame of ``size`` is painted at, same aspect (see :class:`PaintSize`)."""
+    if paint is None:
+        return size
     width, height = size
-    ratio = width * height / paint.pixels if paint is not None else 1.0
-    if paint is None or 1 / PAINT_SIZE_SLACK <= ratio <= PAINT_SIZE_SLACK or (paint.at_least and ratio > 1):
+    ratio = width * height / paint.pixels
+    if 1 / PAINT_SIZE_SLACK <= ratio <= PAINT_SIZE_SLACK or (paint.at_least and ratio > 1):
         return size
     scale = ratio ** -0.5
     return max(1, int(width * scale)), max(1, int(height * scale))
