@@ -125,6 +125,11 @@ def test_export_matches_torch_at_several_sizes(tmp_path, arch, io_layout):
     frame = np.random.default_rng(0).integers(0, 256, (3, 5, 3), dtype=np.uint8)
     assert session.run(frame).shape == (3, 5, 3)
     assert np.array_equal(session.run(frame, 0.0), frame)
+    # the CPU graph rewrites replace every pixel shuffle and keep every pixel
+    as_file = StyleSession(tmp_path / "m.onnx", "cpu", cpu_rewrites=False)
+    assert session.cpu_rewrites == sum(n.op_type == "DepthToSpace" for n in model.graph.node)
+    frame = np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    assert np.array_equal(session.run(frame), as_file.run(frame))
 
 
 @pytest.mark.parametrize("arch,reflection_pads", [("fast", 0), ("fast-v2", 14)])
