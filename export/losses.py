@@ -196,6 +196,26 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor,
     return F.mse_loss(x, target) / ((batch_mean(energy) if batch_mean else energy) + 1e-8)
 
 
+# RGB -> luminance and two chroma axes (BT.601 YUV): spreads along these say how light-dark and how
+# colourful a picture is, which per-RGB-channel spreads mix up (contrast alone can match them)
+_RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.147, -0.289, 0.436], [0.615, -0.515, -0.100]])
+
+
+def colour_statistics(rgb: torch.Tensor) -> torch.Tensor:
+    """Per image, the mean and standard deviation of its luminance and two chroma axes: [N, 6]."""
+    yuv = torch.einsum("oc,nchw->nohw", _RGB_TO_YUV.to(rgb), rgb).flatten(2)
+    return torch.cat([yuv.mean(2), yuv.std(2)], 1)
+
+
+def colour_loss(output: torch.Tensor, painting_statistics: torch.Tensor) -> torch.Tensor:
+    """How far each output's colour means and spreads are from the painting's (from
+    :func:`colour_statistics`), relative to the painting's colour variance: 0 = the painting's
+    palette balance, ~1 = as far off as a flat grey picture."""
+    channels = painting_statistics.numel() // 2
+    spread = painting_statistics[channels:].pow(2).sum() + 1e-8
+    return (colour_statistics(output) - painting_statistics).pow(2).sum(1).mean() / spread
+
+
 def total_variation(img: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels."""
     return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()

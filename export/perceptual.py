@@ -1,5 +1,5 @@
-"""The training objective of a style net: perceptual (content, Gram style, total variation) terms
-against one style image, and the temporal robustness term against flicker."""
+"""The training objective of a style net: perceptual (content, Gram style, colour, total variation)
+terms against one style image, and the temporal robustness term against flicker."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,19 +8,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .losses import LossNetwork, gram_matrix, relative_mse, total_variation
+from .losses import LossNetwork, colour_loss, colour_statistics, gram_matrix, relative_mse, total_variation
 from .settings import TrainSettings
 
 
 @dataclass
 class PerceptualLoss:
-    """Content, style (Gram) and total-variation terms against one style image."""
+    """Content, style (Gram), colour and total-variation terms against one style image."""
 
     network: LossNetwork
     style_grams: dict[str, torch.Tensor]
     content_weight: float
     style_weight: float
     tv_weight: float
+    colour_statistics: torch.Tensor  # the style image's per-channel colour means and spreads
+    colour_weight: float = 0.0
     # the step's mean of a per-batch mean (data-parallel training: over every rank's share)
     batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None
 
@@ -29,7 +31,8 @@ class PerceptualLoss:
         with torch.no_grad():
             feats = network(style_rgb)
             grams = {name: gram_matrix(feats[name]) for name in network.style_layers}
-        return cls(network, grams, settings.content_weight, settings.style_weight, settings.tv_weight)
+        return cls(network, grams, settings.content_weight, settings.style_weight, settings.tv_weight,
+                   colour_statistics(style_rgb)[0], settings.colour_weight)
 
     def terms(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted loss terms and their total for a batch of outputs and the photos they came from."""
@@ -46,7 +49,9 @@ class PerceptualLoss:
             "style": self.style_weight * style_loss,
             "tv": self.tv_weight * total_variation(output),
         }
-        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        if self.colour_weight > 0:
+            terms["colour"] = self.colour_weight * colour_loss(output, self.colour_statistics)
+        terms["total"] = sum(terms.values())
         return terms
 
 

@@ -80,6 +80,8 @@ class TrainSettings(SavedSettings):
     style_weight: float = _opt(8.0, "weight of the style (Gram) loss (8 suits a start from the live model; "
                                     "from random weights 2, or the texture paints over the photo)", minimum=0.0)
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss", minimum=0.0)
+    colour_weight: float = _opt(0.0, "weight of the colour term: each output's colour means and spreads must match "
+                                     "the painting's (against a washed-out or muddy palette)", minimum=0.0)
     temporal_weight: float = _opt(0.0, "weight of the temporal robustness term against video flicker "
                                        "(output change under a small pan plus camera noise, relative to the input's)",
                                   minimum=0.0)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from stylize.export.losses import (MissingWeightsError, build_loss_network, find_vgg_weights, gram_matrix, relative_mse,
-                           total_variation)
+from stylize.export.losses import (MissingWeightsError, build_loss_network, colour_loss, colour_statistics,
+                                   find_vgg_weights, gram_matrix, relative_mse, total_variation)
 from stylize.export.nets import ARCHITECTURES, SubpixelUpsampleConv, UpsampleConv, build_net, inference_form
 
 
@@ -98,6 +98,20 @@ def test_loss_helpers():
     flat = torch.full((1, 3, 8, 8), 0.5)
     assert total_variation(flat) == 0
     assert total_variation(torch.rand(1, 3, 8, 8)) > 0
+
+
+def test_colour_loss_measures_palette_balance_and_pulls_towards_it():
+    painting = torch.rand(1, 3, 32, 32)
+    stats = colour_statistics(painting)[0]
+    assert stats.shape == (6,)
+    assert colour_loss(painting.expand(2, -1, -1, -1), stats) < 1e-10
+    grey = torch.full((1, 3, 32, 32), 0.5)
+    assert colour_loss(grey, stats) == pytest.approx(1.0, abs=0.05)  # no spread at all: about 1
+    pale = (0.8 + 0.2 * (painting - 0.5)).requires_grad_()  # lighter, with a quarter of the contrast
+    colour_loss(pale, stats).backward()
+    step = pale.detach() - 0.5 * pale.grad
+    assert colour_statistics(step)[0, 3:].mean() > colour_statistics(pale.detach())[0, 3:].mean()  # more contrast
+    assert colour_statistics(step)[0, :3].mean() < colour_statistics(pale.detach())[0, :3].mean()  # darker
 
 
 def test_torch_free_settings_name_every_architecture_and_backbone():

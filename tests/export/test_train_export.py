@@ -228,6 +228,27 @@ def test_temporal_term_lowers_noise_flicker(tmp_path, photo_folder, style_image)
     assert steady < 0.9 * plain, (steady, plain)  # deterministic: training on the CPU is seeded
 
 
+def test_colour_term_brings_the_palette_closer_to_the_painting(tmp_path, photo_folder, style_image):
+    from stylize.export.data import bgr_to_tensor, resize_longer_side
+    from stylize.export.losses import colour_loss, colour_statistics
+    from stylize.realtime.images import read_image
+
+    painting = colour_statistics(bgr_to_tensor([resize_longer_side(read_image(style_image), 64)]))[0]
+    photos = bgr_to_tensor([read_image(p) for p in sorted(photo_folder.glob("*.png"))[:2]])
+
+    def colour_distance(colour_weight, name):
+        ckpt = train(tiny_settings(style_image, photo_folder, steps=20, colour_weight=colour_weight, image_size=48,
+                                   checkpoint_every=20, preview_every=20), tmp_path / name, progress=False)
+        net, _ = net_from_checkpoint(load_checkpoint(ckpt))
+        with torch.no_grad():
+            return float(colour_loss(net(photos), painting)), load_checkpoint(ckpt)["history"]
+
+    plain, _ = colour_distance(0.0, "plain")
+    matched, history = colour_distance(50.0, "matched")
+    assert all(record["colour"] > 0 for record in history)
+    assert matched < 0.8 * plain, (matched, plain)  # deterministic: training on the CPU is seeded
+
+
 def test_border_term_sees_a_band_painted_along_the_edge():
     from stylize.export.perceptual import border_loss
 
