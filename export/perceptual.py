@@ -21,7 +21,7 @@ class PerceptualLoss:
     content_weight: float
     style_weight: float
     tv_weight: float
-    colour_statistics: torch.Tensor  # the style image's per-channel colour means and spreads
+    colour_statistics: torch.Tensor  # the style image's luminance and chroma means and spreads
     colour_weight: float = 0.0
     # the step's mean of a per-batch mean (data-parallel training: over every rank's share)
     batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None
