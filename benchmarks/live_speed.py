@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds, ours and the peer's in turn (default 5)")
     args = parser.parse_args(argv)
     size = parse_size(args.size)
-    live, candy = open_stylizer(args.model, [args.painting], device="cpu"), open_stylizer(models.DEFAULT_STYLE, device="cpu")
+    live = open_stylizer(args.model, [args.painting], device="cpu")
+    candy = open_stylizer(models.DEFAULT_STYLE, device="cpu")
     peer = peer_arbitrary(args.painting)
     frames = synthetic_frames(size, args.frames)
     measures = {"live": lambda: bench(live, size, args.frames)["stage_ms"]["inference"],

@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         for size, paint in runs:
             stylizer = open_stylizer(models.DEFAULT_STYLE, device="cpu", precision=precision,
                                      paint_size=None if paint == "full" else PaintSize(640 * 480))
-            measures[(precision, size, paint)] = lambda s=stylizer, size=size: bench(s, size, args.frames)["stage_ms"]["inference"]
+            measures[(precision, size, paint)] = \
+                lambda s=stylizer, size=size: bench(s, size, args.frames)["stage_ms"]["inference"]
     peer = peer_multistyle()
     if peer is not None:
         frames = synthetic_frames((640, 480), args.frames)

@@ -52,7 +52,8 @@ def shuffles_as_transposed_convs(model) -> int:
     import onnx
     from onnx import helper, numpy_helper
 
-    candidates = [n for n in model.graph.node if n.op_type == "DepthToSpace" and _attribute(n, "mode", b"DCR") == b"CRD"]
+    candidates = [n for n in model.graph.node
+                  if n.op_type == "DepthToSpace" and _attribute(n, "mode", b"DCR") == b"CRD"]
     if not candidates:
         return 0
     shapes = _static_shapes(model)
@@ -60,14 +61,13 @@ def shuffles_as_transposed_convs(model) -> int:
     for node in candidates:
         elem_type, dims = shapes.get(node.input[0], (None, []))
         block = _attribute(node, "blocksize", 0)
-        if elem_type != onnx.TensorProto.FLOAT or len(dims) != 4 or not dims[1] or not block or dims[1] % (block * block):
+        cells = block * block
+        if elem_type != onnx.TensorProto.FLOAT or len(dims) != 4 or not dims[1] or not block or dims[1] % cells:
             continue
         weight_name = f"{node.name or node.output[0]}/shuffle_weights"
-        model.graph.initializer.append(numpy_helper.from_array(shuffle_weights(dims[1] // (block * block), block),
-                                                               weight_name))
+        model.graph.initializer.append(numpy_helper.from_array(shuffle_weights(dims[1] // cells, block), weight_name))
         conv = helper.make_node("ConvTranspose", [node.input[0], weight_name], list(node.output), name=node.name,
-                                group=dims[1] // (block * block), kernel_shape=[block, block],
-                                strides=[block, block])
+                                group=dims[1] // cells, kernel_shape=[block, block], strides=[block, block])
         node.CopyFrom(conv)
         replaced += 1
     return replaced
