@@ -3,20 +3,24 @@ as the file is and as `StyleSession` runs it on the CPU, in one run, rounds inte
 
     python benchmarks/cpu_graph_speed.py [--size 640x480] [--rounds 6] [--frames 12]
 
-Prints, with the date, ms per frame (the best round of each) and the ratio, and checks that both
-give the same pixels.
+Prints, with the date, ms per frame (the best round of each), the median of the rounds' ratios
+with their range, and whether both give the same pixels.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from stylize import models
 from stylize.realtime.frames import parse_size
 from stylize.realtime.session import StyleSession
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved, ms_per_frame, ratio_line  # noqa: E402
 
 
 def shipped_files() -> list[str]:
@@ -33,22 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     w, h = parse_size(args.size)
     rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (h, w, 3), np.uint8) for _ in range(4)]
-    print(f"{datetime.date.today()}, {w}x{h}, best of {args.rounds} rounds of {args.frames} frames, CPU")
-    print(f"{'model':<34} {'as file':>8} {'rewritten':>10} {'ratio':>6}  same pixels")
+    frames = [rng.integers(0, 256, (h, w, 3), np.uint8) for _ in range(args.frames)]
+    print(f"{datetime.date.today()}, {w}x{h}, {args.rounds} rounds of {args.frames} frames in turn, CPU "
+          "(ms per frame: best round)")
+    print(f"{'model':<34} {'as file':>8} {'rewritten':>10}  ratio (median of rounds)  same pixels")
     for path in args.models or shipped_files():
-        sessions = {"file": StyleSession(path, "cpu", cpu_rewrites=False), "rewritten": StyleSession(path, "cpu")}
-        same = np.array_equal(sessions["file"].run(frames[0]), sessions["rewritten"].run(frames[0]))
-        best = dict.fromkeys(sessions, float("inf"))
-        for _ in range(args.rounds):
-            for name, session in sessions.items():
-                started = time.perf_counter()
-                for i in range(args.frames):
-                    session.run(frames[i % len(frames)])
-                best[name] = min(best[name], 1000 * (time.perf_counter() - started) / args.frames)
+        as_file, rewritten = StyleSession(path, "cpu", cpu_rewrites=False), StyleSession(path, "cpu")
+        same = np.array_equal(as_file.run(frames[0]), rewritten.run(frames[0]))
+        ms = interleaved({"file": lambda: ms_per_frame(as_file.run, frames),
+                          "rewritten": lambda: ms_per_frame(rewritten.run, frames)}, args.rounds)
         label = "/".join(path.split("/")[-2:])
-        print(f"{label:<34} {best['file']:>8.1f} {best['rewritten']:>10.1f} {best['file'] / best['rewritten']:>6.2f}  "
-              f"{'yes' if same else 'NO'} ({sessions['rewritten'].cpu_rewrites} rewrites)")
+        print(f"{label:<34} {min(ms['file']):>8.1f} {min(ms['rewritten']):>10.1f}  "
+              f"{ratio_line(ms['file'], ms['rewritten'])}  {'yes' if same else 'NO'} ({rewritten.cpu_rewrites} rewrites)")
     return 0
 
 

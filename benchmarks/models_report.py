@@ -77,7 +77,8 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
     """Distances of each model (and of the peer and Gatys for its painting), with photos and painting
     at ``size`` px, and the gallery's rows: (name, painting, [(photo, ours, peer's), ...]) for the
     first ``gallery_photos`` photos. A painting with no Gatys reference in ``gatys`` takes its
-    figure from ``recorded_gatys`` (by painting file stem), where there is one."""
+    figure from ``recorded_gatys`` (by painting file stem), where there is one; figures measured
+    from references replace their entries there."""
     network = distance_network()
     results, cells = {}, []
     for row in rows:
@@ -104,12 +105,14 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
         cells.append((row["name"], painting, shown))
         results[row["name"]] = {who: {**{k: float(np.mean([s[k] for s in v])) for k in ("style", "content")},
                                       "photos": len(v)} for who, v in scores.items() if v}
-        if not scores["gatys"] and painting_path.stem in recorded_gatys:
+        if scores["gatys"]:
+            gatys_figure = results[row["name"]]["gatys"]
+            recorded_gatys[painting_path.stem] = {"style": round(gatys_figure["style"], 3),
+                                                  "photos": gatys_figure["photos"]}
+        elif painting_path.stem in recorded_gatys:
             results[row["name"]]["gatys"] = {**recorded_gatys[painting_path.stem], "recorded": True}
-        results[row["name"]]["painting"] = painting_path.stem
         print(f"{row['name']:<24} " + "  ".join(f"{who} {v['style']:.3f}/{v.get('content', float('nan')):.3f}"
-                                                 for who, v in results[row["name"]].items() if who != "painting"),
-              file=sys.stderr)
+                                                 for who, v in results[row["name"]].items()), file=sys.stderr)
     return results, cells
 
 
@@ -175,11 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     recorded = json.loads(figures_file.read_text()) if figures_file.is_file() else {"figures": {}}
     quality, cells = measure(rows, photos, Path(args.styles), Path(args.gatys) if args.gatys else None, peer,
                              args.size, args.gallery_photos, recorded["figures"])
-    measured = {q["painting"]: {"style": round(q["gatys"]["style"], 3), "photos": q["gatys"]["photos"]}
-                for q in quality.values() if "gatys" in q and not q["gatys"].get("recorded")}
-    if measured:  # references measured in this run replace the carried figures
-        recorded["figures"].update(measured)
-        figures_file.write_text(json.dumps(recorded, indent=2) + "\n")
+    if any("gatys" in q and not q["gatys"].get("recorded") for q in quality.values()):
+        figures_file.write_text(json.dumps(recorded, indent=2) + "\n")  # now with this run's measured figures
     speed = {}
     for row in rows:  # one model per architecture: the speed depends on the architecture only
         if row["architecture"] not in speed:
