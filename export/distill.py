@@ -26,9 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checkpoint import same_layout
 from .conditional_net import ConditionalFastNet
 from .live_start import load_shipped_live_net
 from .losses import build_loss_network, gram_matrix, relative_mse
+from .narrowing import least_needed_blocks, narrowed_live_net
 from .perceptual import TEMPORAL_NOISE, border_loss, border_margin, temporal_loss
 from .safe_load import load_tensors
 from .settings import SavedSettings
@@ -51,6 +53,7 @@ class DistillSettings(SavedSettings):
     photos: str = ""  # folder of training photos
     held_out: tuple[str, ...] = HELD_OUT_PAINTINGS
     width: float = 1.0
+    residual_blocks: int = 5
     crops_per_painting: int = 6
     colour_variants: int = 0  # extra crops per painting, hue/saturation/contrast-jittered and turned
     pairs: int = 3000
@@ -66,6 +69,9 @@ class DistillSettings(SavedSettings):
     temporal_weight: float = 0.0  # the per-style recipe's term against flicker (small pan plus camera noise)
     border_weight: float = 0.0  # the per-style recipe's term against bands along the frame's edges
     init_from: str = ""  # live-net weights (.npz, as shipped in models/live) to start from; "" = random
+    # live-net weights (.npz) to distil a cheaper net from: its paintings of the photo crops replace the
+    # teacher pairs' as targets, and the student starts as it, narrowed to this width and block count
+    teacher_net: str = ""
     gram_size: int = 256  # painting crops are scaled to this many px for their Gram matrices
     seed: int = 0
     checkpoint_every: int = 100
@@ -197,6 +203,19 @@ def to_tensor(bgr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(bgr[..., ::-1])).permute(0, 3, 1, 2).float() / 255.0
 
 
+def pair_mix(pairs: dict, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The pairs' style mixes: bank indices a and b and the weight [N, 1] of a."""
+    mix = pairs["mixes"][idx]
+    return (torch.from_numpy(mix[:, 0].astype(np.int64)), torch.from_numpy(mix[:, 1].astype(np.int64)),
+            torch.from_numpy(mix[:, 2].astype(np.float32))[:, None])
+
+
+def pair_styles(pairs: dict, vectors: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
+    """The style vectors (blends included) of the pairs ``idx``."""
+    a, b, w = pair_mix(pairs, idx)
+    return w * vectors[a] + (1 - w) * vectors[b]
+
+
 def load_cached(path: Path) -> dict | None:
     if not path.is_file():
         return None
@@ -234,15 +253,23 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         pairs = build_pairs(settings, teacher, bank, rng, progress)
         np.savez(pairs_path, **pairs)
 
-    net = ConditionalFastNet(width=settings.width)
+    net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     step, seconds, history = 0, 0.0, []
     resuming = resume and ckpt_path.is_file()
+    vectors = torch.from_numpy(bank["vectors"])
+    teacher_net = load_shipped_live_net(settings.teacher_net)[0] if settings.teacher_net else None
     if settings.init_from and not resuming:
-        start, start_width = load_shipped_live_net(settings.init_from)
-        if start_width != settings.width:
-            raise ValueError(f"init_from {settings.init_from}: a net of width {start_width}, this run {settings.width}")
+        start = load_shipped_live_net(settings.init_from)[0]
+        if not same_layout(start, net):
+            raise ValueError(f"init_from {settings.init_from}: not a net of width {settings.width} with "
+                             f"{settings.residual_blocks} residual blocks")
         net.load_state_dict(start.state_dict())
+    elif teacher_net is not None and not resuming:
+        sample = rng.integers(len(pairs["inputs"]), size=16)
+        photos, styles = to_tensor(pairs["inputs"][sample]), pair_styles(pairs, vectors, sample)
+        keep = least_needed_blocks(teacher_net, photos, styles, len(teacher_net.body.body) - settings.residual_blocks)
+        net.load_state_dict(narrowed_live_net(teacher_net, settings.width, keep, photos, styles).state_dict())
     if resuming:
         state = load_tensors(ckpt_path, "live-model checkpoint")
         net.load_state_dict(state["model"])
@@ -260,7 +287,6 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                           for chunk in np.array_split(bank["crops"], max(1, len(bank["crops"]) // 16))]
             grams = {n: torch.cat([g[n] for g in crop_grams]) for n in vgg.style_layers}
 
-    vectors = torch.from_numpy(bank["vectors"])
     size, n_pairs = settings.image_size, len(pairs["inputs"])
     margin = border_margin(net, size)
     bar = tqdm(total=settings.steps, initial=step, desc="distill", disable=not progress)
@@ -270,11 +296,13 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         idx = rng.integers(n_pairs, size=settings.batch_size)
         y, x = rng.integers(TEACHER_SIZE - size + 1, size=2)
         photo = to_tensor(pairs["inputs"][idx, y:y + size, x:x + size])
-        target = to_tensor(pairs["outputs"][idx, y:y + size, x:x + size])
-        mix = pairs["mixes"][idx]
-        a, b = torch.from_numpy(mix[:, 0].astype(np.int64)), torch.from_numpy(mix[:, 1].astype(np.int64))
-        w = torch.from_numpy(mix[:, 2].astype(np.float32))[:, None]
+        a, b, w = pair_mix(pairs, idx)
         style = w * vectors[a] + (1 - w) * vectors[b]
+        if teacher_net is None:
+            target = to_tensor(pairs["outputs"][idx, y:y + size, x:x + size])
+        else:
+            with torch.no_grad():
+                target = teacher_net(photo, style)
         output = net(photo, style)
         terms = {"l1": settings.l1_weight * F.l1_loss(output, target)}
         if vgg is not None:

@@ -27,7 +27,7 @@ def load_live_net(checkpoint: str | Path) -> tuple[ConditionalFastNet, DistillSe
     if not isinstance(state, dict) or "model" not in state or "settings" not in state:
         raise UserError(f"{path}: not a checkpoint of the live model")
     settings = DistillSettings.from_dict(json.loads(state["settings"]))
-    net = ConditionalFastNet(width=settings.width)
+    net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks)
     try:
         net.load_state_dict(state["model"])
     except RuntimeError as exc:
