@@ -56,12 +56,15 @@ def net_from_checkpoint(state: dict) -> tuple[torch.nn.Module, TrainSettings]:
     settings = TrainSettings.from_dict(state["settings"])
     if settings.arch == "fast" and state.get("format", 1) < CHECKPOINT_FORMAT:  # made before today's fast net
         settings.arch = "fast-v1" if "colour.weight" in state["net"] else "fast-v2"
-    net = build_net(settings.arch, settings.width)
+    if not settings.residual_blocks:  # made before the setting existed: as many as the weights hold
+        settings.residual_blocks = len({k.split(".")[1] for k in state["net"] if k.startswith("body.")}) or 1
+    net = build_net(settings.arch, settings.width, settings.residual_blocks)
     try:
         net.load_state_dict(state["net"])
     except RuntimeError as exc:
         raise UserError(
-            f"checkpoint weights do not fit architecture {settings.arch!r} at width {settings.width}: "
+            f"checkpoint weights do not fit architecture {settings.arch!r} at width {settings.width} with "
+            f"{settings.residual_blocks} residual blocks: "
             f"{str(exc).splitlines()[0]}"
         ) from exc
     return net.eval(), settings

@@ -28,20 +28,26 @@ def load_shipped_live_net(path: str | Path = models.LIVE_WEIGHTS) -> tuple[Condi
     with np.load(path, allow_pickle=False) as data:
         width = float(data[WIDTH_KEY])
         state = {k: torch.from_numpy(data[k]) for k in data.files if k != WIDTH_KEY}
-    net = ConditionalFastNet(width=width)
+    blocks = len({k.split(".")[2] for k in state if k.startswith("body.body.")})
+    net = ConditionalFastNet(width=width, residual_blocks=blocks)
     net.load_state_dict(state)
     return net.eval(), width
 
 
-def live_start(style_image: str | Path, width: float) -> FastNet | None:
-    """A fast net that paints ``style_image`` as the live model does, or None where it cannot help
-    (no live weights shipped, or another width)."""
+def _conv_shapes(net: torch.nn.Module) -> dict[str, torch.Size]:
+    return {k: v.shape for k, v in net.state_dict().items() if k.endswith("conv.weight")}
+
+
+def live_start(style_image: str | Path, net: FastNet) -> FastNet | None:
+    """A fast net shaped as ``net`` that paints ``style_image`` as the live model does, or None where it
+    cannot help (no live weights shipped, or another width or block count)."""
     if not models.LIVE_WEIGHTS.is_file():
         return None
-    net, live_width = load_shipped_live_net()
-    if live_width != width:
-        log.info(f"note: starting from random weights (the live model's net has width {live_width}, this run {width})")
+    live, live_width = load_shipped_live_net()
+    if _conv_shapes(live.body) != _conv_shapes(net):
+        log.info(f"note: starting from random weights (the live model's net has width {live_width} and "
+                 f"{len(live.body.body)} residual blocks; this run's net has another shape)")
         return None
     vector = torch.from_numpy(StyleEncoder().encode(style_image))
     log.info("starting from the live any-painting model painting this style")
-    return fixed_style_net(net, vector)
+    return fixed_style_net(live, vector)

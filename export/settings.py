@@ -67,7 +67,10 @@ class TrainSettings(SavedSettings):
     data: str = _opt("", "folder of training photos")
     arch: str = _opt("fast", "transform net: fast (CPU real-time), johnson (Johnson et al. 2016), "
                              "or the earlier CPU nets fast-v2 (reflection padding) and fast-v1", choices=ARCH_NAMES)
-    width: float = _opt(1.0, "channel width multiplier of the net", above=0.0, maximum=8.0)
+    width: float = _opt(0.0, "channel width multiplier of the net (0: the architecture's default, 0.75 for fast "
+                             "(the live model's), 1 for the others)", minimum=0.0, maximum=8.0)
+    residual_blocks: int = _opt(0, "residual blocks in the net's body (0: the architecture's default, 4 for fast "
+                                   "(the live model's), 5 for johnson)", minimum=0, maximum=16)
     backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
                                  "('stylize weights install vgg16'), else effnet-lite0", choices=BACKBONE_NAMES)
     steps: int = _opt(250, "optimisation steps (250: about 4 minutes on a 2-core CPU from the live model)",
@@ -92,7 +95,7 @@ class TrainSettings(SavedSettings):
     init_from: str = _opt("", "warm start: begin from the net of another run's checkpoint (same architecture "
                               "and width), e.g. a finished style; a new style then needs far fewer steps")
     init_live: bool = _opt(True, "start from the live any-painting model painting this style, so a few minutes "
-                                 "of training reach a tuned style (the fast net at width 1, unless --init-from "
+                                 "of training reach a tuned style (the fast net at its default shape, unless --init-from "
                                  "is given); --no-init-live starts from random weights")
     seed: int = _opt(0, "random seed (training on the CPU is deterministic for a seed)", minimum=0)
     checkpoint_every: int = _opt(100, "steps between checkpoints", minimum=1)

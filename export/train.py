@@ -19,7 +19,7 @@ from .data import PhotoFolder, bgr_to_tensor, resize_longer_side
 from .distributed import World, average_gradients, average_values, dist_backend, join, leave
 from .live_start import live_start
 from .losses import build_loss_network, resolve_backbone
-from .nets import build_net
+from .nets import build_net, resolved_shape
 from .perceptual import TEMPORAL_NOISE, PerceptualLoss, border_loss, border_margin, temporal_loss
 from .previews import draw_loss_curve, write_preview
 from .safe_load import load_tensors
@@ -93,7 +93,10 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
     style_bgr = read_image(settings.style)
     photos = PhotoFolder(settings.data, settings.held_out)
     torch.manual_seed(settings.seed)
-    net = resumed_net if state is not None else build_net(settings.arch, settings.width)
+    if state is None:  # the artifacts say the shape the run trains, not 0 for "the default"
+        settings.width, settings.residual_blocks = resolved_shape(settings.arch, settings.width,
+                                                                  settings.residual_blocks)
+    net = resumed_net if state is not None else build_net(settings.arch, settings.width, settings.residual_blocks)
     margin = border_margin(net, settings.image_size)
     history: list[dict] = []
     start = 0
@@ -101,10 +104,11 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
         warm, warm_settings = net_from_checkpoint(load_checkpoint(settings.init_from))
         if not same_layout(warm, net):  # fast-v2 weights do start a fast net: only the padding differs
             raise UserError(f"--init-from {settings.init_from}: a {warm_settings.arch} net at width "
-                            f"{warm_settings.width}, but this run trains {settings.arch} at width {settings.width}")
+                            f"{warm_settings.width} with {warm_settings.residual_blocks} residual blocks, but this "
+                            f"run trains {settings.arch} at width {settings.width} with {settings.residual_blocks}")
         net.load_state_dict(warm.state_dict())
     elif state is None and settings.init_live and settings.arch == "fast":
-        start_net = live_start(settings.style, settings.width)
+        start_net = live_start(settings.style, net)
         if start_net is not None:
             net.load_state_dict(start_net.state_dict())
     net.to(place)

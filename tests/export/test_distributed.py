@@ -39,19 +39,20 @@ def cli_args(settings, run: Path, *extra: str) -> list[str]:
             "--width", str(settings.width), "--batch-size", "1", "--image-size", str(settings.image_size),
             "--style-size", str(settings.style_size), "--style-weight", str(settings.style_weight),
             "--lr", str(settings.lr), "--held-out", str(settings.held_out),
-            "--border-weight", str(settings.border_weight), "--device", "cpu", *extra]
+            "--border-weight", str(settings.border_weight), "--residual-blocks", str(settings.residual_blocks),
+            "--device", "cpu", *extra]
 
 
-def effective_weights(state: dict, width: float) -> torch.Tensor:
+def effective_weights(state: dict, settings) -> torch.Tensor:
     """The weights that change the net's output, as one vector."""
-    net = build_net("fast", width)
+    net = build_net("fast", settings.width, settings.residual_blocks)
     cancelled = {f"{name}.conv.bias" for name, m in net.named_modules() if isinstance(m, ConvLayer) and m.norm}
     return torch.cat([v.reshape(-1) for k, v in state.items() if k not in cancelled])
 
 
-def relative_distance(a: dict, b: dict, start: dict, width: float) -> float:
+def relative_distance(a: dict, b: dict, start: dict, settings) -> float:
     """|a - b| / |b - start| over the weights that matter."""
-    a, b, start = (effective_weights(s, width) for s in (a, b, start))
+    a, b, start = (effective_weights(s, settings) for s in (a, b, start))
     return float((a - b).norm() / (b - start).norm())
 
 
@@ -73,9 +74,9 @@ def test_two_processes_train_like_one_with_the_doubled_batch_and_resume(tmp_path
     other_data = load_checkpoint(train(tiny_settings(style_image, photo_folder, steps=3, batch_size=1),
                                        tmp_path / "half", progress=False, device="cpu"))
     torch.manual_seed(settings.seed)  # the initial net, as train() builds it
-    start = build_net("fast", settings.width).state_dict()
-    close = relative_distance(ddp["net"], doubled["net"], start, settings.width)
-    different_data = relative_distance(ddp["net"], other_data["net"], start, settings.width)
+    start = build_net("fast", settings.width, settings.residual_blocks).state_dict()
+    close = relative_distance(ddp["net"], doubled["net"], start, settings)
+    different_data = relative_distance(ddp["net"], other_data["net"], start, settings)
     assert close < WEIGHT_TOLERANCE and different_data > 0.1, (close, different_data)
 
     proc = torchrun(cli_args(settings, tmp_path / "ddp", "--steps", "5", "--resume"), tmp_path)
@@ -85,7 +86,7 @@ def test_two_processes_train_like_one_with_the_doubled_batch_and_resume(tmp_path
     doubled = load_checkpoint(train(tiny_settings(style_image, photo_folder, steps=5, batch_size=2),
                                     tmp_path / "one", resume=True, progress=False, device="cpu"))
     assert resumed["step"] == 5
-    assert relative_distance(resumed["net"], doubled["net"], start, settings.width) < WEIGHT_TOLERANCE
+    assert relative_distance(resumed["net"], doubled["net"], start, settings) < WEIGHT_TOLERANCE
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the worker processes through /proc")

@@ -117,9 +117,74 @@ def test_distill_starts_from_saved_live_weights_and_keeps_its_border_term(tmp_pa
         torch.testing.assert_close(state["model"][name], value, atol=1e-6, rtol=0)
     first = json.loads(state["history"])[0]
     assert first["border"] > 0 and first["teacher_style"] > 0
-    with pytest.raises(ValueError, match="width 0.25"):
+    with pytest.raises(ValueError, match="not a net of width 0.5"):
         distill(DistillSettings(**{**settings.to_dict(), "width": 0.5}), tmp_path / "run2", progress=False,
                 backbone_weights=str(vgg))
+
+
+def wide_net_with_unread_parts() -> tuple[ConditionalFastNet, list[int]]:
+    """A width-1 live net in which a quarter of every layer's channels and residual block 2 are read
+    by nothing downstream: a width-0.75 net without them paints exactly as it does."""
+    torch.manual_seed(0)
+    net = ConditionalFastNet(width=1.0).eval()
+    for norm in net.norms():
+        torch.nn.init.normal_(norm.to_scale.weight, std=0.3)
+        torch.nn.init.normal_(norm.to_shift.weight, std=0.3)
+    body, rng = net.body, np.random.default_rng(0)
+    unread = lambda count: torch.from_numpy(rng.choice(count, count // 4, replace=False))  # noqa: E731
+    with torch.no_grad():
+        body.encoder[1].conv.weight[:, unread(16)] = 0
+        body.encoder[2].conv.weight[:, unread(32)] = 0
+        stream = unread(64)
+        for reader in [body.decoder[0].conv.conv] + [block.conv1.conv for block in body.body]:
+            reader.weight[:, stream] = 0
+        for block in body.body:
+            block.conv2.conv.weight[:, unread(64)] = 0
+        body.decoder[1].conv.conv.weight[:, unread(32)] = 0
+        body.decoder[2].conv.weight[:, unread(16)] = 0
+        silent = body.body[2].conv2  # its residual branch adds nothing
+        silent.norm.to_scale.weight.zero_(), silent.norm.to_scale.bias.zero_()
+        silent.norm.to_shift.weight.zero_(), silent.norm.to_shift.bias.zero_()
+    return net, [0, 1, 3, 4]
+
+
+def test_a_narrowed_live_net_keeps_the_channels_and_blocks_that_matter():
+    from stylize.export.narrowing import least_needed_blocks, narrowed_live_net
+
+    wide, needed = wide_net_with_unread_parts()
+    photos, styles = torch.rand(3, 3, 48, 64), torch.randn(3, 100)
+    assert least_needed_blocks(wide, photos, styles, drop=1) == needed
+    narrow = narrowed_live_net(wide, 0.75, needed, photos, styles)
+    assert narrow.body.encoder[0].conv.out_channels == 12 and len(narrow.body.body) == 4
+    rgb, style = torch.rand(2, 3, 40, 56), torch.randn(100)
+    with torch.no_grad():
+        torch.testing.assert_close(narrow(rgb, style), wide(rgb, style), atol=1e-5, rtol=0)
+        kept_all = narrowed_live_net(wide, 1.0, list(range(5)), photos, styles)
+        torch.testing.assert_close(kept_all(rgb, style), wide(rgb, style), atol=1e-6, rtol=0)
+
+
+def test_distilling_from_a_wider_live_net_starts_as_it_and_learns_its_paintings(tmp_path, photo_folder, style_image):
+    """``teacher_net``: the student starts as the wide net narrowed (same paintings here, where what is
+    cut is read by nothing) and its L1 target is the wide net's painting, not the teacher pairs'."""
+    from stylize.export.live_start import load_shipped_live_net, save_live_weights
+
+    wide, _ = wide_net_with_unread_parts()
+    save_live_weights(wide, 1.0, tmp_path / "wide.npz")
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    (paintings / "art.png").write_bytes(style_image.read_bytes())
+    settings = DistillSettings(teacher_dir=str(stand_in_teacher(tmp_path / "teacher")), paintings=[str(paintings)],
+                               photos=str(photo_folder), width=0.75, residual_blocks=4, crops_per_painting=2,
+                               pairs=4, steps=1, batch_size=2, image_size=64, lr=1e-9,
+                               teacher_net=str(tmp_path / "wide.npz"))
+    state = torch.load(distill(settings, tmp_path / "run", progress=False), weights_only=True)
+    student = ConditionalFastNet(width=0.75, residual_blocks=4).eval()
+    student.load_state_dict(state["model"])
+    rgb, style = torch.rand(2, 3, 40, 56), torch.randn(100)
+    with torch.no_grad():
+        torch.testing.assert_close(student(rgb, style), load_shipped_live_net(tmp_path / "wide.npz")[0](rgb, style),
+                                   atol=1e-4, rtol=0)
+    assert json.loads(state["history"])[0]["l1"] < 1e-4  # the wide net's painting; the stand-in's would be far
 
 
 def test_colour_variants_are_other_paintings_of_the_same_size(style_image):
@@ -148,3 +213,20 @@ def test_the_shipped_live_weights_match_the_shipped_live_model(photo):
     torch_bgr = (ours[0].permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round()
     onnx_bgr = StyleSession(models.LIVE_MODEL, "cpu").run(photo, 1.0, vector)
     assert np.abs(torch_bgr - onnx_bgr).max() <= 2
+
+
+def test_training_a_style_starts_from_the_shipped_live_model_at_the_default_shape(style_image):
+    """`stylize train`'s default net has the shipped live model's shape, so a new style starts from the
+    live model painting it; a net of another shape starts from random weights."""
+    from stylize.export.live_start import live_start, load_shipped_live_net
+    from stylize.export.nets import build_net
+    from stylize.realtime.painting_style import StyleEncoder
+
+    start = live_start(style_image, build_net("fast"))
+    assert start is not None
+    live, _ = load_shipped_live_net()
+    expected = fixed_style_net(live, torch.from_numpy(StyleEncoder().encode(style_image)))
+    rgb = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(start(rgb), expected(rgb))
+    assert live_start(style_image, build_net("fast", 0.5)) is None

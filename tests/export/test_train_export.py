@@ -20,7 +20,8 @@ from stylize.realtime.session import StyleSession
 def tiny_settings(style, data, **overrides) -> TrainSettings:
     values = dict(style=str(style), data=str(data), width=0.25, steps=6, batch_size=2, image_size=32,
                   style_size=64, checkpoint_every=3, preview_every=3, held_out=2, style_weight=5.0, lr=5e-3,
-                  backbone="effnet-lite0", border_weight=0.0)
+                  backbone="effnet-lite0", border_weight=0.0,
+                  residual_blocks=5)  # the shape the DDP tolerance (test_distributed) was measured at
     values.update(overrides)
     return TrainSettings(**values)
 
@@ -169,6 +170,7 @@ def test_train_then_export_from_the_cli_round_trips_metadata(tmp_path, photo_fol
     info = StyleSession(model, "cpu").info
     assert info.style == "stripes" and info.architecture == "fast" and info.backbone == "effnet-lite0"
     assert info.settings["steps"] == 3 and info.settings["width"] == 0.25 and info.settings["trained_steps"] == 3
+    assert info.settings["residual_blocks"] == 4  # the default resolved: the model says the shape it has
     assert main(["export", str(run), "-o", str(tmp_path / "f.onnx"), "--io", "float-rgb"]) == 0
     assert StyleSession(tmp_path / "f.onnx", "cpu").info.io_layout == contract.IO_FLOAT_RGB
     assert main(["models", "--model", str(model)]) == 0
@@ -312,6 +314,32 @@ def test_checkpoints_of_the_earlier_fast_nets_still_export(tmp_path, earlier, ol
     assert any(isinstance(m, torch.nn.ReflectionPad2d) for m in net.modules())  # as both were trained
     export_checkpoint(tmp_path / "old.pt", tmp_path / "old.onnx")
     assert StyleSession(tmp_path / "old.onnx", "cpu").info.architecture == earlier
+
+
+def test_a_checkpoint_from_before_the_block_setting_exports_with_the_blocks_its_weights_hold(tmp_path):
+    """Format-2 checkpoints of the fast net have five residual blocks and no residual_blocks setting;
+    today's default is four: the count comes from the weights."""
+    from stylize.export.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
+
+    settings = TrainSettings(style="old.jpg", arch="fast", width=0.5).to_dict()
+    del settings["residual_blocks"]
+    weights = build_net("fast", 0.5, 5).state_dict()
+    save_checkpoint(tmp_path / "old.pt", {"format": CHECKPOINT_FORMAT, "settings": settings, "net": weights,
+                                          "step": 10, "history": []})
+    net, loaded = net_from_checkpoint(load_checkpoint(tmp_path / "old.pt"))
+    assert (loaded.arch, loaded.residual_blocks, len(net.body)) == ("fast", 5, 5)
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in weights.items())
+    export_checkpoint(tmp_path / "old.pt", tmp_path / "old.onnx")
+    assert StyleSession(tmp_path / "old.onnx", "cpu").info.settings["residual_blocks"] == 5
+
+
+def test_every_architecture_has_a_default_shape_and_zero_asks_for_it():
+    from stylize.export.nets import DEFAULT_SHAPES, resolved_shape
+
+    assert set(DEFAULT_SHAPES) == set(ARCHITECTURES)
+    assert resolved_shape("fast") == (0.75, 4) and resolved_shape("johnson", 0.5) == (0.5, 5)
+    assert len(build_net("fast").body) == 4 and build_net("fast").encoder[0].conv.out_channels == 12
+    assert len(build_net("johnson", 0.25, 2).body) == 2
 
 
 def test_a_fast_v2_run_resumes_as_fast_v2_and_warm_starts_a_fast_net(tmp_path, photo_folder, style_image):
