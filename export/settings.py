@@ -162,3 +162,41 @@ class EvalSettings:
     def gatys(self) -> GatysSettings:
         return GatysSettings(backbone=self.backbone, size=self.size, iterations=self.iterations,
                              style_weight=self.style_weight)
+
+
+# paintings never used to train the live model: the held-out set its quality is measured on
+HELD_OUT_PAINTINGS = ("la_muse.jpg", "vg_wheat_field.jpg", "composition_vii.jpg", "tahiti_guaguin.jpg",
+                      "towers_1916.jpg", "Robert_Delaunay_1906_Portrait.jpg", "feathers.jpg", "edtaonisl.jpg")
+
+
+@dataclass
+class DistillSettings(SavedSettings):
+    """How the live any-painting net is trained; saved in every checkpoint and the exported model."""
+
+    teacher_dir: str = ""  # folder with arbitrary_predict.onnx and arbitrary_transform.onnx
+    paintings: list[str] = field(default_factory=list)  # folders of training paintings
+    photos: str = ""  # folder of training photos
+    held_out: tuple[str, ...] = HELD_OUT_PAINTINGS
+    width: float = 1.0
+    residual_blocks: int = 5
+    crops_per_painting: int = 6
+    colour_variants: int = 0  # extra crops per painting, hue/saturation/contrast-jittered and turned
+    pairs: int = 3000
+    blend_fraction: float = 0.3
+    steps: int = 20000
+    batch_size: int = 8
+    image_size: int = 192
+    lr: float = 2e-3
+    l1_weight: float = 1.0
+    style_weight: float = 0.0  # VGG16 Gram loss against the painting crop; 0 = distillation only
+    teacher_style_weight: float = 0.0  # VGG16 Gram loss against the teacher's painting of the same crop
+    content_weight: float = 0.0
+    temporal_weight: float = 0.0  # the per-style recipe's term against flicker (small pan plus camera noise)
+    border_weight: float = 0.0  # the per-style recipe's term against bands along the frame's edges
+    init_from: str = ""  # live-net weights (.npz, as shipped in models/live) to start from; "" = random
+    # live-net weights (.npz) to distil a cheaper net from: its paintings of the photo crops replace the
+    # teacher pairs' as targets, and the student starts as it, narrowed to this width and block count
+    teacher_net: str = ""
+    gram_size: int = 256  # painting crops are scaled to this many px for their Gram matrices
+    seed: int = 0
+    checkpoint_every: int = 100

@@ -188,7 +188,7 @@ def test_distilling_from_a_wider_live_net_starts_as_it_and_learns_its_paintings(
 
 
 def test_colour_variants_are_other_paintings_of_the_same_size(style_image):
-    from stylize.export.distill import colour_variant
+    from stylize.export.teacher_pairs import colour_variant
     from stylize.realtime.images import read_image
 
     crop = cv2.resize(read_image(style_image), (64, 64))
