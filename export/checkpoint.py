@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .nets import build_net
+from .nets import build_net, residual_blocks_in
 from .safe_load import load_tensors
 from .settings import TrainSettings
 from ..realtime.errors import UserError
@@ -57,7 +57,7 @@ def net_from_checkpoint(state: dict) -> tuple[torch.nn.Module, TrainSettings]:
     if settings.arch == "fast" and state.get("format", 1) < CHECKPOINT_FORMAT:  # made before today's fast net
         settings.arch = "fast-v1" if "colour.weight" in state["net"] else "fast-v2"
     if not settings.residual_blocks:  # made before the setting existed: as many as the weights hold
-        settings.residual_blocks = len({k.split(".")[1] for k in state["net"] if k.startswith("body.")}) or 1
+        settings.residual_blocks = residual_blocks_in(state["net"]) or 1
     net = build_net(settings.arch, settings.width, settings.residual_blocks)
     try:
         net.load_state_dict(state["net"])

@@ -9,7 +9,7 @@ import torch
 
 from .. import models
 from .conditional_net import ConditionalFastNet, fixed_style_net
-from .nets import FastNet
+from .nets import FastNet, residual_blocks_in
 from ..realtime.painting_style import StyleEncoder
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,7 @@ def load_shipped_live_net(path: str | Path = models.LIVE_WEIGHTS) -> tuple[Condi
     with np.load(path, allow_pickle=False) as data:
         width = float(data[WIDTH_KEY])
         state = {k: torch.from_numpy(data[k]) for k in data.files if k != WIDTH_KEY}
-    blocks = len({k.split(".")[2] for k in state if k.startswith("body.body.")})
-    net = ConditionalFastNet(width=width, residual_blocks=blocks)
+    net = ConditionalFastNet(width=width, residual_blocks=residual_blocks_in(state, "body.body."))
     net.load_state_dict(state)
     return net.eval(), width
 

@@ -225,6 +225,11 @@ def resolved_shape(arch: str, width: float = 0.0, residual_blocks: int = 0) -> t
     return width or default_width, residual_blocks or default_blocks
 
 
+def residual_blocks_in(state: dict, prefix: str = "body.") -> int:
+    """How many residual blocks a state dict holds under ``prefix`` (its keys ``<prefix><i>.``)."""
+    return len({k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)})
+
+
 def build_net(arch: str, width: float = 0.0, residual_blocks: int = 0) -> nn.Module:
     """Create a transform net by architecture name, width multiplier and residual blocks (0: the
     architecture's default, :data:`DEFAULT_SHAPES`)."""
