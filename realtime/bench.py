@@ -13,7 +13,7 @@ from .frame_stylizer import FrameStylizer
 from .frames import painted_size
 from .pipeline import run_pipeline
 from .session import StyleSession
-from .video_io import VideoWriter, decoded_frames, open_video_file
+from .video_io import VideoWriter, decoded_frames, encoder_threads_beside, open_video_file
 
 
 def synthetic_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
@@ -71,7 +71,8 @@ def bench(stylize: FrameStylizer | StyleSession, size: tuple[int, int] = (640, 4
 
         cap, _ = open_video_file(clip)
         limited = (f for _, f in zip(range(frames), decoded_frames(cap, size)))
-        with VideoWriter(Path(tmp) / "pipelined.mp4", size, info.fps) as writer:
+        with VideoWriter(Path(tmp) / "pipelined.mp4", size, info.fps,
+                         threads=encoder_threads_beside(stylize.session.provider)) as writer:
             times = run_pipeline(limited, stylize, writer.write)
             writer.finish()
         cap.release()

@@ -11,7 +11,7 @@ from .errors import UserError
 from .frame_stylizer import FrameStylizer
 from .outputs import check_outputs, ensure_writable_folder
 from .pipeline import StageTimes, run_pipeline
-from .video_io import VideoWriter, decoded_frames, has_audio, open_video_file
+from .video_io import VideoWriter, decoded_frames, encoder_threads_beside, has_audio, open_video_file
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tupl
         audio = source if has_audio(source) else None
         bar = tqdm(total=info.frames or None, desc=source.name, unit="frame", disable=not progress,
                    file=sys.stderr, dynamic_ncols=True)
-        with VideoWriter(target, out_size, info.fps, audio_from=audio) as writer:
+        with VideoWriter(target, out_size, info.fps, audio_from=audio,
+                         threads=encoder_threads_beside(stylize.session.provider)) as writer:
             times = run_pipeline(decoded_frames(cap, size), stylize.infer,
                                  lambda pair: writer.write(stylize.finish(*pair)), on_frame=lambda n: bar.update(1))
             bar.close()
