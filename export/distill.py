@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import same_layout
+from .checkpoint import CHECKPOINT_NAME, same_layout, save_checkpoint
 from .conditional_net import ConditionalFastNet
 from .live_start import load_shipped_live_net
 from .losses import build_loss_network, gram_matrix, relative_mse
@@ -33,13 +33,6 @@ from .safe_load import load_tensors
 from .settings import DistillSettings
 from .teacher_pairs import TEACHER_SIZE, Teacher, build_pairs, build_style_bank, load_cached, pair_mix, pair_styles, \
     to_tensor
-
-
-CHECKPOINT_NAME = "checkpoint.pt"
-def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
 
 
 def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False, progress: bool = True,

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from .conditional_net import ConditionalFastNet
-from .distill import CHECKPOINT_NAME, DistillSettings
+from .checkpoint import CHECKPOINT_NAME
 from .onnx_export import export_net
+from .settings import DistillSettings
 from ..realtime.contract import build_metadata
 from .safe_load import load_tensors
 from ..realtime import contract

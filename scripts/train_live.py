@@ -28,7 +28,9 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from stylize.export.distill import CHECKPOINT_NAME, DistillSettings, distill
+from stylize.export.checkpoint import CHECKPOINT_NAME
+from stylize.export.distill import distill
+from stylize.export.settings import DistillSettings
 from stylize.export.safe_load import load_tensors
 
 OPTIONS = [f for f in fields(DistillSettings) if f.name not in ("paintings", "held_out")]
