@@ -119,7 +119,8 @@ def random_photo_crop(paths: list[Path], rng: np.random.Generator, size: int) ->
 
 def build_pairs(settings: DistillSettings, teacher: Teacher, bank: dict, rng: np.random.Generator,
                 progress: bool = True) -> dict:
-    """``settings.pairs`` teacher paintings of photo crops: photo, style mix (two crops, weight), teacher output."""
+    """``settings.pairs`` photo crops with a style mix each (two crops, weight) and the teacher's painting
+    of it; without the paintings when ``settings.teacher_net`` paints the targets during training."""
     from tqdm import tqdm
     from ..realtime.images import list_images
 
@@ -129,12 +130,13 @@ def build_pairs(settings: DistillSettings, teacher: Teacher, bank: dict, rng: np
     for _ in tqdm(range(settings.pairs), desc="teacher pairs", disable=not progress):
         a, b = int(rng.integers(count)), int(rng.integers(count))
         weight = float(rng.uniform(0.2, 0.8)) if rng.random() < settings.blend_fraction else 1.0
-        vector = weight * bank["vectors"][a] + (1 - weight) * bank["vectors"][b]
         photo = random_photo_crop(photos, rng, TEACHER_SIZE)
         inputs.append(photo)
-        outputs.append(teacher.paint(photo, vector))
+        if not settings.teacher_net:
+            outputs.append(teacher.paint(photo, weight * bank["vectors"][a] + (1 - weight) * bank["vectors"][b]))
         mixes.append((a, b, weight))
-    return {"inputs": np.stack(inputs), "outputs": np.stack(outputs), "mixes": np.array(mixes, np.float64)}
+    pairs = {"inputs": np.stack(inputs), "mixes": np.array(mixes, np.float64)}
+    return pairs | ({"outputs": np.stack(outputs)} if outputs else {})
 
 
 def to_tensor(bgr: np.ndarray) -> torch.Tensor:

@@ -185,6 +185,8 @@ def test_distilling_from_a_wider_live_net_starts_as_it_and_learns_its_paintings(
         torch.testing.assert_close(student(rgb, style), load_shipped_live_net(tmp_path / "wide.npz")[0](rgb, style),
                                    atol=1e-4, rtol=0)
     assert json.loads(state["history"])[0]["l1"] < 1e-4  # the wide net's painting; the stand-in's would be far
+    with np.load(tmp_path / "run" / "pairs.npz") as pairs:  # the teacher's paintings are not made: never read
+        assert "outputs" not in pairs.files and len(pairs["inputs"]) == 4
 
 
 def test_colour_variants_are_other_paintings_of_the_same_size(style_image):
