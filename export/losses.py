@@ -181,6 +181,20 @@ def build_loss_network(
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
 
 
+def training_taps(backbone: str, style_layers: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The (style, content) layers for ``--style-layers`` (comma-separated; VGG only), or None for the
+    backbone's training defaults when it is empty."""
+    if not style_layers.strip():
+        return None
+    if backbone not in VGGFeatures.TAPS:
+        raise ValueError(f"--style-layers needs a VGG loss network, not {backbone}")
+    names = tuple(n.strip() for n in style_layers.split(",") if n.strip())
+    unknown = [n for n in names if n not in VGGFeatures.LAYER_NAMES[backbone]]
+    if unknown:
+        raise ValueError(f"{backbone} has no layer {', '.join(unknown)}")
+    return names, VGGFeatures.TAPS[backbone][1]
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix G = F F^T / (C*H*W) per image, F being the C x (H*W) feature map."""
     n, c, h, w = features.shape

@@ -83,6 +83,9 @@ class TrainSettings(SavedSettings):
     style_weight: float = _opt(8.0, "weight of the style (Gram) loss (8 suits a start from the live model; "
                                     "from random weights 2, or the texture paints over the photo)", minimum=0.0)
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss", minimum=0.0)
+    style_layers: str = _opt("", "comma-separated loss-network layers of the style loss (VGG only; empty: the "
+                                 "backbone's, relu1_2,relu2_2,relu3_3,relu4_3 for vgg16); leaving relu1_2 out asks "
+                                 "for no pixel-fine texture (against a fine hatching)")
     colour_weight: float = _opt(0.0, "weight of the colour term: each output's colour means and spreads must match "
                                      "the painting's (against a washed-out or muddy palette)", minimum=0.0)
     temporal_weight: float = _opt(0.0, "weight of the temporal robustness term against video flicker "

@@ -18,7 +18,7 @@ from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_NAME, load_checkpoint, net
 from .data import PhotoFolder, bgr_to_tensor, resize_longer_side
 from .distributed import World, average_gradients, average_values, dist_backend, join, leave
 from .live_start import live_start
-from .losses import build_loss_network, resolve_backbone
+from .losses import build_loss_network, resolve_backbone, training_taps
 from .nets import build_net, resolved_shape
 from .perceptual import TEMPORAL_NOISE, PerceptualLoss, border_loss, border_margin, temporal_loss
 from .previews import draw_loss_curve, write_preview
@@ -118,7 +118,8 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
         start, history = state["step"], state["history"]
     seconds_before = state.get("seconds", 0.0) if state is not None else 0.0  # training time of earlier runs
     try:
-        network = build_loss_network(settings.backbone, backbone_weights).to(place)
+        network = build_loss_network(settings.backbone, backbone_weights,
+                                     taps=training_taps(settings.backbone, settings.style_layers)).to(place)
     except Exception as exc:
         raise UserError(str(exc)) from exc
     style = bgr_to_tensor([resize_longer_side(style_bgr, settings.style_size)]).to(place)

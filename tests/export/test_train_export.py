@@ -8,6 +8,7 @@ import torch
 from stylize.export.nets import ARCHITECTURES, build_net
 from stylize.export.onnx_export import UINT8_TOLERANCE, VERIFY_SIZES, export_checkpoint, export_net
 from stylize.realtime.contract import build_metadata
+from stylize.export.losses import build_loss_network, training_taps
 from stylize.export.settings import TrainSettings
 from stylize.export.checkpoint import load_checkpoint, net_from_checkpoint
 from stylize.export.train import train
@@ -281,9 +282,25 @@ def test_training_with_a_vgg_loss_network_from_a_weights_file(tmp_path, photo_fo
     features = torchvision.models.vgg16(weights=None).features.state_dict()
     torch.save({f"features.{k}": v for k, v in features.items()}, weights)  # random weights, real loading path
     run = tmp_path / "run"
-    train(tiny_settings(style_image, photo_folder, steps=2, backbone="vgg16"), run, backbone_weights=str(weights),
-          progress=False)
-    assert load_checkpoint(run / "checkpoint.pt")["settings"]["backbone"] == "vgg16"
+    train(tiny_settings(style_image, photo_folder, steps=2, backbone="vgg16", style_layers="relu2_2,relu4_3"), run,
+          backbone_weights=str(weights), progress=False)
+    saved = load_checkpoint(run / "checkpoint.pt")["settings"]
+    assert saved["backbone"] == "vgg16" and saved["style_layers"] == "relu2_2,relu4_3"
+
+
+def test_style_layers_choose_the_gram_layers_and_bad_ones_are_clear_errors(tmp_path, photo_folder, style_image,
+                                                                          capsys):
+    taps = training_taps("vgg16", " relu2_2, relu3_3 ,relu4_3")
+    assert taps == (("relu2_2", "relu3_3", "relu4_3"), ("relu2_2",))
+    assert training_taps("vgg16", "") is None
+    net = build_loss_network("vgg16", pretrained=False, taps=taps)
+    assert net.style_layers == taps[0] and set(net(torch.rand(1, 3, 32, 32))) == {"relu2_2", "relu3_3", "relu4_3"}
+    for layers, backbone, message in [("relu9_9", "vgg16", "vgg16 has no layer relu9_9"),
+                                      ("block2", "effnet-lite0", "--style-layers needs a VGG loss network")]:
+        code = main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(tmp_path / "run"),
+                     "--backbone", backbone, "--style-layers", layers, "--steps", "2"])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and "Traceback" not in err
 
 
 def test_warm_start_begins_from_the_given_run(tmp_path, photo_folder, style_image, capsys):
