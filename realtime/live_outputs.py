@@ -18,16 +18,18 @@ log = logging.getLogger(__name__)
 @dataclass
 class Recorder:
     """Records the shown frames in real time: frames are repeated as needed so the file plays at
-    the speed it was captured, whatever the processing rate."""
+    the speed it was captured, whatever the processing rate. ``threads``: the encoder's (see
+    ``video_io.encoder_threads_beside``)."""
 
     path: Path
     fps: float
+    threads: int | None = None
     writer: VideoWriter | None = None
     started: float = 0.0
 
     def write(self, frame: np.ndarray) -> None:
         if self.writer is None:
-            self.writer = VideoWriter(self.path, (frame.shape[1], frame.shape[0]), self.fps)
+            self.writer = VideoWriter(self.path, (frame.shape[1], frame.shape[0]), self.fps, threads=self.threads)
             self.started = time.perf_counter()
         due = int((time.perf_counter() - self.started) * self.fps) + 1
         while self.writer.frames < due:

@@ -20,7 +20,7 @@ from .live_outputs import Recorder, VirtualCamera
 from .outputs import prepare_output_file
 from .painting_style import mix_weights
 from .stabilize import Stabilizer
-from .video_io import LatestFrameReader, open_camera, parse_camera
+from .video_io import LatestFrameReader, encoder_threads_beside, open_camera, parse_camera
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
     previous_look = looks[0]
     stats = Stats()
     folder = Path(output_dir)
-    recorder = Recorder(Path(record), info.fps) if record else None
+    encoder_threads = encoder_threads_beside(looks[0].session.provider)
+    recorder = Recorder(Path(record), info.fps, encoder_threads) if record else None
     if window:
         try:
             cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
@@ -137,7 +138,7 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
             if state.toggle_recording:
                 state.toggle_recording = False
                 if recorder is None:
-                    recorder = Recorder(timestamped("recording", ".mp4", folder), info.fps)
+                    recorder = Recorder(timestamped("recording", ".mp4", folder), info.fps, encoder_threads)
                     log.info(f"recording to {recorder.path}")
                 else:
                     log.info(f"saved {recorder.finish()}")
