@@ -85,7 +85,7 @@ class TrainSettings(SavedSettings):
     tv_weight: float = _opt(0.0, "weight of the total-variation smoothness loss", minimum=0.0)
     style_layers: str = _opt("", "comma-separated loss-network layers of the style loss (VGG only; empty: the "
                                  "backbone's, relu1_2,relu2_2,relu3_3,relu4_3 for vgg16); leaving relu1_2 out asks "
-                                 "for no pixel-fine texture (against a fine hatching)")
+                                 "for less pixel-fine texture")
     colour_weight: float = _opt(0.0, "weight of the colour term: each output's colour means and spreads must match "
                                      "the painting's (against a washed-out or muddy palette)", minimum=0.0)
     temporal_weight: float = _opt(0.0, "weight of the temporal robustness term against video flicker "
