@@ -73,9 +73,7 @@ class VGGFeatures(LossNetwork):
             vgg.features.load_state_dict(features)
         names = self.LAYER_NAMES[name]
         self.style_layers, self.content_layers = taps or self.TAPS[name]
-        unknown = [n for n in self.style_layers + self.content_layers if n not in names]
-        if unknown:
-            raise ValueError(f"{name} has no layer {', '.join(unknown)}")
+        self.check_layers(name, self.style_layers + self.content_layers)
         last = max(names.index(n) for n in self.style_layers + self.content_layers)
         layers = []
         for layer in list(vgg.features)[: last + 1]:
@@ -87,6 +85,13 @@ class VGGFeatures(LossNetwork):
         self.layers = nn.ModuleList(layers)
         self.names = names[: last + 1]
         self.freeze()
+
+    @classmethod
+    def check_layers(cls, name: str, layers: tuple[str, ...]) -> None:
+        """Raise ValueError naming the layers that VGG ``name`` does not have."""
+        unknown = [n for n in layers if n not in cls.LAYER_NAMES[name]]
+        if unknown:
+            raise ValueError(f"{name} has no layer {', '.join(unknown)}")
 
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
         wanted = set(self.style_layers + self.content_layers)
@@ -189,9 +194,7 @@ def training_taps(backbone: str, style_layers: str) -> tuple[tuple[str, ...], tu
     if backbone not in VGGFeatures.TAPS:
         raise ValueError(f"--style-layers needs a VGG loss network, not {backbone}")
     names = tuple(n.strip() for n in style_layers.split(",") if n.strip())
-    unknown = [n for n in names if n not in VGGFeatures.LAYER_NAMES[backbone]]
-    if unknown:
-        raise ValueError(f"{backbone} has no layer {', '.join(unknown)}")
+    VGGFeatures.check_layers(backbone, names)  # before any weights are read
     return names, VGGFeatures.TAPS[backbone][1]
 
 
