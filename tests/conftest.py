@@ -123,6 +123,16 @@ def probe(path: Path) -> dict:
 
 
 @pytest.fixture
+def started_commands(monkeypatch) -> list[list[str]]:
+    """Every command line given to subprocess.Popen during the test (the processes still run)."""
+    import subprocess
+
+    commands, popen = [], subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda cmd, *a, **k: commands.append(cmd) or popen(cmd, *a, **k))
+    return commands
+
+
+@pytest.fixture
 def clip(tmp_path: Path) -> Path:
     return make_clip(tmp_path / "clip.mp4")
 

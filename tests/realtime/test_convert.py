@@ -27,16 +27,12 @@ def test_video_round_trip_keeps_frames_fps_size_and_audio(tmp_path, clip, negati
 
 @pytest.mark.parametrize("suffix, codecs", [(".mp4", ["h264", "aac"]), (".mkv", ["h264", "aac"]),
                                            (".webm", ["vp9", "opus"])])
-def test_each_container_gets_codecs_it_can_hold(tmp_path, clip, negative_model, suffix, codecs, monkeypatch):
+def test_each_container_gets_codecs_it_can_hold(tmp_path, clip, negative_model, suffix, codecs, started_commands):
     """WebM holds only VP8/VP9/AV1 and Vorbis/Opus: H.264/AAC there once failed after all the work.
     Beside CPU inference the encoder runs one thread (its frame threads would take the cores' time)."""
-    import subprocess
-
-    commands, popen = [], subprocess.Popen
-    monkeypatch.setattr(subprocess, "Popen", lambda cmd, *a, **k: commands.append(cmd) or popen(cmd, *a, **k))
     out = tmp_path / f"out{suffix}"
     assert main(["video", str(clip), "-o", str(out), "--model", str(negative_model), "--no-progress"]) == 0
-    encoder = " ".join(next(c for c in commands if "-c:v" in c))
+    encoder = " ".join(next(c for c in started_commands if "-c:v" in c))
     assert ("threads=1" in encoder) if suffix != ".webm" else ("-threads 1" in encoder)
     assert encoder_threads_beside("CUDAExecutionProvider") is None  # beside a GPU the encoder has the cores
     info = probe(out)

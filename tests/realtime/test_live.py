@@ -64,18 +64,14 @@ def test_latest_frame_reader_never_hands_out_stale_or_duplicate_frames(tmp_path)
 
 
 def test_headless_webcam_with_a_file_as_camera_records_a_playable_file(tmp_path, negative_model, constant_model,
-                                                                         capsys, monkeypatch):
+                                                                         capsys, started_commands):
     """The recording's encoder runs one thread beside CPU inference, as `stylize video`'s does."""
-    import subprocess
-
-    commands, popen = [], subprocess.Popen
-    monkeypatch.setattr(subprocess, "Popen", lambda cmd, *a, **k: commands.append(cmd) or popen(cmd, *a, **k))
     clip = make_clip(tmp_path / "cam.mp4", frames=30, audio=False)
     rec = tmp_path / "rec.mp4"
     code = main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "-m",
                  str(constant_model), "--record", str(rec), "--frames", "20", "--size", "160x120"])
     assert code == 0
-    assert "threads=1" in " ".join([c for c in commands if "-c:v" in c][-1])  # the clip's encoder came first
+    assert "threads=1" in " ".join([c for c in started_commands if "-c:v" in c][-1])  # the clip's encoder came first
     info = probe(rec)
     assert info["frames"] > 0 and info["size"] == (160, 120)
     assert "frames" in capsys.readouterr().err
