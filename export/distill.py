@@ -59,7 +59,8 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         pairs = build_pairs(settings, teacher, bank, rng, progress)
         np.savez(pairs_path, **pairs)
 
-    net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks)
+    net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks,
+                             antialias=settings.antialias)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     step, seconds, history = 0, 0.0, []
     resuming = resume and ckpt_path.is_file()

@@ -16,7 +16,7 @@ from .safe_load import load_tensors
 from ..realtime import contract
 from ..realtime.errors import UserError
 
-ARCHITECTURE = "fast-conditional"
+ARCHITECTURE = "fast-conditional"  # "fast-aa-conditional" when the net is anti-aliased
 LIVE_STYLE_NAME = "any painting"
 
 
@@ -28,7 +28,8 @@ def load_live_net(checkpoint: str | Path) -> tuple[ConditionalFastNet, DistillSe
     if not isinstance(state, dict) or "model" not in state or "settings" not in state:
         raise UserError(f"{path}: not a checkpoint of the live model")
     settings = DistillSettings.from_dict(json.loads(state["settings"]))
-    net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks)
+    net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks,
+                             antialias=settings.antialias)
     try:
         net.load_state_dict(state["model"])
     except RuntimeError as exc:
@@ -43,7 +44,8 @@ def export_live_model(checkpoint: str | Path, path: str | Path, default_style: n
     net, settings, state = load_live_net(checkpoint)
     made = {"trained_steps": state["step"], "training_seconds": round(state.get("seconds", 0.0)),
             "held_out_paintings": list(settings.held_out)}
-    meta = build_metadata({**settings.to_dict(), **made}, LIVE_STYLE_NAME, ARCHITECTURE,
+    architecture = ARCHITECTURE.replace("fast", "fast-aa") if settings.antialias else ARCHITECTURE
+    meta = build_metadata({**settings.to_dict(), **made}, LIVE_STYLE_NAME, architecture,
                           "vgg16" if settings.style_weight > 0 else "distilled", contract.IO_UINT8_BGR,
                           source=f"stylize live-model training ({Path(checkpoint).name})")
     if paintings is not None:

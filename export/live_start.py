@@ -15,20 +15,22 @@ from ..realtime.painting_style import StyleEncoder
 log = logging.getLogger(__name__)
 
 WIDTH_KEY = "__width__"
+ANTIALIAS_KEY = "__antialias__"  # absent in weights saved before the anti-aliased net: not anti-aliased
 
 
 def save_live_weights(net: ConditionalFastNet, width: float, path: str | Path) -> None:
     """The live net's weights as plain arrays (``.npz``: data only, nothing to unpickle)."""
     arrays = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
-    np.savez(path, **arrays, **{WIDTH_KEY: np.array(width, np.float32)})
+    np.savez(path, **arrays, **{WIDTH_KEY: np.array(width, np.float32), ANTIALIAS_KEY: np.array(net.antialias)})
 
 
 def load_shipped_live_net(path: str | Path = models.LIVE_WEIGHTS) -> tuple[ConditionalFastNet, float]:
     """The live net saved by :func:`save_live_weights` (the shipped one by default) and its width."""
     with np.load(path, allow_pickle=False) as data:
         width = float(data[WIDTH_KEY])
-        state = {k: torch.from_numpy(data[k]) for k in data.files if k != WIDTH_KEY}
-    net = ConditionalFastNet(width=width, residual_blocks=residual_blocks_in(state, "body.body."))
+        antialias = bool(data[ANTIALIAS_KEY]) if ANTIALIAS_KEY in data.files else False
+        state = {k: torch.from_numpy(data[k]) for k in data.files if k not in (WIDTH_KEY, ANTIALIAS_KEY)}
+    net = ConditionalFastNet(width=width, residual_blocks=residual_blocks_in(state, "body.body."), antialias=antialias)
     net.load_state_dict(state)
     return net.eval(), width
 

@@ -20,17 +20,34 @@ def scaled(channels: int, width: float) -> int:
 
 
 PADDINGS = ("reflect", "zeros")
+UPSAMPLING = ("nearest", "bilinear")
+
+
+class BinomialBlur(nn.Module):
+    """Each channel low-passed by the fixed 3x3 binomial filter ([1, 2, 1] / 4 both ways; edges
+    replicated): zero response at the Nyquist frequency, so a stride-2 layer after it cannot alias
+    the finest detail into a pattern locked to the pixel grid (Zhang 2019). No parameters."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0]) / 4
+        self.register_buffer("kernel", (taps[:, None] * taps[None, :]).expand(channels, 1, 3, 3).clone(),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.kernel, groups=self.kernel.shape[0])
 
 
 class ConvLayer(nn.Module):
     """Padded convolution (reflection, or zeros inside the conv), optionally followed by instance
-    norm and ReLU."""
+    norm and ReLU; with ``antialias`` a strided one low-passes its input first (:class:`BinomialBlur`)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, norm: bool = True, relu: bool = True,
-                 padding: str = "reflect"):
+                 padding: str = "reflect", antialias: bool = False):
         super().__init__()
         if padding not in PADDINGS:
             raise ValueError(f"unknown padding {padding!r}; choose one of {', '.join(PADDINGS)}")
+        self.blur = BinomialBlur(cin) if antialias and stride > 1 else nn.Identity()
         zeros = padding == "zeros"
         self.pad = nn.Identity() if zeros else nn.ReflectionPad2d(kernel // 2)
         self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2 if zeros else 0)
@@ -38,7 +55,7 @@ class ConvLayer(nn.Module):
         self.relu = relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(self.pad(x))
+        x = self.conv(self.pad(self.blur(x)))
         if self.norm is not None:
             x = self.norm(x)
         return F.relu(x) if self.relu else x
@@ -57,14 +74,28 @@ class ResidualBlock(nn.Module):
 
 
 class UpsampleConv(nn.Module):
-    """Nearest-neighbour x2 upsampling followed by a conv layer (no checkerboard artefacts)."""
+    """x2 upsampling followed by a conv layer (no checkerboard artefacts): nearest-neighbour, or
+    bilinear, whose output has no 2x2 blocks for a later layer to turn into a pattern locked to the
+    pixel grid. Bilinear upsamples the edge-replicated input and crops one ring beyond the frame,
+    which the (unpadded) conv reads as its padding, so that the export's sub-pixel form is exact."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, padding: str = "reflect"):
+    def __init__(self, cin: int, cout: int, kernel: int, padding: str = "reflect", mode: str = "nearest"):
         super().__init__()
+        if mode not in UPSAMPLING:
+            raise ValueError(f"unknown upsampling {mode!r}; choose one of {', '.join(UPSAMPLING)}")
+        self.mode = mode
         self.conv = ConvLayer(cin, cout, kernel, padding=padding)
+        if mode == "bilinear":
+            if kernel != 3:
+                raise ValueError("bilinear upsampling is built for a 3x3 conv")
+            self.conv.pad, self.conv.conv.padding = nn.Identity(), (0, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        if self.mode == "nearest":
+            return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        up = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="replicate"), scale_factor=2.0, mode="bilinear",
+                           align_corners=False)
+        return self.conv(up[:, :, 1:-1, 1:-1])
 
 
 class SubpixelUpsampleConv(nn.Module):
@@ -77,13 +108,17 @@ class SubpixelUpsampleConv(nn.Module):
     def __init__(self, layer: UpsampleConv):
         super().__init__()
         conv, self.norm, self.relu = layer.conv.conv, layer.conv.norm, layer.conv.relu
-        self.edge_pad = isinstance(layer.conv.pad, nn.ReflectionPad2d)
+        self.edge_pad = isinstance(layer.conv.pad, nn.ReflectionPad2d) or layer.mode == "bilinear"
         if conv.kernel_size != (3, 3) or conv.stride != (1, 1):
             raise ValueError("only a 3x3 stride-1 UpsampleConv has a sub-pixel form here")
-        # taps[phase, input offset -1/0/+1, kernel tap]: which kernel taps read which input pixel
+        # taps[phase, input offset -1/0/+1, kernel tap]: how much of each input pixel each kernel tap reads
         taps = torch.zeros(2, 3, 3)
-        taps[0, 0, 0] = taps[0, 1, 1] = taps[0, 1, 2] = 1.0
-        taps[1, 1, 0] = taps[1, 1, 1] = taps[1, 2, 2] = 1.0
+        if layer.mode == "nearest":
+            taps[0, 0, 0] = taps[0, 1, 1] = taps[0, 1, 2] = 1.0
+            taps[1, 1, 0] = taps[1, 1, 1] = taps[1, 2, 2] = 1.0
+        else:  # bilinear x2: each upsampled pixel is 3/4 of its nearest input pixel and 1/4 of the next one
+            taps[0, 0, 0] = taps[0, 1, 1] = taps[0, 1, 2] = taps[1, 1, 0] = taps[1, 1, 1] = taps[1, 2, 2] = 0.75
+            taps[0, 1, 0] = taps[0, 0, 1] = taps[0, 2, 2] = taps[1, 0, 0] = taps[1, 2, 1] = taps[1, 1, 2] = 0.25
         weight = torch.einsum("ayk,bxl,oikl->oabiyx", taps, taps, conv.weight.detach())
         cout, cin = conv.weight.shape[:2]
         self.conv = nn.Conv2d(cin, 4 * cout, 3, padding=0 if self.edge_pad else 1)
@@ -145,24 +180,29 @@ class FastNet(nn.Module):
     Convolutions pad with zeros inside the conv: onnxruntime then runs no separate Pad and fewer
     layout reorders, 5 ms of the 35 a 640x480 frame took with reflection padding on two cores
     (``padding="reflect"`` builds that earlier variant, "fast-v2").
+
+    ``antialias`` ("fast-aa") low-passes the input of every stride-2 conv (:class:`BinomialBlur`) and
+    upsamples bilinearly: the same parameters, at about the same cost (the bilinear upsampling folds
+    into the export's sub-pixel convs as nearest does), and the texture no longer forms a pattern locked
+    to the pixel grid: starry_night's fine diagonal hatching became brush strokes.
     """
 
     size_multiple = 8
     min_size = 16
 
-    def __init__(self, width: float = 1.0, residual_blocks: int = 5, padding: str = "zeros"):
+    def __init__(self, width: float = 1.0, residual_blocks: int = 5, padding: str = "zeros", antialias: bool = False):
         super().__init__()
         c1, c2, c3 = scaled(16, width), scaled(32, width), scaled(64, width)
-        self.encoder = nn.Sequential(ConvLayer(3, c1, 5, 2, padding=padding), ConvLayer(c1, c2, 3, 2, padding=padding),
-                                     ConvLayer(c2, c3, 3, 2, padding=padding))
+        down = partial(ConvLayer, stride=2, padding=padding, antialias=antialias)
+        self.encoder = nn.Sequential(down(3, c1, 5), down(c1, c2, 3), down(c2, c3, 3))
         self.body = nn.Sequential(*[ResidualBlock(c3, padding) for _ in range(residual_blocks)])
         to_subpixels = ConvLayer(c1, 3 * 4, 3, norm=False, relu=False, padding=padding)
         with torch.no_grad():  # ICNR: the four sub-pixels of each colour start identical
             weight = to_subpixels.conv.weight
             weight.copy_(weight[::4].repeat_interleave(4, dim=0))
             to_subpixels.conv.bias.copy_(to_subpixels.conv.bias[::4].repeat_interleave(4))
-        self.decoder = nn.Sequential(UpsampleConv(c3, c2, 3, padding), UpsampleConv(c2, c1, 3, padding),
-                                     to_subpixels, nn.PixelShuffle(2))
+        up = partial(UpsampleConv, kernel=3, padding=padding, mode="bilinear" if antialias else "nearest")
+        self.decoder = nn.Sequential(up(c3, c2), up(c2, c1), to_subpixels, nn.PixelShuffle(2))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         logits = self.decoder(self.body(self.encoder(rgb)))
@@ -208,12 +248,13 @@ class FastNetV1(nn.Module):
 
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    "johnson": JohnsonNet, "fast": FastNet, "fast-v2": partial(FastNet, padding="reflect"), "fast-v1": FastNetV1,
+    "johnson": JohnsonNet, "fast": FastNet, "fast-aa": partial(FastNet, antialias=True),
+    "fast-v2": partial(FastNet, padding="reflect"), "fast-v1": FastNetV1,
 }
 # each architecture's width and residual blocks when a run leaves them at 0: the fast net's are the live
 # model's shape (12/24/48 channels, 4 blocks: 1.5x faster than 16/32/64 with 5, measured 2026-12-01)
 DEFAULT_SHAPES: dict[str, tuple[float, int]] = {
-    "johnson": (1.0, 5), "fast": (0.75, 4), "fast-v2": (1.0, 5), "fast-v1": (1.0, 3),
+    "johnson": (1.0, 5), "fast": (0.75, 4), "fast-aa": (0.75, 4), "fast-v2": (1.0, 5), "fast-v1": (1.0, 3),
 }
 
 

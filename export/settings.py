@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-ARCH_NAMES = ("fast", "johnson", "fast-v2", "fast-v1")
+ARCH_NAMES = ("fast", "fast-aa", "johnson", "fast-v2", "fast-v1")
 BACKBONE_NAMES = ("auto", "vgg16", "vgg19", "effnet-lite0")
 
 
@@ -65,7 +65,8 @@ class TrainSettings(SavedSettings):
 
     style: str = _opt("", "style image")
     data: str = _opt("", "folder of training photos")
-    arch: str = _opt("fast", "transform net: fast (CPU real-time), johnson (Johnson et al. 2016), "
+    arch: str = _opt("fast", "transform net: fast (CPU real-time), fast-aa (the same with anti-aliased down- and "
+                             "upsampling: no texture locked to the pixel grid), johnson (Johnson et al. 2016), "
                              "or the earlier CPU nets fast-v2 (reflection padding) and fast-v1", choices=ARCH_NAMES)
     width: float = _opt(0.0, "channel width multiplier of the net (0: the architecture's default, 0.75 for fast "
                              "(the live model's), 1 for the others)", minimum=0.0, maximum=8.0)
@@ -182,6 +183,7 @@ class DistillSettings(SavedSettings):
     held_out: tuple[str, ...] = HELD_OUT_PAINTINGS
     width: float = 1.0
     residual_blocks: int = 5
+    antialias: bool = False  # the fast-aa layout: blur before every stride, bilinear upsampling (no parameters)
     crops_per_painting: int = 6
     colour_variants: int = 0  # extra crops per painting, hue/saturation/contrast-jittered and turned
     pairs: int = 3000

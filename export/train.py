@@ -29,6 +29,7 @@ from ..realtime.images import read_image
 from ..realtime.outputs import ensure_writable_folder
 
 log = logging.getLogger(__name__)
+LIVE_START_ARCHS = ("fast", "fast-aa")  # nets laid out as the live model's (zero padding): its weights start them
 
 def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
           backbone_weights: str | None = None, progress: bool = True, device: str = "auto") -> Path:
@@ -107,7 +108,7 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
                             f"{warm_settings.width} with {warm_settings.residual_blocks} residual blocks, but this "
                             f"run trains {settings.arch} at width {settings.width} with {settings.residual_blocks}")
         net.load_state_dict(warm.state_dict())
-    elif state is None and settings.init_live and settings.arch == "fast":
+    elif state is None and settings.init_live and settings.arch in LIVE_START_ARCHS:
         start_net = live_start(settings.style, net)
         if start_net is not None:
             net.load_state_dict(start_net.state_dict())

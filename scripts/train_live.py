@@ -36,13 +36,20 @@ from stylize.export.safe_load import load_tensors
 OPTIONS = [f for f in fields(DistillSettings) if f.name not in ("paintings", "held_out")]
 
 
+def yes_no(text: str) -> bool:
+    """A boolean option's value: true/false, yes/no or 1/0."""
+    if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+        raise argparse.ArgumentTypeError(f"{text!r}: say true or false")
+    return text.lower() in ("true", "yes", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-o", "--output", required=True, help="run folder")
     parser.add_argument("--paintings", nargs="+", help="folders of training paintings")
     parser.add_argument("--resume", action="store_true", help="continue the run's last checkpoint")
     for f in OPTIONS:
-        kind = type(f.default) if f.default != "" else str
+        kind = yes_no if isinstance(f.default, bool) else type(f.default) if f.default != "" else str
         parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None)
     args = parser.parse_args(argv)
     ckpt = Path(args.output) / CHECKPOINT_NAME

@@ -43,10 +43,10 @@ def stand_in_teacher(folder):
     return folder
 
 
-@pytest.mark.parametrize("width", [0.25, 1.0])
-def test_the_fixed_style_net_paints_as_the_conditional_net_does(width):
+@pytest.mark.parametrize("width,antialias", [(0.25, False), (1.0, False), (0.25, True)])
+def test_the_fixed_style_net_paints_as_the_conditional_net_does(width, antialias):
     torch.manual_seed(0)
-    net = ConditionalFastNet(width=width).eval()
+    net = ConditionalFastNet(width=width, antialias=antialias).eval()
     for norm in net.norms():  # away from the identity start, so the check means something
         torch.nn.init.normal_(norm.to_scale.weight, std=0.3)
         torch.nn.init.normal_(norm.to_shift.weight, std=0.3)
@@ -55,6 +55,20 @@ def test_the_fixed_style_net_paints_as_the_conditional_net_does(width):
         expected = net(rgb, style)
         torch.testing.assert_close(fixed_style_net(net, style)(rgb), expected)
         torch.testing.assert_close(net(rgb, style.expand(2, -1)), expected)  # one style per image, same result
+
+
+@pytest.mark.parametrize("antialias", [False, True])
+def test_saved_live_weights_keep_the_layout(tmp_path, antialias):
+    from stylize.export.live_start import load_shipped_live_net, save_live_weights
+
+    torch.manual_seed(0)
+    net = ConditionalFastNet(width=0.25, residual_blocks=2, antialias=antialias).eval()
+    save_live_weights(net, 0.25, tmp_path / "live.npz")
+    loaded, width = load_shipped_live_net(tmp_path / "live.npz")
+    assert (width, loaded.antialias) == (0.25, antialias)
+    style, rgb = torch.randn(100), torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(rgb, style), net(rgb, style))
 
 
 def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path, photo_folder, style_image):
@@ -232,3 +246,24 @@ def test_training_a_style_starts_from_the_shipped_live_model_at_the_default_shap
     with torch.no_grad():
         torch.testing.assert_close(start(rgb), expected(rgb))
     assert live_start(style_image, build_net("fast", 0.5)) is None
+
+
+def test_an_anti_aliased_style_net_starts_from_the_live_model_too(tmp_path, photo_folder, style_image):
+    """`stylize train --arch fast-aa` at the default shape starts, like `--arch fast`, from the live model
+    painting the style: its weights are the live start's, in the anti-aliased layout."""
+    from stylize.export.checkpoint import load_checkpoint, net_from_checkpoint
+    from stylize.export.live_start import live_start
+    from stylize.export.nets import build_net
+    from stylize.export.settings import TrainSettings
+    from stylize.export.train import train
+
+    settings = TrainSettings(style=str(style_image), data=str(photo_folder), arch="fast-aa", steps=1, lr=1e-12,
+                             batch_size=1, image_size=32, style_size=64, held_out=1, backbone="effnet-lite0",
+                             border_weight=0.0, temporal_weight=0.0)
+    net, saved = net_from_checkpoint(load_checkpoint(train(settings, tmp_path / "run", progress=False)))
+    expected = build_net("fast-aa")
+    expected.load_state_dict(live_start(style_image, build_net("fast")).state_dict())
+    assert saved.arch == "fast-aa"
+    rgb = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(rgb), expected.eval()(rgb), atol=1e-4, rtol=0)
