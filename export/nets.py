@@ -183,8 +183,8 @@ class FastNet(nn.Module):
 
     ``antialias`` ("fast-aa") low-passes the input of every stride-2 conv (:class:`BinomialBlur`) and
     upsamples bilinearly: the same parameters, at about the same cost (the bilinear upsampling folds
-    into the export's sub-pixel convs as nearest does), and the texture no longer forms a pattern locked
-    to the pixel grid: starry_night's fine diagonal hatching became brush strokes.
+    into the export's sub-pixel convs as nearest does), and a texture less locked to the pixel grid:
+    trained so, starry_night's fine diagonal hatching became brush strokes.
     """
 
     size_multiple = 8

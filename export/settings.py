@@ -66,12 +66,12 @@ class TrainSettings(SavedSettings):
     style: str = _opt("", "style image")
     data: str = _opt("", "folder of training photos")
     arch: str = _opt("fast", "transform net: fast (CPU real-time), fast-aa (the same with anti-aliased down- and "
-                             "upsampling: no texture locked to the pixel grid), johnson (Johnson et al. 2016), "
+                             "upsampling: texture less locked to the pixel grid), johnson (Johnson et al. 2016), "
                              "or the earlier CPU nets fast-v2 (reflection padding) and fast-v1", choices=ARCH_NAMES)
     width: float = _opt(0.0, "channel width multiplier of the net (0: the architecture's default, 0.75 for fast "
-                             "(the live model's), 1 for the others)", minimum=0.0, maximum=8.0)
+                             "and fast-aa (the live model's), 1 for the others)", minimum=0.0, maximum=8.0)
     residual_blocks: int = _opt(0, "residual blocks in the net's body (0: the architecture's default, 4 for fast "
-                                   "(the live model's), 5 for johnson)", minimum=0, maximum=16)
+                                   "and fast-aa (the live model's), 5 for johnson)", minimum=0, maximum=16)
     backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
                                  "('stylize weights install vgg16'), else effnet-lite0", choices=BACKBONE_NAMES)
     steps: int = _opt(250, "optimisation steps (250: about 4 minutes on a 2-core CPU from the live model)",
