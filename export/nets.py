@@ -5,7 +5,6 @@ divisible by the first and at least the second (the ONNX wrapper pads to them an
 """
 from __future__ import annotations
 
-import copy
 from functools import partial
 from typing import Callable
 
@@ -96,56 +95,6 @@ class UpsampleConv(nn.Module):
         up = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="replicate"), scale_factor=2.0, mode="bilinear",
                            align_corners=False)
         return self.conv(up[:, :, 1:-1, 1:-1])
-
-
-class SubpixelUpsampleConv(nn.Module):
-    """An :class:`UpsampleConv` with a 3x3 kernel computed at its input's resolution, with the same
-    result: each of the four output phases of "nearest x2, then 3x3 conv" is a 3x3 conv of the
-    input (taps that land on the same input pixel summed), so one conv to 4x the channels and a
-    pixel shuffle replace the upsampling and a conv at 4x the pixels. Reflection padding of the
-    upsampled map equals edge padding of the input; zeros stay zeros. For inference (export)."""
-
-    def __init__(self, layer: UpsampleConv):
-        super().__init__()
-        conv, self.norm, self.relu = layer.conv.conv, layer.conv.norm, layer.conv.relu
-        self.edge_pad = isinstance(layer.conv.pad, nn.ReflectionPad2d) or layer.mode == "bilinear"
-        if conv.kernel_size != (3, 3) or conv.stride != (1, 1):
-            raise ValueError("only a 3x3 stride-1 UpsampleConv has a sub-pixel form here")
-        # taps[phase, input offset -1/0/+1, kernel tap]: how much of each input pixel each kernel tap reads
-        taps = torch.zeros(2, 3, 3)
-        if layer.mode == "nearest":
-            taps[0, 0, 0] = taps[0, 1, 1] = taps[0, 1, 2] = 1.0
-            taps[1, 1, 0] = taps[1, 1, 1] = taps[1, 2, 2] = 1.0
-        else:  # bilinear x2: each upsampled pixel is 3/4 of its nearest input pixel and 1/4 of the next one
-            taps[0, 0, 0] = taps[0, 1, 1] = taps[0, 1, 2] = taps[1, 1, 0] = taps[1, 1, 1] = taps[1, 2, 2] = 0.75
-            taps[0, 1, 0] = taps[0, 0, 1] = taps[0, 2, 2] = taps[1, 0, 0] = taps[1, 2, 1] = taps[1, 1, 2] = 0.25
-        weight = torch.einsum("ayk,bxl,oikl->oabiyx", taps, taps, conv.weight.detach())
-        cout, cin = conv.weight.shape[:2]
-        self.conv = nn.Conv2d(cin, 4 * cout, 3, padding=0 if self.edge_pad else 1)
-        with torch.no_grad():
-            self.conv.weight.copy_(weight.reshape(4 * cout, cin, 3, 3))
-            self.conv.bias.copy_(conv.bias.detach().repeat_interleave(4))
-        self.shuffle = nn.PixelShuffle(2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.edge_pad:
-            x = F.pad(x, (1, 1, 1, 1), mode="replicate")
-        x = self.shuffle(self.conv(x))
-        if self.norm is not None:
-            x = self.norm(x)
-        return F.relu(x) if self.relu else x
-
-
-def inference_form(net: nn.Module) -> nn.Module:
-    """A copy of ``net`` with the same outputs that runs faster: every 3x3 :class:`UpsampleConv`
-    becomes a :class:`SubpixelUpsampleConv` (on two CPU cores, 1.5 ms of a fast net's 30 per
-    640x480 frame)."""
-    net = copy.deepcopy(net)
-    for module in list(net.modules()):
-        for name, child in module.named_children():
-            if isinstance(child, UpsampleConv) and child.conv.conv.kernel_size == (3, 3):
-                setattr(module, name, SubpixelUpsampleConv(child))
-    return net
 
 
 class JohnsonNet(nn.Module):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .nets import inference_form
+from .subpixel import inference_form
 from ..realtime import contract
 from ..realtime.contract import build_metadata
 from ..realtime.errors import UserError
@@ -126,7 +126,7 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
     ``style``: for a net that takes a style vector (``net(rgb, style)``), the default of the model's
     optional ``style`` input; the verification then also runs another style.
 
-    The graph holds the net's :func:`~export.nets.inference_form`; the verification compares it
+    The graph holds the net's :func:`~export.subpixel.inference_form`; the verification compares it
     with ``net`` itself.
 
     Returns, per verification frame size, the max |onnxruntime - PyTorch| (fp32), or the PSNR in dB

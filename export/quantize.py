@@ -122,6 +122,25 @@ def equalize_before_norms(model, calibration: list[dict[str, np.ndarray]]):
     return model
 
 
+def fixed_blurs(graph) -> list[str]:
+    """Names of the Conv nodes that are fixed binomial blurs (fast-aa's BinomialBlur: one 3x3
+    [1, 2, 1] x [1, 2, 1] / 16 filter per channel)."""
+    from onnx import numpy_helper
+
+    weights = {init.name: init for init in graph.initializer}
+    weights.update({node.output[0]: attr.t for node in graph.node if node.op_type == "Constant"
+                    for attr in node.attribute if attr.name == "value"})
+    binomial = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16
+    found = []
+    for node in graph.node:
+        if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in weights:
+            continue
+        kernel = numpy_helper.to_array(weights[node.input[1]])
+        if kernel.ndim == 4 and kernel.shape[1:] == (1, 3, 3) and np.allclose(kernel, binomial):
+            found.append(node.name)
+    return found
+
+
 def quantize_model(source: str | Path, target: str | Path, calibration: list[dict[str, np.ndarray]],
                    verification: list[dict[str, np.ndarray]] | None = None, min_psnr: float = INT8_MIN_PSNR,
                    overwrite: bool = False) -> float:
@@ -148,7 +167,9 @@ def quantize_model(source: str | Path, target: str | Path, calibration: list[dic
         equalized, prepared = Path(tmp) / "equalized.onnx", Path(tmp) / "prepared.onnx"
         onnx.save(equalize_before_norms(onnx.load(str(source)), calibration), str(equalized))
         quant_pre_process(str(equalized), str(prepared), skip_symbolic_shape=True)
-        convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
+        graph = onnx.load(str(prepared)).graph
+        blurs = fixed_blurs(graph)  # fast-aa's filters stay in float and do not count as the outer convs
+        convs = [n.name for n in graph.node if n.op_type == "Conv" and n.name not in blurs]
         fp32 = StyleSession(source, "cpu")
         good = max(min_psnr, INT8_GOOD_PSNR)
         tried: list[tuple[float, Path]] = []
@@ -156,7 +177,8 @@ def quantize_model(source: str | Path, target: str | Path, calibration: list[dic
             quantized = Path(tmp) / f"int8_{first}_{last}.onnx"
             quantize_static(str(prepared), str(quantized), Frames(), quant_format=QuantFormat.QOperator,
                             op_types_to_quantize=["Conv"], per_channel=True, activation_type=QuantType.QUInt8,
-                            weight_type=QuantType.QInt8, nodes_to_exclude=convs[:first] + convs[len(convs) - last:])
+                            weight_type=QuantType.QInt8,
+                            nodes_to_exclude=blurs + convs[:first] + convs[len(convs) - last:])
             int8 = StyleSession(quantized, "cpu")
             scores = [psnr(int8.run(f[contract.INPUT_FRAME], 1.0, f.get(contract.INPUT_STYLE)),
                            fp32.run(f[contract.INPUT_FRAME], 1.0, f.get(contract.INPUT_STYLE)))

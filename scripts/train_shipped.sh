@@ -52,8 +52,8 @@
 #    size 640, lr 2e-3 (starry_night_aa), 300 at style weight 12 and lr 1e-3 (_aa_long), 300 more at
 #    temporal weight 0.01 (_aa_steady; 10 minutes each alone). Flowing strokes instead of the hatching,
 #    closer to the painting (0.525 -> 0.517), steadier (noise 0.66 -> 0.56, motion 3.38 -> 3.15,
-#    warping 1.54 -> 1.51) and 1.4x faster (40.6 against 56.8 ms a 640x480 frame, medians of 5 rounds
-#    taken in turn, 2026-12-02). At temporal weight 0.02 instead it was steadier still
+#    warping 1.54 -> 1.51) and 1.3-1.4x faster (32.0 against 42.6 and 40.6 against 56.8 ms a 640x480
+#    frame in two runs, medians of 5 rounds taken in turn, 2026-12-02). At temporal weight 0.02 instead it was steadier still
 #    (0.51 / 2.45 / 1.35) but farther from the painting (0.57).
 set -euo pipefail
 runs=${1:?runs folder}; out=${2:?output folder}; shift 2

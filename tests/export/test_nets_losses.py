@@ -3,7 +3,8 @@ import torch
 
 from stylize.export.losses import (MissingWeightsError, build_loss_network, colour_loss, colour_statistics,
                                    find_vgg_weights, gram_matrix, relative_mse, total_variation)
-from stylize.export.nets import ARCHITECTURES, SubpixelUpsampleConv, UpsampleConv, build_net, inference_form
+from stylize.export.nets import ARCHITECTURES, UpsampleConv, build_net
+from stylize.export.subpixel import SubpixelUpsampleConv, inference_form
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))

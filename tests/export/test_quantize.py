@@ -130,3 +130,21 @@ def test_bad_int8_exports_are_messages(tmp_path, photo_folder, style_image, caps
     assert main(["export", str(run), "-o", str(tmp_path / "m.onnx"), "--calibration", str(photo_folder)]) == 2
     assert "--calibration is for --int8" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("arch,blurs", [("fast", 0), ("fast-aa", 3)])
+def test_the_fixed_blurs_of_an_anti_aliased_net_stay_in_float(tmp_path, arch, blurs):
+    """fast-aa's three binomial blurs are found and left in float; the outermost learned convs are
+    counted without them (the stem conv after the first blur stays float, as a plain net's stem does)."""
+    from stylize.export.quantize import fixed_blurs
+
+    path = exported(tmp_path, arch)
+    found = fixed_blurs(onnx.load(str(path)).graph)
+    assert len(found) == blurs
+    feeds = [{contract.INPUT_FRAME: f[None]} for f in frames(4)]
+    quantize_model(path, tmp_path / "int8.onnx", feeds, min_psnr=0)
+    nodes = onnx.load(str(tmp_path / "int8.onnx")).graph.node
+    float_convs = [n for n in nodes if n.op_type == "Conv"]
+    assert {n.name for n in float_convs} >= set(found)
+    stem = next(n for n in nodes if n.op_type in ("Conv", "QLinearConv") and n.name not in found)
+    assert stem.op_type == "Conv"
