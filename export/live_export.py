@@ -16,7 +16,8 @@ from .safe_load import load_tensors
 from ..realtime import contract
 from ..realtime.errors import UserError
 
-ARCHITECTURE = "fast-conditional"  # "fast-aa-conditional" when the net is anti-aliased
+ARCHITECTURE = "fast-conditional"
+ARCHITECTURE_ANTIALIASED = "fast-aa-conditional"
 LIVE_STYLE_NAME = "any painting"
 
 
@@ -44,8 +45,8 @@ def export_live_model(checkpoint: str | Path, path: str | Path, default_style: n
     net, settings, state = load_live_net(checkpoint)
     made = {"trained_steps": state["step"], "training_seconds": round(state.get("seconds", 0.0)),
             "held_out_paintings": list(settings.held_out)}
-    architecture = ARCHITECTURE.replace("fast", "fast-aa") if settings.antialias else ARCHITECTURE
-    meta = build_metadata({**settings.to_dict(), **made}, LIVE_STYLE_NAME, architecture,
+    meta = build_metadata({**settings.to_dict(), **made}, LIVE_STYLE_NAME,
+                          ARCHITECTURE_ANTIALIASED if settings.antialias else ARCHITECTURE,
                           "vgg16" if settings.style_weight > 0 else "distilled", contract.IO_UINT8_BGR,
                           source=f"stylize live-model training ({Path(checkpoint).name})")
     if paintings is not None:
