@@ -85,3 +85,14 @@ def fixed_style_net(net: ConditionalFastNet, style: torch.Tensor) -> FastNet:
                 state[f"{name}.bias"] = module.to_shift(vector)
     plain.load_state_dict(state)
     return plain
+
+
+def shrink_styles(net: ConditionalFastNet, centre: torch.Tensor, factor: float) -> None:
+    """Fold ``v -> centre + factor * (v - centre)`` into every norm's style maps, in place: the net then
+    paints any vector as it painted that vector moved towards ``centre`` (for the live model the mean of
+    its training paintings' vectors, so that a painting it never saw lands among the styles it learnt)."""
+    with torch.no_grad():
+        for norm in net.norms():
+            for layer in (norm.to_scale, norm.to_shift):
+                layer.bias.add_((1.0 - factor) * (layer.weight @ centre))
+                layer.weight.mul_(factor)

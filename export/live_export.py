@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .conditional_net import ConditionalFastNet
+from .conditional_net import ConditionalFastNet, shrink_styles
 from .checkpoint import CHECKPOINT_NAME
 from .onnx_export import export_net
 from .settings import DistillSettings
@@ -38,11 +39,30 @@ def load_live_net(checkpoint: str | Path) -> tuple[ConditionalFastNet, DistillSe
     return net.eval(), settings, state
 
 
+@dataclass(frozen=True)
+class StyleShrink:
+    """Every style vector moved towards ``centre`` by ``factor`` (:func:`~export.conditional_net.shrink_styles`),
+    folded into the live model's weights at export: ``centre`` is the mean vector of its training paintings."""
+
+    factor: float
+    centre: np.ndarray
+
+    def apply(self, net: ConditionalFastNet) -> None:
+        shrink_styles(net, torch.from_numpy(np.asarray(self.centre, np.float32)), self.factor)
+
+    def to_dict(self) -> dict:
+        return {"factor": self.factor, "centre": [round(float(v), 6) for v in self.centre]}
+
+
 def export_live_model(checkpoint: str | Path, path: str | Path, default_style: np.ndarray,
-                      paintings: list[dict] | None = None, overwrite: bool = False) -> dict[str, float]:
+                      paintings: list[dict] | None = None, overwrite: bool = False,
+                      shrink: StyleShrink | None = None) -> dict[str, float]:
     """Export and verify the live model; ``default_style`` is what it paints without a style input,
-    ``paintings`` (file names and SHA-256) are recorded as its training paintings."""
+    ``paintings`` (file names and SHA-256) are recorded as its training paintings, ``shrink`` is folded
+    into its weights and recorded."""
     net, settings, state = load_live_net(checkpoint)
+    if shrink is not None:
+        shrink.apply(net)
     made = {"trained_steps": state["step"], "training_seconds": round(state.get("seconds", 0.0)),
             "held_out_paintings": list(settings.held_out)}
     meta = build_metadata({**settings.to_dict(), **made}, LIVE_STYLE_NAME,
@@ -51,6 +71,8 @@ def export_live_model(checkpoint: str | Path, path: str | Path, default_style: n
                           source=f"stylize live-model training ({Path(checkpoint).name})")
     if paintings is not None:
         meta[contract.META_PAINTINGS] = json.dumps(paintings)
+    if shrink is not None:
+        meta[contract.META_STYLE_SHRINK] = json.dumps(shrink.to_dict())
     with torch.no_grad():
         return export_net(net, path, meta, overwrite=overwrite, style=np.asarray(default_style, np.float32),
                           inputs=(Path(checkpoint),))

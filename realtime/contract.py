@@ -25,6 +25,8 @@ META_IO = "stylize.io_layout"
 META_SOURCE = "stylize.source"
 META_PRECISION = "stylize.precision"
 META_PAINTINGS = "stylize.paintings"  # JSON: the paintings a style came from (file names, SHA-256, weights)
+# JSON: how the live model's style maps were moved towards its training paintings (factor, centre vector)
+META_STYLE_SHRINK = "stylize.style_shrink"
 REQUIRED_METADATA = (META_CONTRACT, META_STYLE, META_ARCH, META_BACKBONE, META_SETTINGS, META_IO)
 
 

