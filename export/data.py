@@ -51,8 +51,9 @@ class PhotoFolder:
         self.paths = paths[held_out:]
         self.unreadable: set[Path] = set()
 
-    def random_crops(self, rng: np.random.Generator, count: int, size: int) -> list[np.ndarray]:
-        """``count`` random square crops of ``size`` px, each from a randomly rescaled photo."""
+    def random_crops(self, rng: np.random.Generator, count: int, size: int, zoom: float = 1.5) -> list[np.ndarray]:
+        """``count`` random square crops of ``size`` px, each from a photo scaled so that its short side
+        is ``size`` times a random factor from 1 to ``zoom``."""
         crops = []
         while len(crops) < count:
             if len(self.unreadable) == len(self.paths):
@@ -65,9 +66,9 @@ class PhotoFolder:
                 self.unreadable.add(path)
                 continue
             h, w = image.shape[:2]
-            scale = size * rng.uniform(1.0, 1.5) / min(h, w)
+            scale = size * rng.uniform(1.0, zoom) / min(h, w)
             image = cv2.resize(image, (max(size, round(w * scale)), max(size, round(h * scale))),
-                               interpolation=cv2.INTER_AREA)
+                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
             y = rng.integers(image.shape[0] - size + 1)
             x = rng.integers(image.shape[1] - size + 1)
             crop = image[y:y + size, x:x + size]

@@ -78,6 +78,9 @@ class TrainSettings(SavedSettings):
                       minimum=1)
     batch_size: int = _opt(4, "photos per step", minimum=1)
     image_size: int = _opt(192, "training crop size in pixels", minimum=32)
+    zoom: float = _opt(1.5, "how far a photo may be enlarged before its crop: its short side becomes the crop "
+                            "size times a random factor from 1 to this (1.5: whole scenes; 4: close-ups and the "
+                            "flat areas of HD frames)", minimum=1.0, maximum=16.0)
     style_size: int = _opt(384, "longer side of the style image in pixels (larger: larger strokes and shapes)",
                            minimum=32)
     content_weight: float = _opt(1.0, "weight of the content loss", minimum=0.0)

@@ -151,7 +151,8 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
     step_batch = settings.batch_size * world.size  # one global batch a step, shared out among the ranks
     for step in bar:
         rng = np.random.default_rng([settings.seed, step])  # the batch depends only on seed and step
-        batch = bgr_to_tensor(world.share(photos.random_crops(rng, step_batch, settings.image_size))).to(place)
+        crops = photos.random_crops(rng, step_batch, settings.image_size, settings.zoom)
+        batch = bgr_to_tensor(world.share(crops)).to(place)
         output = net(batch)
         terms = loss.terms(output, batch)
         if settings.temporal_weight > 0:

@@ -375,3 +375,27 @@ def test_a_fast_v2_run_resumes_as_fast_v2_and_warm_starts_a_fast_net(tmp_path, p
     net, _ = net_from_checkpoint(new)
     assert not any(isinstance(m, torch.nn.ReflectionPad2d) for m in net.modules())
     assert all(torch.allclose(v, new["net"][k], atol=1e-6) for k, v in load_checkpoint(resumed)["net"].items())
+
+
+def test_zoom_crops_close_ups_enlarged_smoothly(tmp_path):
+    """--zoom 4 shows the net close-ups of a photo, smoothly enlarged (as flat areas look in HD frames);
+    the default crops whole scenes."""
+    import cv2
+    from stylize.export.data import PhotoFolder
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    ramp = np.tile(np.linspace(0, 255, 80), (80, 1))  # 3.2 grey levels a pixel, left to right
+    for i in range(2):
+        cv2.imwrite(str(folder / f"ramp{i}.png"), np.repeat(ramp[:, :, None], 3, 2).astype(np.uint8))
+    photos = PhotoFolder(folder, held_out=0)
+    rng = np.random.default_rng(0)
+
+    def spans_and_steps(zoom):
+        crops = [c[:, :, 0].astype(float) for c in photos.random_crops(rng, 20, 192, zoom)]
+        return np.mean([np.ptp(c[96]) for c in crops]), max(np.abs(np.diff(c[96])).max() for c in crops)
+
+    whole, whole_steps = spans_and_steps(1.5)
+    close, close_steps = spans_and_steps(4.0)
+    assert whole > 0.7 * 255 and close < 0.6 * 255  # close-ups span less of the photo
+    assert max(whole_steps, close_steps) <= 2  # enlarged smoothly, not in blocks of repeated pixels
