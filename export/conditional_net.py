@@ -47,10 +47,10 @@ class ConditionalFastNet(nn.Module):
     min_size = FastNet.min_size
 
     def __init__(self, width: float = 1.0, residual_blocks: int = 5, style_dims: int = STYLE_DIMS,
-                 antialias: bool = False):
+                 antialias: bool = False, smooth_body: bool = False):
         super().__init__()
-        self.style_dims, self.antialias = style_dims, antialias
-        self.body = FastNet(width=width, residual_blocks=residual_blocks, antialias=antialias)
+        self.style_dims, self.antialias, self.smooth_body = style_dims, antialias, smooth_body
+        self.body = FastNet(width=width, residual_blocks=residual_blocks, antialias=antialias, smooth_body=smooth_body)
         for module in list(self.body.modules()):
             for name, child in module.named_children():
                 if isinstance(child, nn.InstanceNorm2d):
@@ -75,7 +75,7 @@ def fixed_style_net(net: ConditionalFastNet, style: torch.Tensor) -> FastNet:
     same convolutions, each conditional norm turned into an instance norm whose affine parameters are
     the style's scale and shift (a start for training one painting further)."""
     plain = FastNet(width=net.body.encoder[0].conv.out_channels / 16, residual_blocks=len(net.body.body),
-                    antialias=net.antialias)
+                    antialias=net.antialias, smooth_body=net.smooth_body)
     state = {k: v for k, v in net.body.state_dict().items() if ".to_scale." not in k and ".to_shift." not in k}
     vector = style.detach().reshape(-1)
     with torch.no_grad():

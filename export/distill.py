@@ -31,6 +31,7 @@ from .narrowing import least_needed_blocks, narrowed_live_net
 from .perceptual import TEMPORAL_NOISE, border_loss, border_margin, temporal_loss
 from .safe_load import load_tensors
 from .settings import DistillSettings
+from ..realtime.errors import UserError
 from .teacher_pairs import TEACHER_SIZE, Teacher, build_pairs, build_style_bank, load_cached, pair_mix, pair_styles, \
     to_tensor
 
@@ -40,6 +41,8 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
     """Train (or resume) the live any-painting net into ``run_dir``; returns the checkpoint path."""
     from tqdm import tqdm
 
+    if settings.smooth_body and not settings.antialias:
+        raise UserError("--smooth-body true needs --antialias true (together: the fast-smooth layout)")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
@@ -60,7 +63,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         np.savez(pairs_path, **pairs)
 
     net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks,
-                             antialias=settings.antialias)
+                             antialias=settings.antialias, smooth_body=settings.smooth_body)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     step, seconds, history = 0, 0.0, []
     resuming = resume and ckpt_path.is_file()

@@ -17,9 +17,12 @@ from .safe_load import load_tensors
 from ..realtime import contract
 from ..realtime.errors import UserError
 
-ARCHITECTURE = "fast-conditional"
-ARCHITECTURE_ANTIALIASED = "fast-aa-conditional"
 LIVE_STYLE_NAME = "any painting"
+
+
+def live_architecture(settings: DistillSettings) -> str:
+    """The live model's architecture label: the fixed-style net of the same layout + "-conditional"."""
+    return ("fast-smooth" if settings.smooth_body else "fast-aa" if settings.antialias else "fast") + "-conditional"
 
 
 def load_live_net(checkpoint: str | Path) -> tuple[ConditionalFastNet, DistillSettings, dict]:
@@ -31,7 +34,7 @@ def load_live_net(checkpoint: str | Path) -> tuple[ConditionalFastNet, DistillSe
         raise UserError(f"{path}: not a checkpoint of the live model")
     settings = DistillSettings.from_dict(json.loads(state["settings"]))
     net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks,
-                             antialias=settings.antialias)
+                             antialias=settings.antialias, smooth_body=settings.smooth_body)
     try:
         net.load_state_dict(state["model"])
     except RuntimeError as exc:
@@ -66,7 +69,7 @@ def export_live_model(checkpoint: str | Path, path: str | Path, default_style: n
     made = {"trained_steps": state["step"], "training_seconds": round(state.get("seconds", 0.0)),
             "held_out_paintings": list(settings.held_out)}
     meta = build_metadata({**settings.to_dict(), **made}, LIVE_STYLE_NAME,
-                          ARCHITECTURE_ANTIALIASED if settings.antialias else ARCHITECTURE,
+                          live_architecture(settings),
                           "vgg16" if settings.style_weight > 0 else "distilled", contract.IO_UINT8_BGR,
                           source=f"stylize live-model training ({Path(checkpoint).name})")
     if paintings is not None:

@@ -16,21 +16,24 @@ log = logging.getLogger(__name__)
 
 WIDTH_KEY = "__width__"
 ANTIALIAS_KEY = "__antialias__"  # absent in weights saved before the anti-aliased net: not anti-aliased
+SMOOTH_BODY_KEY = "__smooth_body__"  # absent in weights saved before it: no low-pass after the body
 
 
 def save_live_weights(net: ConditionalFastNet, width: float, path: str | Path) -> None:
     """The live net's weights as plain arrays (``.npz``: data only, nothing to unpickle)."""
     arrays = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
-    np.savez(path, **arrays, **{WIDTH_KEY: np.array(width, np.float32), ANTIALIAS_KEY: np.array(net.antialias)})
+    np.savez(path, **arrays, **{WIDTH_KEY: np.array(width, np.float32), ANTIALIAS_KEY: np.array(net.antialias),
+                                SMOOTH_BODY_KEY: np.array(net.smooth_body)})
 
 
 def load_shipped_live_net(path: str | Path = models.LIVE_WEIGHTS) -> tuple[ConditionalFastNet, float]:
     """The live net saved by :func:`save_live_weights` (the shipped one by default) and its width."""
     with np.load(path, allow_pickle=False) as data:
         width = float(data[WIDTH_KEY])
-        antialias = bool(data[ANTIALIAS_KEY]) if ANTIALIAS_KEY in data.files else False
-        state = {k: torch.from_numpy(data[k]) for k in data.files if k not in (WIDTH_KEY, ANTIALIAS_KEY)}
-    net = ConditionalFastNet(width=width, residual_blocks=residual_blocks_in(state, "body.body."), antialias=antialias)
+        layout = {key: bool(data[key]) if key in data.files else False for key in (ANTIALIAS_KEY, SMOOTH_BODY_KEY)}
+        state = {k: torch.from_numpy(data[k]) for k in data.files if k not in (WIDTH_KEY, *layout)}
+    net = ConditionalFastNet(width=width, residual_blocks=residual_blocks_in(state, "body.body."),
+                             antialias=layout[ANTIALIAS_KEY], smooth_body=layout[SMOOTH_BODY_KEY])
     net.load_state_dict(state)
     return net.eval(), width
 

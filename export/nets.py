@@ -133,18 +133,23 @@ class FastNet(nn.Module):
     ``antialias`` ("fast-aa") low-passes the input of every stride-2 conv (:class:`BinomialBlur`) and
     upsamples bilinearly: the same parameters, at about the same cost (the bilinear upsampling folds
     into the export's sub-pixel convs as nearest does), and a texture less locked to the pixel grid:
-    trained so, starry_night's fine diagonal hatching became brush strokes.
+    trained so, starry_night's fine diagonal hatching became brush strokes. ``smooth_body``
+    ("fast-smooth", with ``antialias``) low-passes the body's output as well: on flat areas (an HD sky)
+    the body otherwise settles into its own finest pattern, a checkerboard at 1/8 size that the
+    decoder paints as a lattice of dots about 11 px apart along the diagonals.
     """
 
     size_multiple = 8
     min_size = 16
 
-    def __init__(self, width: float = 1.0, residual_blocks: int = 5, padding: str = "zeros", antialias: bool = False):
+    def __init__(self, width: float = 1.0, residual_blocks: int = 5, padding: str = "zeros", antialias: bool = False,
+                 smooth_body: bool = False):
         super().__init__()
         c1, c2, c3 = scaled(16, width), scaled(32, width), scaled(64, width)
         down = partial(ConvLayer, stride=2, padding=padding, antialias=antialias)
         self.encoder = nn.Sequential(down(3, c1, 5), down(c1, c2, 3), down(c2, c3, 3))
         self.body = nn.Sequential(*[ResidualBlock(c3, padding) for _ in range(residual_blocks)])
+        self.body_blur = BinomialBlur(c3) if smooth_body else nn.Identity()
         to_subpixels = ConvLayer(c1, 3 * 4, 3, norm=False, relu=False, padding=padding)
         with torch.no_grad():  # ICNR: the four sub-pixels of each colour start identical
             weight = to_subpixels.conv.weight
@@ -154,7 +159,7 @@ class FastNet(nn.Module):
         self.decoder = nn.Sequential(up(c3, c2), up(c2, c1), to_subpixels, nn.PixelShuffle(2))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        logits = self.decoder(self.body(self.encoder(rgb)))
+        logits = self.decoder(self.body_blur(self.body(self.encoder(rgb))))
         # a fixed 2x2 box filter: zero response at the Nyquist frequency, so no sub-pixel grid survives
         logits = F.avg_pool2d(F.pad(logits, (0, 1, 0, 1), mode="replicate"), 2, stride=1)
         return torch.sigmoid(logits)
@@ -198,12 +203,14 @@ class FastNetV1(nn.Module):
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "johnson": JohnsonNet, "fast": FastNet, "fast-aa": partial(FastNet, antialias=True),
+    "fast-smooth": partial(FastNet, antialias=True, smooth_body=True),
     "fast-v2": partial(FastNet, padding="reflect"), "fast-v1": FastNetV1,
 }
 # each architecture's width and residual blocks when a run leaves them at 0: the fast net's are the live
 # model's shape (12/24/48 channels, 4 blocks: 1.5x faster than 16/32/64 with 5, measured 2026-12-01)
 DEFAULT_SHAPES: dict[str, tuple[float, int]] = {
-    "johnson": (1.0, 5), "fast": (0.75, 4), "fast-aa": (0.75, 4), "fast-v2": (1.0, 5), "fast-v1": (1.0, 3),
+    "johnson": (1.0, 5), "fast": (0.75, 4), "fast-aa": (0.75, 4), "fast-smooth": (0.75, 4), "fast-v2": (1.0, 5),
+    "fast-v1": (1.0, 3),
 }
 
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-ARCH_NAMES = ("fast", "fast-aa", "johnson", "fast-v2", "fast-v1")
+ARCH_NAMES = ("fast", "fast-aa", "fast-smooth", "johnson", "fast-v2", "fast-v1")
 BACKBONE_NAMES = ("auto", "vgg16", "vgg19", "effnet-lite0")
 
 
@@ -66,12 +66,13 @@ class TrainSettings(SavedSettings):
     style: str = _opt("", "style image")
     data: str = _opt("", "folder of training photos")
     arch: str = _opt("fast", "transform net: fast (CPU real-time), fast-aa (the same with anti-aliased down- and "
-                             "upsampling: texture less locked to the pixel grid), johnson (Johnson et al. 2016), "
+                             "upsampling: texture less locked to the pixel grid), fast-smooth (fast-aa with its "
+                             "body's output low-passed too: no lattice on flat areas), johnson (Johnson et al. 2016), "
                              "or the earlier CPU nets fast-v2 (reflection padding) and fast-v1", choices=ARCH_NAMES)
-    width: float = _opt(0.0, "channel width multiplier of the net (0: the architecture's default, 0.75 for fast "
-                             "and fast-aa (the live model's), 1 for the others)", minimum=0.0, maximum=8.0)
-    residual_blocks: int = _opt(0, "residual blocks in the net's body (0: the architecture's default, 4 for fast "
-                                   "and fast-aa (the live model's), 5 for johnson)", minimum=0, maximum=16)
+    width: float = _opt(0.0, "channel width multiplier of the net (0: the architecture's default, 0.75 for the "
+                             "fast nets (the live model's), 1 for the others)", minimum=0.0, maximum=8.0)
+    residual_blocks: int = _opt(0, "residual blocks in the net's body (0: the architecture's default, 4 for the "
+                                   "fast nets (the live model's), 5 for johnson)", minimum=0, maximum=16)
     backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
                                  "('stylize weights install vgg16'), else effnet-lite0", choices=BACKBONE_NAMES)
     steps: int = _opt(250, "optimisation steps (250: about 4 minutes on a 2-core CPU from the live model)",
@@ -187,6 +188,7 @@ class DistillSettings(SavedSettings):
     width: float = 1.0
     residual_blocks: int = 5
     antialias: bool = False  # the fast-aa layout: blur before every stride, bilinear upsampling (no parameters)
+    smooth_body: bool = False  # with antialias, the fast-smooth layout: the body's output low-passed too
     crops_per_painting: int = 6
     colour_variants: int = 0  # extra crops per painting, hue/saturation/contrast-jittered and turned
     pairs: int = 3000

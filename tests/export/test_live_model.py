@@ -75,18 +75,28 @@ def test_shrinking_the_styles_paints_each_vector_as_the_vector_moved_towards_the
         torch.testing.assert_close(net(rgb, centre), at_centre)  # the centre stays where it was
 
 
-@pytest.mark.parametrize("antialias", [False, True])
-def test_saved_live_weights_keep_the_layout(tmp_path, antialias):
+@pytest.mark.parametrize("antialias,smooth_body", [(False, False), (True, False), (True, True)])
+def test_saved_live_weights_keep_the_layout(tmp_path, antialias, smooth_body):
     from stylize.export.live_start import load_shipped_live_net, save_live_weights
 
     torch.manual_seed(0)
-    net = ConditionalFastNet(width=0.25, residual_blocks=2, antialias=antialias).eval()
+    net = ConditionalFastNet(width=0.25, residual_blocks=2, antialias=antialias, smooth_body=smooth_body).eval()
+    for norm in net.norms():  # a painting with texture, which the body low-pass changes
+        torch.nn.init.normal_(norm.to_scale.weight, std=0.3)
     save_live_weights(net, 0.25, tmp_path / "live.npz")
     loaded, width = load_shipped_live_net(tmp_path / "live.npz")
-    assert (width, loaded.antialias) == (0.25, antialias)
+    assert (width, loaded.antialias, loaded.smooth_body) == (0.25, antialias, smooth_body)
     style, rgb = torch.randn(100), torch.rand(1, 3, 40, 56)
     with torch.no_grad():
         torch.testing.assert_close(loaded(rgb, style), net(rgb, style))
+
+
+def test_a_body_low_pass_without_anti_aliasing_is_refused(tmp_path):
+    from stylize.realtime.errors import UserError
+
+    with pytest.raises(UserError, match="--smooth-body true needs --antialias true"):
+        distill(DistillSettings(smooth_body=True), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path, photo_folder, style_image):

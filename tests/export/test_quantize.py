@@ -132,7 +132,7 @@ def test_bad_int8_exports_are_messages(tmp_path, photo_folder, style_image, caps
 
 
 
-@pytest.mark.parametrize("arch,blurs", [("fast", 0), ("fast-aa", 3)])
+@pytest.mark.parametrize("arch,blurs", [("fast", 0), ("fast-aa", 3), ("fast-smooth", 4)])
 def test_the_fixed_blurs_of_an_anti_aliased_net_stay_in_float(tmp_path, arch, blurs):
     """fast-aa's three binomial blurs are found and left in float; the outermost learned convs are
     counted without them (the stem conv after the first blur stays float, as a plain net's stem does)."""

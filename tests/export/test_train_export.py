@@ -134,7 +134,8 @@ def test_export_matches_torch_at_several_sizes(tmp_path, arch, io_layout):
     assert np.array_equal(session.run(frame), as_file.run(frame))
 
 
-@pytest.mark.parametrize("arch,reflection_pads,edge_pads", [("fast", 0, 2), ("fast-v2", 14, 4), ("fast-aa", 0, 7)])
+@pytest.mark.parametrize("arch,reflection_pads,edge_pads", [("fast", 0, 2), ("fast-v2", 14, 4), ("fast-aa", 0, 7),
+                                                                  ("fast-smooth", 0, 8)])
 def test_the_fast_net_exports_without_upsampling_or_pad_nodes(tmp_path, arch, reflection_pads, edge_pads):
     """What makes the fast net fast on onnxruntime: no Resize (sub-pixel convs instead, bilinear ones
     too) and no reflection Pad nodes (zeros inside the convs); only the contract's and the box filter's
