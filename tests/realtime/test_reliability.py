@@ -67,7 +67,7 @@ def test_a_huge_frame_size_is_a_clear_message(tmp_path, clip, negative_model, ve
     (["train", "--style", "s", "--data", "d", "-o", "r", "--lr", "0"], "--lr: 0: must be greater than 0.0"),
     (["train", "--style", "s", "--data", "d", "-o", "r", "--lr", "nan"], "--lr: nan: must be a finite number"),
     (["train", "--style", "s", "--data", "d", "-o", "r", "--checkpoint-every", "0"], "must be at least 1"),
-    (["train", "--style", "s", "--data", "d", "-o", "r", "--arch", "vgg"], "must be one of fast, fast-aa, johnson"),
+    (["train", "--style", "s", "--data", "d", "-o", "r", "--arch", "vgg"], "must be one of fast, fast-aa, fast-smooth, johnson"),
     (["--max-pixels", "0", "models"], "--max-pixels: 0: must be at least 1"),
     (["train", "--style", "s", "--data", "d", "-o", "r", "--seed", "-5"], "--seed: -5: must be at least 0"),
     (["image", "a.png", "-o", "o", "--threads", "10000"], "--threads: 10000: must be at least 1 and at most 256"),
