@@ -29,7 +29,8 @@ from ..realtime.images import read_image
 from ..realtime.outputs import ensure_writable_folder
 
 log = logging.getLogger(__name__)
-LIVE_START_ARCHS = ("fast", "fast-aa", "fast-smooth")  # nets laid out as the live model's (zero padding): its weights start them
+# nets laid out as the live model's (zero padding): its weights start them
+LIVE_START_ARCHS = ("fast", "fast-aa", "fast-smooth")
 
 def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
           backbone_weights: str | None = None, progress: bool = True, device: str = "auto") -> Path:

@@ -32,6 +32,7 @@ from stylize.export.checkpoint import CHECKPOINT_NAME
 from stylize.export.distill import distill
 from stylize.export.settings import DistillSettings
 from stylize.export.safe_load import load_tensors
+from stylize.realtime.errors import UserError
 
 OPTIONS = [f for f in fields(DistillSettings) if f.name not in ("paintings", "held_out")]
 
@@ -68,4 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as exc:
+        sys.exit(f"train_live: {exc}")
