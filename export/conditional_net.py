@@ -44,13 +44,13 @@ class ConditionalFastNet(nn.Module):
     instance norm conditioned on a style vector: ``net(rgb, style)``, RGB NCHW in [0, 1] in and out."""
 
     size_multiple = FastNet.size_multiple
-    min_size = FastNet.min_size
 
     def __init__(self, width: float = 1.0, residual_blocks: int = 5, style_dims: int = STYLE_DIMS,
                  antialias: bool = False, smooth_body: bool = False):
         super().__init__()
         self.style_dims, self.antialias, self.smooth_body = style_dims, antialias, smooth_body
         self.body = FastNet(width=width, residual_blocks=residual_blocks, antialias=antialias, smooth_body=smooth_body)
+        self.min_size = self.body.min_size
         for module in list(self.body.modules()):
             for name, child in module.named_children():
                 if isinstance(child, nn.InstanceNorm2d):

@@ -24,8 +24,11 @@ UPSAMPLING = ("nearest", "bilinear")
 
 class BinomialBlur(nn.Module):
     """Each channel low-passed by the fixed 3x3 binomial filter ([1, 2, 1] / 4 both ways; edges
-    replicated): zero response at the Nyquist frequency, so a stride-2 layer after it cannot alias
-    the finest detail into a pattern locked to the pixel grid (Zhang 2019). No parameters."""
+    reflected): zero response at the Nyquist frequency, so a stride-2 layer after it cannot alias
+    the finest detail into a pattern locked to the pixel grid (Zhang 2019). Reflected, not replicated,
+    edges keep that zero in the first and last row and column too: with replicated ones a pattern
+    alternating across rows passed there at half strength, and a net trained with the body's
+    low-pass (fast-smooth) painted fine stripes along the frame's edges. No parameters."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -34,7 +37,7 @@ class BinomialBlur(nn.Module):
                              persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.kernel, groups=self.kernel.shape[0])
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel, groups=self.kernel.shape[0])
 
 
 class ConvLayer(nn.Module):
@@ -150,6 +153,8 @@ class FastNet(nn.Module):
         self.encoder = nn.Sequential(down(3, c1, 5), down(c1, c2, 3), down(c2, c3, 3))
         self.body = nn.Sequential(*[ResidualBlock(c3, padding) for _ in range(residual_blocks)])
         self.body_blur = BinomialBlur(c3) if smooth_body else nn.Identity()
+        if smooth_body:  # a body of 2x2 cells comes out of its (reflected) low-pass flat: 4x4 at least
+            self.min_size = 4 * self.size_multiple
         to_subpixels = ConvLayer(c1, 3 * 4, 3, norm=False, relu=False, padding=padding)
         with torch.no_grad():  # ICNR: the four sub-pixels of each colour start identical
             weight = to_subpixels.conv.weight

@@ -3,7 +3,7 @@ import torch
 
 from stylize.export.losses import (MissingWeightsError, build_loss_network, colour_loss, colour_statistics,
                                    find_vgg_weights, gram_matrix, relative_mse, total_variation)
-from stylize.export.nets import ARCHITECTURES, UpsampleConv, build_net
+from stylize.export.nets import ARCHITECTURES, BinomialBlur, UpsampleConv, build_net
 from stylize.export.subpixel import SubpixelUpsampleConv, inference_form
 
 
@@ -163,3 +163,14 @@ def test_the_smooth_body_net_does_not_paint_the_bodys_finest_pattern():
     assert change_from_checkerboard(aa) > 0.01
     # what is left comes from the edges, through the decoder's instance norms
     assert change_from_checkerboard(smooth) < 0.1 * change_from_checkerboard(aa)
+
+
+@pytest.mark.parametrize("pattern", ["rows", "columns", "checkerboard"])
+def test_the_binomial_blur_removes_the_finest_pattern_up_to_the_edges(pattern):
+    """Stripes one pixel wide are gone everywhere, the first and last rows and columns too: with
+    replicated edges stripes along the frame's edge passed at half strength, and fast-smooth learned
+    to paint them there."""
+    yy, xx = torch.meshgrid(torch.arange(12), torch.arange(16), indexing="ij")
+    phase = {"rows": yy, "columns": xx, "checkerboard": yy + xx}[pattern]
+    stripes = (phase % 2 * 2 - 1).float().expand(1, 4, 12, 16)
+    assert float(BinomialBlur(4)(stripes).abs().max()) < 1e-6

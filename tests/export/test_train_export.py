@@ -134,12 +134,13 @@ def test_export_matches_torch_at_several_sizes(tmp_path, arch, io_layout):
     assert np.array_equal(session.run(frame), as_file.run(frame))
 
 
-@pytest.mark.parametrize("arch,reflection_pads,edge_pads", [("fast", 0, 2), ("fast-v2", 14, 4), ("fast-aa", 0, 7),
-                                                                  ("fast-smooth", 0, 8)])
+@pytest.mark.parametrize("arch,reflection_pads,edge_pads", [("fast", 0, 2), ("fast-v2", 14, 4), ("fast-aa", 3, 4),
+                                                                  ("fast-smooth", 4, 4)])
 def test_the_fast_net_exports_without_upsampling_or_pad_nodes(tmp_path, arch, reflection_pads, edge_pads):
     """What makes the fast net fast on onnxruntime: no Resize (sub-pixel convs instead, bilinear ones
     too) and no reflection Pad nodes (zeros inside the convs); only the contract's and the box filter's
-    edge pads, plus fast-v2's and fast-aa's sub-pixel convs' and fast-aa's three blurs'."""
+    edge pads, plus fast-v2's and fast-aa's sub-pixel convs' edge pads and the reflection pads of fast-aa's
+    three blurs (fast-smooth's four)."""
     export_net(build_net(arch, 0.25), tmp_path / "m.onnx", build_metadata({}, "random", arch, "none", contract.IO_UINT8_BGR))
     nodes = onnx.load(str(tmp_path / "m.onnx")).graph.node
     modes = [next((a.s for a in n.attribute if a.name == "mode"), b"constant") for n in nodes if n.op_type == "Pad"]
