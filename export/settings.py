@@ -100,8 +100,9 @@ class TrainSettings(SavedSettings):
                                      "they are inside a larger frame (against a band of the style's colour along "
                                      "the top of every picture)", minimum=0.0)
     lr: float = _opt(2e-3, "Adam learning rate", above=0.0)
-    init_from: str = _opt("", "warm start: begin from the net of another run's checkpoint (same architecture "
-                              "and width), e.g. a finished style; a new style then needs far fewer steps")
+    init_from: str = _opt("", "warm start: begin from the net of another run (its folder or checkpoint), of a "
+                              "model `stylize export` wrote (.onnx) or of a shipped style (its name), with the same "
+                              "architecture and width: e.g. a finished style; a new style then needs far fewer steps")
     init_live: bool = _opt(True, "start from the live any-painting model painting this style, so a few minutes "
                                  "of training reach a tuned style (the fast net at its default shape, unless --init-from "
                                  "is given); --no-init-live starts from random weights")

@@ -19,6 +19,7 @@ from .data import PhotoFolder, bgr_to_tensor, resize_longer_side
 from .distributed import World, average_gradients, average_values, dist_backend, join, leave
 from .live_start import live_start
 from .losses import build_loss_network, resolve_backbone, training_taps
+from .model_weights import warm_start_net
 from .nets import build_net, resolved_shape
 from .perceptual import TEMPORAL_NOISE, PerceptualLoss, border_loss, border_margin, temporal_loss
 from .previews import draw_loss_curve, write_preview
@@ -103,7 +104,7 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
     history: list[dict] = []
     start = 0
     if state is None and settings.init_from:
-        warm, warm_settings = net_from_checkpoint(load_checkpoint(settings.init_from))
+        warm, warm_settings = warm_start_net(settings.init_from)
         if not same_layout(warm, net):  # fast-v2 weights do start a fast net: only the padding differs
             raise UserError(f"--init-from {settings.init_from}: a {warm_settings.arch} net at width "
                             f"{warm_settings.width} with {warm_settings.residual_blocks} residual blocks, but this "
