@@ -129,16 +129,19 @@ def speed_report(model: str, photos: list, paintings: str, frames: int) -> str:
 def flicker_line(model: str, paintings: str) -> str:
     """`stylize flicker`'s plain figures at 640x480 for the live model (its default style, and the first
     held-out painting) beside the shipped default style's own net."""
-    from stylize.realtime.flicker import measure_flicker
+    from dataclasses import replace
+
+    from stylize.realtime.flicker import flicker_clip, flicker_report
 
     given = None if model == str(models.LIVE_MODEL) else model
     painting = Path(paintings) / HELD_OUT_PAINTINGS[0]
     runs = {"the live model, its default style": open_stylizer(given or str(models.LIVE_MODEL), None, device="cpu"),
             f"the live model, {painting.stem}": open_stylizer(given, [str(painting)], device="cpu"),
             f"the shipped {models.DEFAULT_STYLE} net": open_stylizer(models.DEFAULT_STYLE, None, device="cpu")}
+    source, clip = flicker_clip((640, 480), None, 24)  # as `stylize flicker` runs
     figures = []
     for name, stylizer in runs.items():
-        result = measure_flicker(stylizer, (640, 480), None, 24)["plain"]  # as `stylize flicker` runs
+        result = flicker_report(lambda s=stylizer: replace(s, stabilizer=None), clip[0], clip if source else None)
         figures.append(f"{name} {result['noise_flicker']:.2f} / {result.get('warping_error', float('nan')):.2f}")
     return (f"Flicker, {time.strftime('%Y-%m-%d')}, 640x480, `stylize flicker` without the stabilizer (noise flicker / "
             f"warping error, lower is steadier): " + "; ".join(figures) + ".")

@@ -159,6 +159,8 @@ SIZES_TILES = [("brad_pitt", "face", (320, 240), "full", (0, 0)),
                ("tubingen", "sky", (1280, 720), "full", (0, 480)),
                ("tubingen", "street", (1280, 720), "webcam", (300, 480))]
 TILE_W, TILE_H = 320, 240
+# the speed issue's figures, as benchmarks/shipped_speed.py and video_speed.py take them by default
+SPEED_FRAMES, VIDEO_FRAMES, VIDEO_SIZE = 40, 150, (640, 480)
 
 
 def sizes_gallery(rows: list[dict], photos: dict[str, np.ndarray]) -> np.ndarray:
@@ -290,9 +292,9 @@ def main(argv: list[str] | None = None) -> int:
               "pixel count and scaled up, as the webcam and bench do by default, or every pixel) next to the peer's",
               "26-style net at 640x480, every figure and the peer's taken in turn; then `stylize video` against",
               "inference alone on the same frames (`benchmarks/shipped_speed.py`, `benchmarks/video_speed.py`).", "",
-              "```", *shipped_speed_lines(measure_shipped_speed(40, args.rounds), 40, args.rounds),
-              *video_speed_lines(measure_video_speed((640, 480), 150, models.DEFAULT_STYLE, args.rounds), (640, 480),
-                                 150, models.DEFAULT_STYLE, args.rounds), "```", ""]
+              "```", *shipped_speed_lines(measure_shipped_speed(SPEED_FRAMES, args.rounds), SPEED_FRAMES, args.rounds),
+              *video_speed_lines(measure_video_speed(VIDEO_SIZE, VIDEO_FRAMES, models.DEFAULT_STYLE, args.rounds),
+                                 VIDEO_SIZE, VIDEO_FRAMES, models.DEFAULT_STYLE, args.rounds), "```", ""]
     if args.sizes_gallery:
         lines += ["Every fixed style at three sizes, each tile 320x240 output pixels shown 1:1: a face at 320x240 and "
                   "640x480, a street at 640x480, a flat sky at 1280x720 painted at every pixel (as `stylize image` "

@@ -11,9 +11,9 @@ import torch
 from .. import models
 from .checkpoint import load_checkpoint, net_from_checkpoint
 from .nets import UpsampleConv, build_net, residual_blocks_in
-from .onnx_export import ContractWrapper, UINT8_TOLERANCE, example_frame
+from .onnx_export import FLOAT_TOLERANCE, UINT8_TOLERANCE, ContractWrapper, example_frame
 from .settings import TrainSettings
-from .subpixel import upsample_conv_weight
+from .subpixel import upsample_conv_params
 from ..realtime import contract
 from ..realtime.errors import UserError
 
@@ -25,10 +25,9 @@ def warm_start_net(source: str | Path) -> tuple[torch.nn.Module, TrainSettings]:
     """``--init-from``'s net and settings: a run folder or checkpoint, a model file `stylize export`
     wrote, or a shipped style's name."""
     path = Path(source)
-    if path.suffix.lower() == ".onnx":
-        return net_from_model(path)
-    if not path.exists() and models.locate(str(source)) is not None:
-        return net_from_model(models.locate(str(source)))
+    shipped = None if path.exists() else models.locate(str(source))
+    if path.suffix.lower() == ".onnx" or shipped is not None:
+        return net_from_model(shipped or path)
     return net_from_checkpoint(load_checkpoint(path))
 
 
@@ -55,8 +54,8 @@ def net_from_model(path: str | Path) -> tuple[torch.nn.Module, TrainSettings]:
         raise UserError(f"{path}: not a model exported by stylize train (no training settings in its metadata)")
     if meta.get(contract.META_PRECISION, "fp32") != "fp32":
         raise UserError(f"{path}: an {meta[contract.META_PRECISION]} copy; start from the fp32 model instead")
-    arrays = {t.name[len(NET_PREFIX):]: numpy_helper.to_array(t) for t in model.graph.initializer
-              if t.name.startswith(NET_PREFIX)}
+    arrays = {t.name[len(NET_PREFIX):]: torch.from_numpy(np.array(numpy_helper.to_array(t), np.float32))
+              for t in model.graph.initializer if t.name.startswith(NET_PREFIX)}
     try:
         settings = TrainSettings.from_dict(json.loads(meta[contract.META_SETTINGS]))
         settings.arch = meta[contract.META_ARCH]
@@ -66,44 +65,33 @@ def net_from_model(path: str | Path) -> tuple[torch.nn.Module, TrainSettings]:
         net = build_net(settings.arch, settings.width, settings.residual_blocks)
     except (TypeError, ValueError, KeyError) as exc:
         raise UserError(f"{path}: its metadata does not describe a net training can start from ({exc})") from exc
+    for owner, layer in net.named_modules():  # the export's sub-pixel form of each 3x3 UpsampleConv, turned back
+        if isinstance(layer, UpsampleConv) and f"{owner}.conv.weight" in arrays:
+            subpixel = {name[len(owner) + 1:]: value for name, value in arrays.items() if name.startswith(f"{owner}.")}
+            arrays.update({f"{owner}.{name}": value for name, value in upsample_conv_params(subpixel, layer.mode).items()})
     state = {}
     for name, param in net.state_dict().items():
-        state[name] = torch.from_numpy(np.array(_exported_weight(net, name, arrays, path), np.float32))
-        if state[name].shape != param.shape:
-            raise UserError(f"{path}: {name} has shape {tuple(state[name].shape)}, the net needs {tuple(param.shape)}")
+        if name not in arrays:
+            raise UserError(f"{path}: no weights for {name} (not a model this version of stylize exported?)")
+        if arrays[name].shape != param.shape:
+            raise UserError(f"{path}: {name} has shape {tuple(arrays[name].shape)}, the net needs {tuple(param.shape)}")
+        state[name] = arrays[name]
     net.load_state_dict(state)
     _check_against_onnxruntime(net.eval(), path, meta.get(contract.META_IO, contract.IO_UINT8_BGR))
     return net, settings
-
-
-def _exported_weight(net: torch.nn.Module, name: str, arrays: dict[str, np.ndarray], path: Path) -> np.ndarray:
-    """The exported array behind the net's parameter ``name``: the same name, or, inside a 3x3
-    :class:`~export.nets.UpsampleConv`, its sub-pixel form (export/subpixel.py) turned back."""
-    if name in arrays:
-        return arrays[name]
-    for owner, layer in net.named_modules():
-        if isinstance(layer, UpsampleConv) and name.startswith(f"{owner}.conv."):
-            part, kind = name[len(owner) + len(".conv."):].split(".")  # conv.weight, conv.bias, norm.weight, ...
-            exported = arrays.get(f"{owner}.{part}.{kind}")
-            if exported is None:
-                break
-            if part == "norm":
-                return exported
-            if kind == "bias":
-                return exported[::4]
-            return upsample_conv_weight(torch.from_numpy(np.array(exported)), layer.mode).numpy()
-    raise UserError(f"{path}: no weights for {name} (not a model this version of stylize exported?)")
 
 
 def _check_against_onnxruntime(net: torch.nn.Module, path: Path, io_layout: str) -> None:
     import onnxruntime as ort
 
     frame = example_frame(40, 56, io_layout)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # the overridable 'strength' initializer is intended (as export_net says)
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     expected = session.run([contract.OUTPUT], {contract.INPUT_FRAME: frame,
                                                contract.INPUT_STRENGTH: np.array(1.0, np.float32)})[0]
     with torch.no_grad():
         got = ContractWrapper(net, io_layout)(torch.from_numpy(frame), torch.tensor(1.0)).numpy()
     worst = float(np.abs(got.astype(np.float32) - expected.astype(np.float32)).max())
-    if worst > (UINT8_TOLERANCE if io_layout == contract.IO_UINT8_BGR else 1e-3):
+    if worst > (UINT8_TOLERANCE if io_layout == contract.IO_UINT8_BGR else FLOAT_TOLERANCE):
         raise UserError(f"{path}: the net read back from it paints differently (max difference {worst})")

@@ -43,6 +43,15 @@ def upsample_conv_weight(weight: torch.Tensor, mode: str) -> torch.Tensor:
     return solved.reshape(cout, cin, 3, 3).to(weight.dtype)
 
 
+def upsample_conv_params(subpixel: dict[str, torch.Tensor], mode: str) -> dict[str, torch.Tensor]:
+    """The parameters of an :class:`UpsampleConv` (``conv.conv.*``, ``conv.norm.*``) from those of its
+    :class:`SubpixelUpsampleConv` (``conv.*``, ``norm.*``): the inverse of that conversion."""
+    params = {"conv.conv.weight": upsample_conv_weight(subpixel["conv.weight"], mode),
+              "conv.conv.bias": subpixel["conv.bias"][::4]}
+    params.update({f"conv.{name}": value for name, value in subpixel.items() if name.startswith("norm.")})
+    return params
+
+
 class SubpixelUpsampleConv(nn.Module):
     """An :class:`UpsampleConv` with a 3x3 kernel computed at its input's resolution, with the same
     result: each of the four output phases of "nearest x2, then 3x3 conv" is a 3x3 conv of the

