@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stylize.cli import main
-from stylize.realtime.video_io import encoder_threads_beside
+from stylize.realtime.video_io import VideoWriter, encoder_threads_beside
 from tests.conftest import make_clip, probe
 
 
@@ -41,6 +41,23 @@ def test_each_container_gets_codecs_it_can_hold(tmp_path, clip, negative_model, 
     assert main(["video", str(odd), "-o", str(tmp_path / f"odd{suffix}"), "-m", str(negative_model),
                  "--no-progress"]) == 0
     assert probe(tmp_path / f"odd{suffix}")["size"] == (65, 47)
+
+
+@pytest.mark.parametrize("size", [(64, 48), (65, 47)])  # 4:2:0 converted here, 4:4:4 by ffmpeg
+def test_written_colours_come_back(tmp_path, size):
+    """Flat blocks of saturated and gray colours decode to within a few levels of what was written
+    (a wrong colour matrix, range or plane order is off by ten or more)."""
+    colours = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (128, 128, 128), (30, 200, 240), (250, 250, 250)]
+    frames = [np.full((size[1], size[0], 3), c, np.uint8) for c in colours]
+    with VideoWriter(tmp_path / "colours.mp4", size, 10.0) as writer:
+        for frame in frames:
+            writer.write(frame)
+        writer.finish()
+    cap = cv2.VideoCapture(str(tmp_path / "colours.mp4"))
+    for frame in frames:
+        ok, back = cap.read()
+        assert ok and back.shape == frame.shape
+        assert np.abs(back[8:-8, 8:-8].astype(int) - frame[8:-8, 8:-8]).mean(axis=(0, 1)).max() < 4
 
 
 def test_video_without_audio_odd_size_and_resize(tmp_path, negative_model):
