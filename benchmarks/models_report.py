@@ -38,8 +38,9 @@ from stylize.realtime.outputs import atomic_output
 from stylize.realtime.session import StyleSession
 from stylize.realtime.model_lookup import open_stylizer
 
-from shipped_speed import measure_shipped_speed, shipped_speed_lines  # the benchmarks beside this one
-from video_speed import measure_video_speed, video_speed_lines
+# the benchmarks beside this one
+from shipped_speed import DEFAULT_FRAMES as SHIPPED_FRAMES, measure_shipped_speed, shipped_speed_lines
+from video_speed import DEFAULT_FRAMES as VIDEO_FRAMES, measure_video_speed, video_speed_lines
 
 INTRO = """# Shipped styles
 
@@ -159,9 +160,9 @@ SIZES_TILES = [("brad_pitt", "face", (320, 240), "full", (0, 0)),
                ("tubingen", "sky", (1280, 720), "full", (0, 480)),
                ("tubingen", "street", (1280, 720), "webcam", (300, 480))]
 TILE_W, TILE_H = 320, 240
-# the speed issue's figures, as benchmarks/shipped_speed.py and video_speed.py take them by default (the
-# video ratio on a 20 s clip, over five rounds: this shared host's load swings frame rates by +-15%)
-SPEED_FRAMES, VIDEO_FRAMES, VIDEO_SIZE, VIDEO_ROUNDS = 40, 600, (640, 480), 5
+# the speed issue's figures, on the frames benchmarks/shipped_speed.py and video_speed.py take by default;
+# the video ratio over five rounds: this shared host's load swings frame rates by +-15%
+VIDEO_SIZE, VIDEO_ROUNDS = (640, 480), 5
 
 
 def sizes_gallery(rows: list[dict], photos: dict[str, np.ndarray]) -> np.ndarray:
@@ -294,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
               "pixel count and scaled up, as the webcam and bench do by default, or every pixel) next to the peer's",
               "26-style net at 640x480, every figure and the peer's taken in turn; then `stylize video` against",
               "inference alone on the same frames (`benchmarks/shipped_speed.py`, `benchmarks/video_speed.py`).", "",
-              "```", *shipped_speed_lines(measure_shipped_speed(SPEED_FRAMES, args.rounds), SPEED_FRAMES, args.rounds),
+              "```",
+              *shipped_speed_lines(measure_shipped_speed(SHIPPED_FRAMES, args.rounds), SHIPPED_FRAMES, args.rounds),
               *video_speed_lines(measure_video_speed(VIDEO_SIZE, VIDEO_FRAMES, models.DEFAULT_STYLE, VIDEO_ROUNDS),
                                  VIDEO_SIZE, VIDEO_FRAMES, models.DEFAULT_STYLE, VIDEO_ROUNDS), "```", ""]
     if args.sizes_gallery:

@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import interleaved, ms_per_frame, ratio_line  # noqa: E402
 
 
+DEFAULT_FRAMES = 40  # frames per round
+
+
 def peer_multistyle() -> Callable[[np.ndarray], None] | None:
     """The peer's 26-style net on one frame, fed as its own code feeds it; None without the peer."""
     try:
@@ -88,7 +91,7 @@ def shipped_speed_lines(ms: dict, frames: int, rounds: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     parser.add_argument("--rounds", type=int, default=3, help="rounds, every figure and the peer's in turn (default 3)")
     args = parser.parse_args(argv)
     print("\n".join(shipped_speed_lines(measure_shipped_speed(args.frames, args.rounds), args.frames, args.rounds)))
