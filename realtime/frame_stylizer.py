@@ -2,7 +2,7 @@
 a model session plus what happens to each frame around it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,6 +37,13 @@ class FrameStylizer:
         """The model's part: (frame, stylized frame)."""
         return frame, painted_within(frame, self.paint_size,
                                      lambda shown: self.session.run(shown, self.strength, self.style))
+
+    def frame_parallel(self) -> tuple["FrameStylizer", int]:
+        """This stylizer on a session made for several frames at once, and how many to run at once
+        (see :meth:`StyleSession.frame_parallel`); the stabilizer is shared, so :meth:`finish` stays
+        in frame order."""
+        session, workers = self.session.frame_parallel()
+        return (self if session is self.session else replace(self, session=session)), workers
 
     def finish(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:
         """The part after the model (original colours, stabilizer), in frame order; the video

@@ -4,6 +4,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -54,13 +55,25 @@ def _get(q: queue.Queue, stop: threading.Event):
 
 def run_pipeline(frames: Iterable[np.ndarray], infer: Callable[[np.ndarray], np.ndarray],
                  write: Callable[[np.ndarray], None], on_frame: Callable[[int], None] | None = None,
-                 depth: int = 4) -> StageTimes:
-    """Decode (iterating ``frames``) and encode (``write``) in their own threads around ``infer``
-    on the calling thread. Stops early and re-raises if any stage fails or on KeyboardInterrupt."""
+                 depth: int = 4, workers: int = 1) -> StageTimes:
+    """Decode (iterating ``frames``) and encode (``write``) in their own threads around ``infer``:
+    on the calling thread, or with ``workers`` > 1 on that many threads at once, each on its own frame
+    (frames are written in their order). Stops early and re-raises if any stage fails or on
+    KeyboardInterrupt. ``StageTimes.infer`` sums the workers' seconds: per frame, one worker's time."""
     times = StageTimes()
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(depth)
-    inferred: queue.Queue = queue.Queue(depth)
+    # outputs in frame order, or with workers their futures: room for every worker's frame and as many waiting
+    inferred: queue.Queue = queue.Queue(max(depth, 2 * workers))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="infer") if workers > 1 else None
+    infer_lock = threading.Lock()
+
+    def timed_infer(frame: np.ndarray) -> np.ndarray:
+        t = time.perf_counter()
+        out = infer(frame)
+        with infer_lock:
+            times.infer += time.perf_counter() - t
+        return out
 
     def decode_loop() -> None:
         iterator: Iterator[np.ndarray] = iter(frames)
@@ -84,6 +97,8 @@ def run_pipeline(frames: Iterable[np.ndarray], infer: Callable[[np.ndarray], np.
                 frame = _get(inferred, stop)
                 if frame is _END:
                     return
+                if isinstance(frame, Future):
+                    frame = frame.result()
                 t = time.perf_counter()
                 write(frame)
                 times.encode += time.perf_counter() - t
@@ -104,9 +119,7 @@ def run_pipeline(frames: Iterable[np.ndarray], infer: Callable[[np.ndarray], np.
             frame = _get(decoded, stop)
             if frame is _END:
                 break
-            t = time.perf_counter()
-            out = infer(frame)
-            times.infer += time.perf_counter() - t
+            out = pool.submit(timed_infer, frame) if pool is not None else timed_infer(frame)
             if not _put(inferred, out, stop):
                 break
         _put(inferred, _END, stop)
@@ -116,6 +129,8 @@ def run_pipeline(frames: Iterable[np.ndarray], infer: Callable[[np.ndarray], np.
         raise
     finally:
         stop.set()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         for th in threads:
             th.join(timeout=5.0)
     times.wall = time.perf_counter() - start

@@ -33,8 +33,10 @@ def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tupl
                    file=sys.stderr, dynamic_ncols=True)
         with VideoWriter(target, out_size, info.fps, audio_from=audio,
                          threads=encoder_threads_beside(stylize.session.provider)) as writer:
-            times = run_pipeline(decoded_frames(cap, size), stylize.infer,
-                                 lambda pair: writer.write(stylize.finish(*pair)), on_frame=lambda n: bar.update(1))
+            parallel, workers = stylize.frame_parallel()
+            times = run_pipeline(decoded_frames(cap, size), parallel.infer,
+                                 lambda pair: writer.write(parallel.finish(*pair)), on_frame=lambda n: bar.update(1),
+                                 workers=workers)
             bar.close()
             if times.frames == 0:
                 writer.abort()

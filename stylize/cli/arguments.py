@@ -76,7 +76,8 @@ def add_model_args(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when it works, else CPU (reported); cuda/tensorrt: fail if unavailable")
     p.add_argument("--threads", type=number(int, 1, MAX_THREADS), default=None,
-                   help="CPU inference threads (default: picked for the machine)")
+                   help="CPU inference threads (default: picked for the machine); a video file runs that many "
+                        "frames at once, one thread each")
     p.add_argument("--precision", choices=("fp32", "int8", "auto"), default="fp32",
                    help="fp32 (default); int8: the shipped models' int8 copies, about 1.5x faster on CPUs with "
                         "VNNI but with more frame-to-frame flicker on video; auto: int8 where the CPU has VNNI")

@@ -306,3 +306,61 @@ def test_a_folder_device_or_pipe_as_input_is_named_as_such(tmp_path, negative_mo
     assert main(["image", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o.png"), "-m",
                  str(negative_model)]) == 2
     assert "no such image file" in capsys.readouterr().err
+
+
+def test_pipeline_with_workers_writes_frames_in_order_and_stops_on_an_error():
+    """Several frames at once, finishing out of order (later frames quicker), still come out in
+    their order; a failing frame stops the run and its error reaches the caller."""
+    import time
+
+    from stylize.realtime.pipeline import run_pipeline
+
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(24)]
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_early(frame):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.002 * (24 - int(frame[0, 0, 0])) % 0.017)
+        with lock:
+            in_flight[0] -= 1
+        return frame
+
+    written = []
+    times = run_pipeline(iter(frames), slow_early, lambda f: written.append(int(f[0, 0, 0])), workers=3)
+    assert written == list(range(24)) and times.frames == 24 and most[0] > 1
+
+    def fails_at_five(frame):
+        if frame[0, 0, 0] == 5:
+            raise ValueError("frame five")
+        return frame
+
+    written.clear()
+    with pytest.raises(ValueError, match="frame five"):
+        run_pipeline(iter(frames), fails_at_five, lambda f: written.append(int(f[0, 0, 0])), workers=3)
+    assert written == list(range(len(written))) and len(written) <= 5
+
+
+def test_video_on_the_cpu_paints_frames_at_once_and_in_order(tmp_path, negative_model):
+    """On the CPU a video runs as many single-threaded frames at once as the session had threads,
+    and every output frame is its own input's painting (a mix-up of order would show)."""
+    from stylize.realtime.frame_stylizer import FrameStylizer
+    from stylize.realtime.session import StyleSession
+    from stylize.realtime.video_conversion import convert_video
+
+    two = FrameStylizer(StyleSession(negative_model, "cpu", threads=2))
+    parallel, workers = two.frame_parallel()
+    assert workers == 2 and parallel.session.threads == 1 and parallel.session is not two.session
+    one = FrameStylizer(StyleSession(negative_model, "cpu", threads=1))
+    assert one.frame_parallel() == (one, 1)
+    levels = [8 * i for i in range(30)]  # each frame its own gray: a swap is off by 8 levels or more
+    with VideoWriter(tmp_path / "grays.mp4", (96, 64), 25.0) as writer:
+        for level in levels:
+            writer.write(np.full((64, 96, 3), level, np.uint8))
+        writer.finish()
+    convert_video(tmp_path / "grays.mp4", tmp_path / "out.mp4", two, progress=False)
+    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    painted = [float(cap.read()[1].mean()) for _ in levels]
+    assert np.abs(np.array(painted) - (255 - np.array(levels))).max() < 3
