@@ -81,6 +81,17 @@ def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tens
     return F.mse_loss(moved, reference) / (batch_mean(input_change) if batch_mean else input_change).clamp_min(1e-8)
 
 
+def noise_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, output: torch.Tensor,
+               noise: torch.Tensor) -> torch.Tensor:
+    """How much the output changes under camera noise alone, relative to the noise: mean
+    |net(batch + noise) - output| over mean |noise| (the change `stylize flicker`'s noise figure
+    measures). The temporal term's pan dominates it (a crop moved by a few pixels changed the live
+    model's painting about 6x as much as the noise did, by mean square), so this term is the one that
+    holds still areas steady."""
+    noisy = (batch + noise).clamp(0, 1)
+    return (net(noisy) - output).abs().mean() / (noisy - batch).abs().mean().clamp_min(1e-8)
+
+
 def border_margin(net, image_size: int) -> int:
     """The border term's band for ``net`` on crops of ``image_size`` px: up to BORDER_MARGIN_CELLS size
     multiples, leaving the net its minimum size inside (at least one multiple at the smallest crop allowed)."""

@@ -269,6 +269,20 @@ def test_border_term_sees_a_band_painted_along_the_edge():
     assert border_loss(banded, frames, banded(frames), 16) > 0.5
 
 
+def test_noise_term_measures_the_change_camera_noise_makes():
+    """1 for a net that passes the noise on, 0 for one that ignores it, 3 for one that triples it."""
+    from stylize.export.perceptual import noise_loss
+
+    frames, noise = torch.rand(2, 3, 32, 32) * 0.8 + 0.1, torch.randn(2, 3, 32, 32) * 2 / 255
+
+    def tripled(x: torch.Tensor) -> torch.Tensor:
+        return 3 * x
+
+    assert noise_loss(lambda x: x, frames, frames, noise) == pytest.approx(1.0, rel=1e-4)
+    assert noise_loss(lambda x: torch.full_like(x, 0.5), frames, torch.full_like(frames, 0.5), noise) == 0
+    assert noise_loss(tripled, frames, tripled(frames), noise) == pytest.approx(3.0, rel=1e-4)
+
+
 def test_training_with_the_border_term(tmp_path, photo_folder, style_image):
     ckpt = train(tiny_settings(style_image, photo_folder, steps=2, image_size=64, border_weight=1.0), tmp_path / "run",
                  progress=False)
