@@ -1,6 +1,7 @@
 """The live loop's model thread and its running figures (frame rate, latency, inference time)."""
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -13,6 +14,8 @@ from .frame_stylizer import FrameStylizer
 from .frames import painted_within
 from .live_controls import LiveState
 from .video_io import LatestFrameReader
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,26 +49,42 @@ class Inferred:
     look: FrameStylizer
     captured_at: float
     infer_seconds: float
+    seq: int  # the camera frame's number: with several frames at once, older ones finishing late are dropped
 
 
 class InferenceWorker:
     """Runs the model on the newest camera frame in its own thread, so the display loop (stabilizer,
     overlay, window, recording) works on one frame while the model works on the next.
 
-    ``next()`` gives an :class:`Inferred`, or None when the source ended; an error in the thread is
-    raised there. The style and strength are read from ``state`` for every frame.
+    With ``frames_at_once`` > 1 (CPU sessions only), that many threads each paint their own newest
+    frame on a single-threaded copy of the session: a higher frame rate where one frame's layers cannot
+    keep the cores busy, for about one more frame of latency; a frame that finishes after a newer one
+    was handed over is dropped. ``next()`` gives an :class:`Inferred`, or None when the source ended;
+    an error in a thread is raised there. The style and strength are read from ``state`` for every frame.
     """
 
     def __init__(self, reader: LatestFrameReader, looks: list[FrameStylizer], state: LiveState,
-                 prepare: Callable[[np.ndarray], np.ndarray]):
+                 prepare: Callable[[np.ndarray], np.ndarray], frames_at_once: int = 1):
         self.reader, self.looks, self.state, self.prepare = reader, looks, state, prepare
         # styles that are vectors of one live model blend (the 'm' hotkey, --mix)
         self.blendable = len(looks) > 1 and all(
             look.style is not None and look.session is looks[0].session for look in looks)
-        self._results: queue.Queue = queue.Queue(maxsize=1)
+        self._sessions = {id(look.session): look.session for look in looks}  # what each look's session runs on
+        if frames_at_once > 1:
+            parallel = {key: session.frame_parallel() for key, session in self._sessions.items()}
+            if all(workers > 1 for _, workers in parallel.values()):
+                self._sessions = {key: twin for key, (twin, _) in parallel.items()}
+            else:
+                log.info("frames at once: 1 (a GPU session, or one CPU thread, paints one frame at a time)")
+                frames_at_once = 1
+        self.frames_at_once = frames_at_once
+        self._results: queue.Queue = queue.Queue(maxsize=frames_at_once)
+        self._handed_seq = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="inference", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, name=f"inference-{i}", daemon=True)
+                         for i in range(frames_at_once)]
+        for thread in self._threads:
+            thread.start()
 
     def _hand_over(self, item) -> bool:
         while not self._stop.is_set():
@@ -82,15 +101,16 @@ class InferenceWorker:
                 item = self.reader.next()
                 if item is None:
                     break
-                _, frame, captured_at = item
+                seq, frame, captured_at = item
                 frame = self.prepare(frame)
                 look = self.looks[self.state.model_index]
+                session = self._sessions[id(look.session)]
                 started = time.perf_counter()
                 style = self.style_now(look)
                 stylized = painted_within(frame, look.paint_size,
-                                          lambda shown: look.session.run(shown, self.state.strength, style))
+                                          lambda shown: session.run(shown, self.state.strength, style))
                 if not self._hand_over(Inferred(frame, stylized, look, captured_at,
-                                                time.perf_counter() - started)):
+                                                time.perf_counter() - started, seq)):
                     return
         except BaseException as exc:  # raised again in the display loop
             self._hand_over(exc)
@@ -105,11 +125,17 @@ class InferenceWorker:
         return np.sum([w * other.style for w, other in zip(weights, self.looks)], axis=0).astype(np.float32)
 
     def next(self) -> Inferred | None:
-        item = self._results.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        while True:
+            item = self._results.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                return None
+            if item.seq > self._handed_seq:  # else an older frame that finished late: dropped
+                self._handed_seq = item.seq
+                return item
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)

@@ -53,11 +53,12 @@ def blend_label(looks: list[FrameStylizer], state: LiveState) -> str:
 def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, int] | None = None,
                record: str | None = None, window: bool = True, mirror: bool = False, strength: float = 1.0,
                max_frames: int | None = None, output_dir: str = ".", stabilize: bool = False,
-               virtual_camera: bool = False, mix: list[float] | None = None) -> int:
+               virtual_camera: bool = False, mix: list[float] | None = None, frames_at_once: int = 1) -> int:
     """Run the live loop until the user quits, the source ends, Ctrl-C or ``max_frames``.
 
     ``looks`` are what n/p switch between (models, or paintings on the live model, which the 'm'
-    hotkey also blends; ``mix`` gives the blend to start with)."""
+    hotkey also blends; ``mix`` gives the blend to start with). ``frames_at_once``: see
+    :class:`InferenceWorker`."""
     if mix is not None:
         mix = [float(w) for w in mix_weights(mix, len(looks))]
     if window and not display_available():
@@ -109,7 +110,7 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
         frame = fit(frame, size) if is_file else frame
         return cv2.flip(frame, 1) if mirror else frame
 
-    worker = InferenceWorker(reader, looks, state, prepare)
+    worker = InferenceWorker(reader, looks, state, prepare, frames_at_once)
     try:
         while not state.quit and (max_frames is None or stats.frames < max_frames):
             result = worker.next()

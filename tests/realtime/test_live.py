@@ -2,6 +2,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
@@ -65,11 +66,13 @@ def test_latest_frame_reader_never_hands_out_stale_or_duplicate_frames(tmp_path)
 
 def test_headless_webcam_with_a_file_as_camera_records_a_playable_file(tmp_path, negative_model, constant_model,
                                                                          capsys, started_commands):
-    """The recording's encoder runs one thread beside CPU inference, as `stylize video`'s does."""
+    """The recording's encoder runs one thread beside CPU inference, as `stylize video`'s does; two
+    frames at once on the CPU record as one does."""
     clip = make_clip(tmp_path / "cam.mp4", frames=30, audio=False)
     rec = tmp_path / "rec.mp4"
     code = main(["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "-m",
-                 str(constant_model), "--record", str(rec), "--frames", "20", "--size", "160x120"])
+                 str(constant_model), "--record", str(rec), "--frames", "20", "--size", "160x120",
+                 "--frames-at-once", "2"])
     assert code == 0
     assert "threads=1" in " ".join([c for c in started_commands if "-c:v" in c][-1])  # the clip's encoder came first
     info = probe(rec)
@@ -226,11 +229,17 @@ def test_training_verbs_without_torch_give_an_install_hint(tmp_path):
 
 
 class _FakeReader:
+    """LatestFrameReader's part the inference worker uses: each frame once, numbered from 1."""
+
     def __init__(self, frames):
-        self.frames = list(frames)
+        self.frames, self.seq, self.lock = list(frames), 0, threading.Lock()
 
     def next(self):
-        return (len(self.frames), self.frames.pop(0), time.perf_counter()) if self.frames else None
+        with self.lock:
+            if not self.frames:
+                return None
+            self.seq += 1
+            return self.seq, self.frames.pop(0), time.perf_counter()
 
 
 class _FakeSession:
@@ -257,6 +266,48 @@ def test_inference_worker_hands_over_frames_in_order_then_the_end():
     assert all(np.array_equal(r.stylized, 255 - r.frame) for r in results)
     assert worker.next() is None
     worker.close()
+
+
+class _ParallelSession:
+    """A CPU session stand-in whose single-threaded copy paints frames at uneven speeds."""
+
+    def __init__(self):
+        self.lock, self.running, self.most = threading.Lock(), 0, 0
+
+    def frame_parallel(self):
+        return self, 2
+
+    def run(self, frame, strength, style=None):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.02 if int(frame[0, 0, 0]) % 3 == 0 else 0.002)  # every third frame is slow
+        with self.lock:
+            self.running -= 1
+        return 255 - frame
+
+
+def test_frames_at_once_paint_side_by_side_and_never_go_back_in_time():
+    """Two frames in flight: both threads paint at once, every frame handed over is its own painting,
+    and a slow frame that finishes after a newer one was handed over is dropped, not shown late."""
+    from stylize.realtime.live_inference import InferenceWorker
+
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(30)]
+    session = _ParallelSession()
+    worker = InferenceWorker(_FakeReader(frames), [FrameStylizer(session)], LiveState(), prepare=lambda f: f,
+                             frames_at_once=2)
+    results = []
+    while (result := worker.next()) is not None:
+        results.append(result)
+    worker.close()
+    seqs = [r.seq for r in results]
+    assert worker.frames_at_once == 2 and session.most == 2
+    assert seqs == sorted(set(seqs)) and 20 <= len(seqs) < 30  # in order; some slow frames dropped
+    assert all(np.array_equal(r.stylized, 255 - r.frame) and int(r.frame[0, 0, 0]) == r.seq - 1 for r in results)
+    single = InferenceWorker(_FakeReader(frames[:3]), [FrameStylizer(_FakeSession())], LiveState(),
+                             prepare=lambda f: f, frames_at_once=1)
+    assert [single.next().seq for _ in range(3)] == [1, 2, 3] and single.next() is None
+    single.close()
 
 
 def test_live_frames_are_painted_at_the_paint_size_and_resized_back():
