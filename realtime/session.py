@@ -119,6 +119,7 @@ class StyleSession:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.threads, self._rewrite = options.intra_op_num_threads, cpu_rewrites
+        self._single_threaded: StyleSession | None = None  # frame_parallel's copy, opened once
         rewritten, self.cpu_rewrites = cpu_model(path) if cpu_rewrites and not wants_gpu else (None, 0)
         try:
             with stdout_to_stderr():  # native CUDA loaders print there too; stdout stays the command's output
@@ -155,10 +156,13 @@ class StyleSession:
         session's thread count); else (CUDA, IO binding, one thread already) this session and 1.
         Measured 2026-12-02 on 2 cores, candy at 640x480: two frames at once on one thread each took
         24-26 ms a frame, one frame on two threads 34-45 ms (its threads wait for each other at every
-        layer, and for the video encoder)."""
+        layer, and for the video encoder). The copy is opened once and kept: every file of a batch,
+        every chunk a Ray worker converts share it."""
         if self.device != "cpu" or self.io_binding or self.threads <= 1:
             return self, 1
-        return StyleSession(self.info.path, "cpu", threads=1, cpu_rewrites=self._rewrite), self.threads
+        if self._single_threaded is None:
+            self._single_threaded = StyleSession(self.info.path, "cpu", threads=1, cpu_rewrites=self._rewrite)
+        return self._single_threaded, self.threads
 
     def _feed(self, frames: np.ndarray) -> np.ndarray:
         if self.info.io_layout == contract.IO_UINT8_BGR:

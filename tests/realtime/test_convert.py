@@ -353,6 +353,7 @@ def test_video_on_the_cpu_paints_frames_at_once_and_in_order(tmp_path, negative_
     two = FrameStylizer(StyleSession(negative_model, "cpu", threads=2))
     parallel, workers = two.frame_parallel()
     assert workers == 2 and parallel.session.threads == 1 and parallel.session is not two.session
+    assert two.frame_parallel()[0].session is parallel.session  # opened once, not per file
     one = FrameStylizer(StyleSession(negative_model, "cpu", threads=1))
     assert one.frame_parallel() == (one, 1)
     levels = [8 * i for i in range(30)]  # each frame its own gray: a swap is off by 8 levels or more
