@@ -80,6 +80,7 @@ class InferenceWorker:
         self.frames_at_once = frames_at_once
         self._results: queue.Queue = queue.Queue(maxsize=frames_at_once)
         self._handed_seq = 0
+        self._painting = frames_at_once  # threads that have not yet handed over the source's end
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, name=f"inference-{i}", daemon=True)
                          for i in range(frames_at_once)]
@@ -129,8 +130,11 @@ class InferenceWorker:
             item = self._results.get()
             if isinstance(item, BaseException):
                 raise item
-            if item is None:
-                return None
+            if item is None:  # one thread ran out; the others may still be painting the last frames
+                self._painting -= 1
+                if self._painting == 0:
+                    return None
+                continue
             if item.seq > self._handed_seq:  # else an older frame that finished late: dropped
                 self._handed_seq = item.seq
                 return item

@@ -303,6 +303,7 @@ def test_frames_at_once_paint_side_by_side_and_never_go_back_in_time():
     seqs = [r.seq for r in results]
     assert worker.frames_at_once == 2 and session.most == 2
     assert seqs == sorted(set(seqs)) and 10 <= len(seqs) < 30  # in order; frames that finished late dropped
+    assert seqs[-1] == 30  # the end comes after the last frame, not when the first thread runs out
     assert all(np.array_equal(r.stylized, 255 - r.frame) and int(r.frame[0, 0, 0]) == r.seq - 1 for r in results)
     single = InferenceWorker(_FakeReader(frames[:3]), [FrameStylizer(_FakeSession())], LiveState(),
                              prepare=lambda f: f, frames_at_once=1)
