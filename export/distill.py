@@ -28,7 +28,8 @@ from .conditional_net import ConditionalFastNet
 from .live_start import load_shipped_live_net
 from .losses import build_loss_network, gram_matrix, relative_mse
 from .narrowing import least_needed_blocks, narrowed_live_net
-from .perceptual import TEMPORAL_NOISE, border_loss, border_margin, noise_loss, temporal_loss
+from .perceptual import TEMPORAL_NOISE, border_loss, border_margin, motion_loss, noise_loss, random_motions, \
+    temporal_loss
 from .safe_load import load_tensors
 from .settings import DistillSettings
 from ..realtime.errors import UserError
@@ -139,6 +140,10 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         if settings.noise_weight > 0:
             noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, tuple(photo.shape)).astype(np.float32))
             terms["noise"] = settings.noise_weight * noise_loss(lambda x: net(x, style), photo, output, noise)
+        if settings.motion_weight > 0:
+            noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, tuple(photo.shape)).astype(np.float32))
+            terms["motion"] = settings.motion_weight * motion_loss(
+                lambda x: net(x, style), photo, output, noise, random_motions(len(photo), size, rng), margin)
         if settings.border_weight > 0:
             terms["border"] = settings.border_weight * border_loss(lambda x: net(x, style), photo, output, margin)
         total = sum(terms.values())

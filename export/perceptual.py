@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -90,6 +91,37 @@ def noise_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor,
     holds still areas steady."""
     noisy = (batch + noise).clamp(0, 1)
     return (net(noisy) - output).abs().mean() / (noisy - batch).abs().mean().clamp_min(1e-8)
+
+
+MOTION_SHIFT, MOTION_TURN, MOTION_ZOOM = 3.0, 1.5, 0.03  # px, degrees, fraction: the motion term's camera moves
+
+
+def random_motions(count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """``count`` small camera moves as affine_grid matrices for ``size``-px crops: a sub-pixel shift
+    of up to MOTION_SHIFT px, a turn of up to MOTION_TURN degrees and a zoom of up to MOTION_ZOOM."""
+    shift = rng.uniform(-MOTION_SHIFT, MOTION_SHIFT, (count, 2)) * 2 / size
+    turn = np.radians(rng.uniform(-MOTION_TURN, MOTION_TURN, count))
+    zoom = 1 + rng.uniform(-MOTION_ZOOM, MOTION_ZOOM, count)
+    theta = np.zeros((count, 2, 3), np.float32)
+    theta[:, 0, 0] = theta[:, 1, 1] = zoom * np.cos(turn)
+    theta[:, 0, 1], theta[:, 1, 0] = -zoom * np.sin(turn), zoom * np.sin(turn)
+    theta[:, :, 2] = shift
+    return torch.from_numpy(theta)
+
+
+def motion_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, output: torch.Tensor,
+                noise: torch.Tensor, motions: torch.Tensor, margin: int) -> torch.Tensor:
+    """How much the painting fails to follow a small camera move (sub-pixel shift, turn, zoom) plus
+    noise: mean |net(moved batch + noise) - moved output| over mean |noise|, ``margin`` px at the edges
+    left out. The output is moved by the same bilinear warp as the photo, as `stylize flicker`'s
+    warping figure aligns consecutive outputs by the flow of a real clip."""
+    grid = F.affine_grid(motions, list(batch.shape), align_corners=False)
+    moved = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    noisy = (moved + noise).clamp(0, 1)
+    expected = F.grid_sample(output, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    h, w = batch.shape[2:]
+    inner = (slice(None), slice(None), slice(margin, h - margin), slice(margin, w - margin))
+    return (net(noisy) - expected)[inner].abs().mean() / (noisy - moved).abs().mean().clamp_min(1e-8)
 
 
 def border_margin(net, image_size: int) -> int:

@@ -204,6 +204,7 @@ class DistillSettings(SavedSettings):
     content_weight: float = 0.0
     temporal_weight: float = 0.0  # the per-style recipe's term against flicker (small pan plus camera noise)
     noise_weight: float = 0.0  # against flicker on still scenes: the painting's change under camera noise alone
+    motion_weight: float = 0.0  # against flicker in motion: the painting must follow a sub-pixel shift, turn and zoom
     border_weight: float = 0.0  # the per-style recipe's term against bands along the frame's edges
     init_from: str = ""  # live-net weights (.npz, as shipped in models/live) to start from; "" = random
     # live-net weights (.npz) to distil a cheaper net from: its paintings of the photo crops replace the

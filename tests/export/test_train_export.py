@@ -283,6 +283,27 @@ def test_noise_term_measures_the_change_camera_noise_makes():
     assert noise_loss(tripled, frames, tripled(frames), noise) == pytest.approx(3.0, rel=1e-4)
 
 
+def test_motion_term_measures_how_far_the_painting_fails_to_follow_the_camera():
+    """About 1 for a net that follows every move and passes the noise on; far more for one whose
+    painting stays put (a fixed pattern) while the camera moves; 0 for a flat painting."""
+    from stylize.export.perceptual import motion_loss, random_motions
+
+    rng = np.random.default_rng(0)
+    frames, noise = torch.rand(2, 3, 64, 64) * 0.8 + 0.1, torch.randn(2, 3, 64, 64) * 2 / 255
+    motions = random_motions(2, 64, rng)
+    assert motions.shape == (2, 2, 3) and not torch.allclose(motions, random_motions(2, 64, rng))
+    pattern = torch.rand(1, 3, 64, 64)
+
+    def fixed_pattern(x: torch.Tensor) -> torch.Tensor:  # texture glued to the frame, not to the scene
+        return 0.5 * x + 0.5 * pattern
+
+    assert motion_loss(lambda x: x, frames, frames, noise, motions, 8) == pytest.approx(1.0, abs=0.05)
+    flat = torch.full_like(frames, 0.5)
+    assert motion_loss(lambda x: torch.full_like(x, 0.5), frames, flat, noise, motions, 8) < 1e-5
+    assert motion_loss(fixed_pattern, frames, fixed_pattern(frames), noise, motions, 8) > 5
+    assert motion_loss(lambda x: x, frames, frames, noise, motions, 0) == pytest.approx(1.0, abs=0.1)  # no margin
+
+
 def test_training_with_the_border_term(tmp_path, photo_folder, style_image):
     ckpt = train(tiny_settings(style_image, photo_folder, steps=2, image_size=64, border_weight=1.0), tmp_path / "run",
                  progress=False)
