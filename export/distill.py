@@ -28,7 +28,7 @@ from .conditional_net import ConditionalFastNet
 from .live_start import load_shipped_live_net
 from .losses import build_loss_network, gram_matrix, relative_mse
 from .narrowing import least_needed_blocks, narrowed_live_net
-from .perceptual import TEMPORAL_NOISE, border_loss, border_margin, motion_loss, noise_loss, random_motions, \
+from .perceptual import border_loss, border_margin, camera_noise, motion_loss, noise_loss, random_motions, \
     temporal_loss
 from .safe_load import load_tensors
 from .settings import DistillSettings
@@ -133,15 +133,15 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                     relative_mse(gram_matrix(feats[n]), gram_matrix(teacher_feats[n]))
                     for n in vgg.style_layers) / len(vgg.style_layers)
         if settings.temporal_weight > 0:
-            noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, tuple(photo.shape)).astype(np.float32))
+            noise = camera_noise(rng, tuple(photo.shape))
             shift = tuple(int(v) for v in rng.integers(0, net.size_multiple, 2))
             terms["temporal"] = settings.temporal_weight * temporal_loss(
                 lambda x: net(x, style), photo, output, noise, shift, size_multiple=net.size_multiple)
         if settings.noise_weight > 0:
-            noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, tuple(photo.shape)).astype(np.float32))
+            noise = camera_noise(rng, tuple(photo.shape))
             terms["noise"] = settings.noise_weight * noise_loss(lambda x: net(x, style), photo, output, noise)
         if settings.motion_weight > 0:
-            noise = torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, tuple(photo.shape)).astype(np.float32))
+            noise = camera_noise(rng, tuple(photo.shape))
             terms["motion"] = settings.motion_weight * motion_loss(
                 lambda x: net(x, style), photo, output, noise, random_motions(len(photo), size, rng), margin)
         if settings.border_weight > 0:

@@ -60,6 +60,11 @@ TEMPORAL_NOISE = 2.0 / 255  # sensor-like noise for the temporal robustness term
 BORDER_MARGIN_CELLS = 2  # the border term's band, in the net's size multiples (16 px for the fast net)
 
 
+def camera_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> torch.Tensor:
+    """Fresh sensor-like noise (sigma TEMPORAL_NOISE) for a batch of ``shape``."""
+    return torch.from_numpy(rng.normal(0, TEMPORAL_NOISE, shape).astype(np.float32))
+
+
 def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, output: torch.Tensor,
                   noise: torch.Tensor, shift: tuple[int, int] = (0, 0),
                   batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -97,8 +102,8 @@ MOTION_SHIFT, MOTION_TURN, MOTION_ZOOM = 3.0, 1.5, 0.03  # px, degrees, fraction
 
 
 def random_motions(count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
-    """``count`` small camera moves as affine_grid matrices for ``size``-px crops: a sub-pixel shift
-    of up to MOTION_SHIFT px, a turn of up to MOTION_TURN degrees and a zoom of up to MOTION_ZOOM."""
+    """``count`` small camera moves as affine_grid matrices for ``size``-px crops: a shift of up to
+    MOTION_SHIFT px (by fractions of a pixel too), a turn of up to MOTION_TURN degrees and a zoom of up to MOTION_ZOOM."""
     shift = rng.uniform(-MOTION_SHIFT, MOTION_SHIFT, (count, 2)) * 2 / size
     turn = np.radians(rng.uniform(-MOTION_TURN, MOTION_TURN, count))
     zoom = 1 + rng.uniform(-MOTION_ZOOM, MOTION_ZOOM, count)
