@@ -103,7 +103,8 @@ MOTION_SHIFT, MOTION_TURN, MOTION_ZOOM = 3.0, 1.5, 0.03  # px, degrees, fraction
 
 def random_motions(count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
     """``count`` small camera moves as affine_grid matrices for ``size``-px crops: a shift of up to
-    MOTION_SHIFT px (by fractions of a pixel too), a turn of up to MOTION_TURN degrees and a zoom of up to MOTION_ZOOM."""
+    MOTION_SHIFT px (by fractions of a pixel too), a turn of up to MOTION_TURN degrees and a zoom of
+    up to MOTION_ZOOM."""
     shift = rng.uniform(-MOTION_SHIFT, MOTION_SHIFT, (count, 2)) * 2 / size
     turn = np.radians(rng.uniform(-MOTION_TURN, MOTION_TURN, count))
     zoom = 1 + rng.uniform(-MOTION_ZOOM, MOTION_ZOOM, count)
