@@ -34,7 +34,7 @@ from .safe_load import load_tensors
 from .settings import DistillSettings
 from ..realtime.errors import UserError
 from .teacher_pairs import TEACHER_SIZE, Teacher, build_pairs, build_style_bank, load_cached, pair_mix, pair_styles, \
-    to_tensor
+    style_net_teachers, to_tensor
 
 
 def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False, progress: bool = True,
@@ -57,6 +57,8 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         bank = build_style_bank(settings, teacher, rng)
         np.savez(bank_path, **{k: v for k, v in bank.items() if k != "paintings"})
         (run / "paintings.json").write_text(json.dumps(bank["paintings"], indent=1))
+    else:
+        bank["paintings"] = json.loads((run / "paintings.json").read_text())
     pairs_path = run / "pairs.npz"
     pairs = load_cached(pairs_path)
     if pairs is None:
@@ -90,8 +92,17 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         step, seconds, history = state["step"], state["seconds"], json.loads(state["history"])
         rng = np.random.default_rng(settings.seed + step)
 
+    style_nets = style_net_teachers(settings.style_nets, bank, settings.crops_per_painting) \
+        if settings.style_net_weight > 0 else {}
+    if settings.style_net_weight > 0 and not style_nets:
+        raise UserError(f"--style-nets {settings.style_nets!r}: no per-style net there was trained on a "
+                        "training painting")
+    if style_nets and teacher_net is None:
+        raise UserError("--style-net-weight needs --teacher-net (its vectors' targets are painted during training)")
+    style_net_rows = np.array(sorted(style_nets))
     vgg = None
-    if settings.style_weight > 0 or settings.content_weight > 0 or settings.teacher_style_weight > 0:
+    if settings.style_weight > 0 or settings.content_weight > 0 or settings.teacher_style_weight > 0 \
+            or settings.style_net_weight > 0:
         vgg = build_loss_network("vgg16", backbone_weights)
         with torch.no_grad():
             crop_grams = [{n: gram_matrix(f) for n, f in vgg(to_tensor(chunk)).items() if n in vgg.style_layers}
@@ -108,6 +119,9 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         y, x = rng.integers(TEACHER_SIZE - size + 1, size=2)
         photo = to_tensor(pairs["inputs"][idx, y:y + size, x:x + size])
         a, b, w = pair_mix(pairs, idx)
+        if style_nets:  # the last sample: an uncoloured crop of a painting with its own per-style net
+            a[-1] = b[-1] = int(rng.choice(style_net_rows))
+            w[-1] = 1.0
         style = w * vectors[a] + (1 - w) * vectors[b]
         if teacher_net is None:
             target = to_tensor(pairs["outputs"][idx, y:y + size, x:x + size])
@@ -131,6 +145,13 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                     teacher_feats = vgg(target)
                 terms["teacher_style"] = settings.teacher_style_weight * sum(
                     relative_mse(gram_matrix(feats[n]), gram_matrix(teacher_feats[n]))
+                    for n in vgg.style_layers) / len(vgg.style_layers)
+            if style_nets:
+                crop = pairs["inputs"][idx[-1], y:y + size, x:x + size]
+                with torch.no_grad():
+                    net_feats = vgg(to_tensor(style_nets[int(a[-1])].run(np.ascontiguousarray(crop))[None]))
+                terms["style_net"] = settings.style_net_weight * sum(
+                    relative_mse(gram_matrix(feats[n][-1:]), gram_matrix(net_feats[n]))
                     for n in vgg.style_layers) / len(vgg.style_layers)
         if settings.temporal_weight > 0:
             noise = camera_noise(rng, tuple(photo.shape))

@@ -211,5 +211,10 @@ class DistillSettings(SavedSettings):
     # teacher pairs' as targets, and the student starts as it, narrowed to this width and block count
     teacher_net: str = ""
     gram_size: int = 256  # painting crops are scaled to this many px for their Gram matrices
+    # folder of per-style nets (contract v1, e.g. models/): a net trained on one of the training paintings
+    # paints the Gram target for that painting's uncoloured crops' vectors (the per-style nets paint
+    # strokes closer to their paintings, with less fine grain, than the live net)
+    style_nets: str = ""
+    style_net_weight: float = 0.0  # weight of that term; one sample of every batch is such a crop's vector
     seed: int = 0
     checkpoint_every: int = 100

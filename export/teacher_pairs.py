@@ -103,6 +103,32 @@ def build_style_bank(settings: DistillSettings, teacher: Teacher, rng: np.random
             "painting_of_crop": np.array(sources), "paintings": paintings}
 
 
+def style_net_teachers(folder: str | Path, bank: dict, plain_crops: int) -> dict[int, object]:
+    """Per-style nets (contract-v1 files in ``folder``) by the bank rows they teach: the uncoloured
+    crops (the first ``plain_crops`` of each painting) of the painting a net was trained on, matched
+    by the file name its training settings record."""
+    import json
+
+    import onnx
+
+    from ..realtime.session import StyleSession
+
+    by_file = {}
+    for path in sorted(Path(folder).glob("*.onnx")):
+        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        style = json.loads(meta.get("stylize.training_settings", "{}")).get("style")
+        if style:
+            by_file[Path(style).name] = path
+    sources = bank["painting_of_crop"]
+    teachers: dict[int, object] = {}
+    for index, painting in enumerate(bank["paintings"]):
+        if painting["file"] in by_file:
+            session = StyleSession(by_file[painting["file"]], "cpu", threads=1)
+            rows = np.flatnonzero(sources == index)[:plain_crops]
+            teachers.update({int(row): session for row in rows})
+    return teachers
+
+
 def random_photo_crop(paths: list[Path], rng: np.random.Generator, size: int) -> np.ndarray:
     from ..realtime.images import read_image
 

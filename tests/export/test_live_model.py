@@ -312,3 +312,47 @@ def test_an_anti_aliased_style_net_starts_from_the_live_model_too(tmp_path, phot
     rgb = torch.rand(1, 3, 32, 48)
     with torch.no_grad():
         torch.testing.assert_close(net.eval()(rgb), expected.eval()(rgb), atol=1e-4, rtol=0)
+
+
+def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_path, photo_folder, style_image):
+    """``style_nets``: a per-style net trained on a training painting paints the Gram target of that
+    painting's uncoloured crops' vectors (not its colour variants', not another painting's); the term
+    is trained every step; a folder with no such net is refused with a message."""
+    torchvision = pytest.importorskip("torchvision")
+    from tests.conftest import contract_metadata, make_contract_model
+    from stylize.export.live_start import save_live_weights
+    from stylize.export.teacher_pairs import style_net_teachers
+    from stylize.realtime.errors import UserError
+
+    vgg = tmp_path / "vgg16.pth"
+    torch.save(torchvision.models.vgg16(weights=None).state_dict(), vgg)  # random weights, real code path
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    for name in ("art.png", "other.png"):
+        (paintings / name).write_bytes(style_image.read_bytes())
+    nets = tmp_path / "nets"
+    nets.mkdir()
+    metadata = contract_metadata("constant") | {contract.META_SETTINGS: json.dumps({"style": "/elsewhere/other.png"})}
+    make_contract_model(nets / "other.onnx", kind="constant", metadata=metadata)
+    make_contract_model(nets / "unrelated.onnx")  # no training painting recorded: teaches nothing
+    torch.manual_seed(0)
+    save_live_weights(ConditionalFastNet(width=0.25), 0.25, tmp_path / "live.npz")
+    settings = DistillSettings(teacher_dir=str(stand_in_teacher(tmp_path / "teacher")), paintings=[str(paintings)],
+                               photos=str(photo_folder), width=0.25, crops_per_painting=2, colour_variants=1,
+                               pairs=4, steps=2, batch_size=2, image_size=64, style_weight=1.0,
+                               teacher_net=str(tmp_path / "live.npz"), style_nets=str(nets), style_net_weight=1.0)
+    state = torch.load(distill(settings, tmp_path / "run", progress=False, backbone_weights=str(vgg)),
+                       weights_only=True)
+    assert all(record["style_net"] > 0 for record in json.loads(state["history"]))
+
+    with np.load(tmp_path / "run" / "style_bank.npz") as data:
+        bank = {k: data[k] for k in data.files}
+    bank["paintings"] = json.loads((tmp_path / "run" / "paintings.json").read_text())
+    teachers = style_net_teachers(nets, bank, settings.crops_per_painting)
+    assert sorted(teachers) == [3, 4]  # other.png's rows 3, 4 (5 is its colour variant); art.png's 0-2: none
+    frame = np.full((8, 8, 3), 30, np.uint8)
+    assert (teachers[3].run(frame) == 128).all()  # the constant net: the one trained on other.png
+
+    with pytest.raises(UserError, match="no per-style net there"):
+        distill(DistillSettings(**{**settings.to_dict(), "style_nets": str(tmp_path / "teacher")}),
+                tmp_path / "run2", progress=False, backbone_weights=str(vgg))
