@@ -4,12 +4,14 @@ of photo crops (the pairs), both cached in the run folder."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from ..realtime.session import StyleSession
 from .settings import DistillSettings
 
 TEACHER_SIZE = 384  # the teacher transform net's fixed input size
@@ -103,15 +105,11 @@ def build_style_bank(settings: DistillSettings, teacher: Teacher, rng: np.random
             "painting_of_crop": np.array(sources), "paintings": paintings}
 
 
-def style_net_teachers(folder: str | Path, bank: dict, plain_crops: int) -> dict[int, object]:
+def style_net_teachers(folder: str | Path, bank: dict, plain_crops: int) -> dict[int, StyleSession]:
     """Per-style nets (contract-v1 files in ``folder``) by the bank rows they teach: the uncoloured
     crops (the first ``plain_crops`` of each painting) of the painting a net was trained on, matched
     by the file name its training settings record."""
-    import json
-
     import onnx
-
-    from ..realtime.session import StyleSession
 
     by_file = {}
     for path in sorted(Path(folder).glob("*.onnx")):
@@ -120,7 +118,7 @@ def style_net_teachers(folder: str | Path, bank: dict, plain_crops: int) -> dict
         if style:
             by_file[Path(style).name] = path
     sources = bank["painting_of_crop"]
-    teachers: dict[int, object] = {}
+    teachers: dict[int, StyleSession] = {}
     for index, painting in enumerate(bank["paintings"]):
         if painting["file"] in by_file:
             session = StyleSession(by_file[painting["file"]], "cpu", threads=1)
