@@ -117,7 +117,8 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         started = time.perf_counter()
         idx = rng.integers(n_pairs, size=settings.batch_size)
         y, x = rng.integers(TEACHER_SIZE - size + 1, size=2)
-        photo = to_tensor(pairs["inputs"][idx, y:y + size, x:x + size])
+        crops = pairs["inputs"][idx, y:y + size, x:x + size]
+        photo = to_tensor(crops)
         a, b, w = pair_mix(pairs, idx)
         if style_nets:  # the last sample: an uncoloured crop of a painting with its own per-style net
             a[-1] = b[-1] = int(rng.choice(style_net_rows))
@@ -147,9 +148,8 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                     relative_mse(gram_matrix(feats[n]), gram_matrix(teacher_feats[n]))
                     for n in vgg.style_layers) / len(vgg.style_layers)
             if style_nets:
-                crop = pairs["inputs"][idx[-1], y:y + size, x:x + size]
                 with torch.no_grad():
-                    net_feats = vgg(to_tensor(style_nets[int(a[-1])].run(np.ascontiguousarray(crop))[None]))
+                    net_feats = vgg(to_tensor(style_nets[int(a[-1])].run(np.ascontiguousarray(crops[-1:]))))
                 terms["style_net"] = settings.style_net_weight * sum(
                     relative_mse(gram_matrix(feats[n][-1:]), gram_matrix(net_feats[n]))
                     for n in vgg.style_layers) / len(vgg.style_layers)

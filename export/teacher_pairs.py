@@ -4,13 +4,13 @@ of photo crops (the pairs), both cached in the run folder."""
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from ..realtime.errors import UserError
 from ..realtime.session import StyleSession
 from .settings import DistillSettings
 
@@ -109,21 +109,21 @@ def style_net_teachers(folder: str | Path, bank: dict, plain_crops: int) -> dict
     """Per-style nets (contract-v1 files in ``folder``) by the bank rows they teach: the uncoloured
     crops (the first ``plain_crops`` of each painting) of the painting a net was trained on, matched
     by the file name its training settings record."""
-    import onnx
-
-    by_file = {}
+    by_file: dict[str, StyleSession] = {}
     for path in sorted(Path(folder).glob("*.onnx")):
-        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        style = json.loads(meta.get("stylize.training_settings", "{}")).get("style")
-        if style:
-            by_file[Path(style).name] = path
+        try:
+            session = StyleSession(path, "cpu", threads=1)
+        except UserError:  # not a contract model (another runtime's file): teaches nothing
+            continue
+        style = session.info.settings.get("style")
+        if isinstance(style, str):
+            by_file[Path(style).name] = session
     sources = bank["painting_of_crop"]
     teachers: dict[int, StyleSession] = {}
     for index, painting in enumerate(bank["paintings"]):
         if painting["file"] in by_file:
-            session = StyleSession(by_file[painting["file"]], "cpu", threads=1)
             rows = np.flatnonzero(sources == index)[:plain_crops]
-            teachers.update({int(row): session for row in rows})
+            teachers.update({int(row): by_file[painting["file"]] for row in rows})
     return teachers
 
 
