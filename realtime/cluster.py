@@ -152,6 +152,10 @@ class Worker:
     def provider(self) -> str:
         return self.stylize.session.provider
 
+    def close(self) -> None:
+        """Remove this worker's folder (the model's copy); called before the cluster lets it go."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
 
 def plan_items(sources: list[Path], targets: list[Path], folder: Path, chunk_seconds: float) -> list[Plan]:
     """Each video as one item, or (when longer than two chunks) cut into chunk items in ``folder``."""
@@ -200,8 +204,11 @@ def convert_on_ray(sources: list[Path], targets: list[Path], job: StyleJob, addr
         job_ref = ray.put(job)
         actor = ray.remote(**options)(Worker)
 
+        started_workers: list = []  # every worker started, replacements too: each removes its folder at the end
+
         def start_worker():
-            return actor.remote(job_ref, worker_device)
+            started_workers.append(actor.remote(job_ref, worker_device))
+            return started_workers[-1]
 
         pool = [start_worker() for _ in range(workers)]
         with tempfile.TemporaryDirectory(prefix="stylize-ray-") as tmp:
@@ -209,7 +216,10 @@ def convert_on_ray(sources: list[Path], targets: list[Path], job: StyleJob, addr
             provider = ray.get(pool[0].provider.remote())
             log.info(f"ray: {workers} workers ({provider}), {len(sources)} videos in "
                      f"{sum(len(p.chunks) for p in plans)} items")
-            failed = run_items(ray, pool, start_worker, plans, progress)
+            try:
+                failed = run_items(ray, pool, start_worker, plans, progress)
+            finally:
+                close_workers(ray, started_workers)
             written = []
             for number, plan in enumerate(plans):
                 if number in failed:
@@ -231,6 +241,15 @@ def convert_on_ray(sources: list[Path], targets: list[Path], job: StyleJob, addr
         raise UserError("these videos failed twice and were not written: "
                         + "; ".join(f"{plans[n].source} ({reason})" for n, reason in failed.items()))
     return written
+
+
+def close_workers(ray, workers: list) -> None:
+    """Let every worker still alive remove its folder (one that died cannot: its folder stays)."""
+    for done in [worker.close.remote() for worker in workers]:
+        try:
+            ray.get(done, timeout=30)
+        except Exception as exc:  # a lost worker: nothing more to do for it
+            log.debug(f"ray: a worker could not clean up: {exc}")
 
 
 def run_items(ray, pool: list, start_worker: Callable[[], object], plans: list[Plan],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -52,8 +53,10 @@ def test_ray_outputs_equal_plain_conversion_and_chunks_keep_every_frame_once(tmp
     plain, ray = tmp_path / "plain", tmp_path / "ray"
     inputs = [str(long_clip), str(short_clip)]
     assert main(["video", *inputs, "-o", str(plain), "-m", str(negative_model), "--no-progress"]) == 0
+    worker_folders = set(Path(tempfile.gettempdir()).glob("stylize-worker-*"))
     assert main(["video", *inputs, "-o", str(ray), "-m", str(negative_model), "--no-progress", "--ray", "local",
                  "--chunk-seconds", "2"]) == 0
+    assert set(Path(tempfile.gettempdir()).glob("stylize-worker-*")) == worker_folders  # the model copies removed
     for name in ("long_negative.mp4", "short_negative.mp4"):
         expected, got = probe(plain / name), probe(ray / name)
         assert got == expected, name
