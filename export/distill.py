@@ -99,6 +99,9 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                         "training painting")
     if style_nets and teacher_net is None:
         raise UserError("--style-net-weight needs --teacher-net (its vectors' targets are painted during training)")
+    taught = settings.style_net_samples if style_nets else 0  # the batch's last samples
+    if style_nets and not 1 <= taught <= settings.batch_size:
+        raise UserError(f"--style-net-samples {taught}: must be from 1 to the batch size ({settings.batch_size})")
     style_net_rows = np.array(sorted(style_nets))
     vgg = None
     if settings.style_weight > 0 or settings.content_weight > 0 or settings.teacher_style_weight > 0 \
@@ -120,9 +123,9 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         crops = pairs["inputs"][idx, y:y + size, x:x + size]
         photo = to_tensor(crops)
         a, b, w = pair_mix(pairs, idx)
-        if style_nets:  # the last sample: an uncoloured crop of a painting with its own per-style net
-            a[-1] = b[-1] = int(rng.choice(style_net_rows))
-            w[-1] = 1.0
+        if taught:  # the last samples: uncoloured crops of paintings with their own per-style nets
+            a[-taught:] = b[-taught:] = torch.from_numpy(rng.choice(style_net_rows, taught))
+            w[-taught:] = 1.0
         style = w * vectors[a] + (1 - w) * vectors[b]
         if teacher_net is None:
             target = to_tensor(pairs["outputs"][idx, y:y + size, x:x + size])
@@ -147,11 +150,13 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                 terms["teacher_style"] = settings.teacher_style_weight * sum(
                     relative_mse(gram_matrix(feats[n]), gram_matrix(teacher_feats[n]))
                     for n in vgg.style_layers) / len(vgg.style_layers)
-            if style_nets:
+            if taught:
                 with torch.no_grad():
-                    net_feats = vgg(to_tensor(style_nets[int(a[-1])].run(np.ascontiguousarray(crops[-1:]))))
+                    painted = np.concatenate([style_nets[int(row)].run(np.ascontiguousarray(crop[None]))
+                                              for crop, row in zip(crops[-taught:], a[-taught:])])
+                    net_feats = vgg(to_tensor(painted))
                 terms["style_net"] = settings.style_net_weight * sum(
-                    relative_mse(gram_matrix(feats[n][-1:]), gram_matrix(net_feats[n]))
+                    relative_mse(gram_matrix(feats[n][-taught:]), gram_matrix(net_feats[n]))
                     for n in vgg.style_layers) / len(vgg.style_layers)
         if settings.temporal_weight > 0:
             noise = camera_noise(rng, tuple(photo.shape))

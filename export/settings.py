@@ -215,6 +215,7 @@ class DistillSettings(SavedSettings):
     # paints the Gram target for that painting's uncoloured crops' vectors (the per-style nets paint
     # strokes closer to their paintings, with less fine grain, than the live net)
     style_nets: str = ""
-    style_net_weight: float = 0.0  # weight of that term; one sample of every batch is such a crop's vector
+    style_net_weight: float = 0.0  # weight of that term
+    style_net_samples: int = 1  # how many samples of every batch are such crops' vectors (the last ones)
     seed: int = 0
     checkpoint_every: int = 100

@@ -317,7 +317,8 @@ def test_an_anti_aliased_style_net_starts_from_the_live_model_too(tmp_path, phot
 def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_path, photo_folder, style_image):
     """``style_nets``: a per-style net trained on a training painting paints the Gram target of that
     painting's uncoloured crops' vectors (not its colour variants', not another painting's); the term
-    is trained every step; a folder with no such net is refused with a message."""
+    is trained every step, on as many samples of the batch as asked; a folder with no such net, or
+    more taught samples than the batch holds, is refused with a message."""
     torchvision = pytest.importorskip("torchvision")
     from tests.conftest import contract_metadata, make_contract_model
     from stylize.export.live_start import save_live_weights
@@ -340,7 +341,8 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
     settings = DistillSettings(teacher_dir=str(stand_in_teacher(tmp_path / "teacher")), paintings=[str(paintings)],
                                photos=str(photo_folder), width=0.25, crops_per_painting=2, colour_variants=1,
                                pairs=4, steps=2, batch_size=2, image_size=64, style_weight=1.0,
-                               teacher_net=str(tmp_path / "live.npz"), style_nets=str(nets), style_net_weight=1.0)
+                               teacher_net=str(tmp_path / "live.npz"), style_nets=str(nets), style_net_weight=1.0,
+                               style_net_samples=2)
     state = torch.load(distill(settings, tmp_path / "run", progress=False, backbone_weights=str(vgg)),
                        weights_only=True)
     assert all(record["style_net"] > 0 for record in json.loads(state["history"]))
@@ -356,3 +358,6 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
     with pytest.raises(UserError, match="no per-style net there"):
         distill(DistillSettings(**{**settings.to_dict(), "style_nets": str(tmp_path / "teacher")}),
                 tmp_path / "run2", progress=False, backbone_weights=str(vgg))
+    with pytest.raises(UserError, match="--style-net-samples 3: must be from 1 to the batch size"):
+        distill(DistillSettings(**{**settings.to_dict(), "style_net_samples": 3}),
+                tmp_path / "run3", progress=False, backbone_weights=str(vgg))
