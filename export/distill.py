@@ -33,8 +33,8 @@ from .perceptual import border_loss, border_margin, camera_noise, motion_loss, n
 from .safe_load import load_tensors
 from .settings import DistillSettings
 from ..realtime.errors import UserError
-from .teacher_pairs import TEACHER_SIZE, Teacher, build_pairs, build_style_bank, load_cached, pair_mix, pair_styles, \
-    style_net_teachers, to_tensor
+from .teacher_pairs import TEACHER_SIZE, Teacher, build_pairs, build_style_bank, load_cached, load_style_bank, \
+    pair_mix, pair_styles, save_style_bank, style_net_teachers, to_tensor
 
 
 def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False, progress: bool = True,
@@ -51,14 +51,10 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
     ckpt_path = run / CHECKPOINT_NAME
     teacher = Teacher(settings.teacher_dir)
 
-    bank_path = run / "style_bank.npz"
-    bank = load_cached(bank_path)
+    bank = load_style_bank(run)
     if bank is None:
         bank = build_style_bank(settings, teacher, rng)
-        np.savez(bank_path, **{k: v for k, v in bank.items() if k != "paintings"})
-        (run / "paintings.json").write_text(json.dumps(bank["paintings"], indent=1))
-    else:
-        bank["paintings"] = json.loads((run / "paintings.json").read_text())
+        save_style_bank(run, bank)
     pairs_path = run / "pairs.npz"
     pairs = load_cached(pairs_path)
     if pairs is None:

@@ -4,6 +4,7 @@ of photo crops (the pairs), both cached in the run folder."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import cv2
@@ -186,3 +187,22 @@ def load_cached(path: Path) -> dict | None:
         return None
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
+
+
+def save_style_bank(run: Path, bank: dict) -> None:
+    """A run's style bank: its arrays in style_bank.npz, its paintings (file names, SHA-256) in paintings.json."""
+    np.savez(run / "style_bank.npz", **{k: v for k, v in bank.items() if k != "paintings"})
+    (run / "paintings.json").write_text(json.dumps(bank["paintings"], indent=1))
+
+
+def run_paintings(run: Path) -> list[dict]:
+    """The training paintings (file names, SHA-256) of a run, as its style bank recorded them."""
+    return json.loads((Path(run) / "paintings.json").read_text())
+
+
+def load_style_bank(run: Path) -> dict | None:
+    """A run's cached style bank with its paintings, or None when it has none yet."""
+    bank = load_cached(run / "style_bank.npz")
+    if bank is not None:
+        bank["paintings"] = run_paintings(run)
+    return bank

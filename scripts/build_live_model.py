@@ -25,6 +25,7 @@ from stylize import models
 from stylize.export.quantize import calibration_frames, quantize_model
 from stylize.export.live_export import StyleShrink, export_live_model, load_live_net
 from stylize.export.live_start import save_live_weights
+from stylize.export.teacher_pairs import run_paintings
 from stylize.realtime.model_listing import describe_models
 from stylize.realtime.errors import UserError
 from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         vectors[row["name"]] = {"vector": [round(float(v), 6) for v in vector],
                                 "source": {"file": painting.name, "sha256": file_digest(painting)}}
     models.LIVE_STYLES.write_text(json.dumps(vectors, indent=1) + "\n")
-    paintings = json.loads((Path(args.run) / "paintings.json").read_text())
+    paintings = run_paintings(Path(args.run))
     net, settings, _ = load_live_net(args.run)
     shrink = None
     if args.style_shrink != 1.0:

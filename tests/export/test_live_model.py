@@ -322,7 +322,7 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
     torchvision = pytest.importorskip("torchvision")
     from tests.conftest import contract_metadata, make_contract_model
     from stylize.export.live_start import save_live_weights
-    from stylize.export.teacher_pairs import style_net_teachers
+    from stylize.export.teacher_pairs import load_style_bank, style_net_teachers
     from stylize.realtime.errors import UserError
 
     vgg = tmp_path / "vgg16.pth"
@@ -347,10 +347,7 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
                        weights_only=True)
     assert all(record["style_net"] > 0 for record in json.loads(state["history"]))
 
-    with np.load(tmp_path / "run" / "style_bank.npz") as data:
-        bank = {k: data[k] for k in data.files}
-    bank["paintings"] = json.loads((tmp_path / "run" / "paintings.json").read_text())
-    teachers = style_net_teachers(nets, bank, settings.crops_per_painting)
+    teachers = style_net_teachers(nets, load_style_bank(tmp_path / "run"), settings.crops_per_painting)
     assert sorted(teachers) == [3, 4]  # other.png's rows 3, 4 (5 is its colour variant); art.png's 0-2: none
     frame = np.full((8, 8, 3), 30, np.uint8)
     assert (teachers[3].run(frame) == 128).all()  # the constant net: the one trained on other.png
