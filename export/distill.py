@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .checkpoint import CHECKPOINT_NAME, same_layout, save_checkpoint
 from .conditional_net import ConditionalFastNet
 from .live_start import load_shipped_live_net
-from .losses import build_loss_network, gram_matrix, relative_mse
+from .losses import build_loss_network, gram_matrix, relative_mse, training_taps
 from .narrowing import least_needed_blocks, narrowed_live_net
 from .perceptual import border_loss, border_margin, camera_noise, motion_loss, noise_loss, random_motions, \
     temporal_loss
@@ -44,6 +44,10 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
 
     if settings.smooth_body and not settings.antialias:
         raise UserError("--smooth-body true needs --antialias true (together: the fast-smooth layout)")
+    try:
+        taps = training_taps("vgg16", settings.style_layers)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
@@ -102,7 +106,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
     vgg = None
     if settings.style_weight > 0 or settings.content_weight > 0 or settings.teacher_style_weight > 0 \
             or settings.style_net_weight > 0:
-        vgg = build_loss_network("vgg16", backbone_weights)
+        vgg = build_loss_network("vgg16", backbone_weights, taps=taps)
         with torch.no_grad():
             crop_grams = [{n: gram_matrix(f) for n, f in vgg(to_tensor(chunk)).items() if n in vgg.style_layers}
                           for chunk in np.array_split(bank["crops"], max(1, len(bank["crops"]) // 16))]

@@ -217,5 +217,8 @@ class DistillSettings(SavedSettings):
     style_nets: str = ""
     style_net_weight: float = 0.0  # weight of that term
     style_net_samples: int = 1  # how many samples of every batch are such crops' vectors (the last ones)
+    # comma-separated VGG16 layers of every Gram term (empty: relu1_2,relu2_2,relu3_3,relu4_3); leaving
+    # relu1_2 out asks for less pixel-fine texture
+    style_layers: str = ""
     seed: int = 0
     checkpoint_every: int = 100

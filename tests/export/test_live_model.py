@@ -91,11 +91,13 @@ def test_saved_live_weights_keep_the_layout(tmp_path, antialias, smooth_body):
         torch.testing.assert_close(loaded(rgb, style), net(rgb, style))
 
 
-def test_a_body_low_pass_without_anti_aliasing_is_refused(tmp_path):
+def test_settings_that_cannot_train_are_refused_before_the_run_starts(tmp_path):
     from stylize.realtime.errors import UserError
 
     with pytest.raises(UserError, match="--smooth-body true needs --antialias true"):
         distill(DistillSettings(smooth_body=True), tmp_path / "run", progress=False)
+    with pytest.raises(UserError, match="vgg16 has no layer relu9_9"):
+        distill(DistillSettings(style_layers="relu2_2,relu9_9"), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
 
@@ -314,14 +316,17 @@ def test_an_anti_aliased_style_net_starts_from_the_live_model_too(tmp_path, phot
         torch.testing.assert_close(net.eval()(rgb), expected.eval()(rgb), atol=1e-4, rtol=0)
 
 
-def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_path, photo_folder, style_image):
+def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_path, photo_folder, style_image,
+                                                                          monkeypatch):
     """``style_nets``: a per-style net trained on a training painting paints the Gram target of that
     painting's uncoloured crops' vectors (not its colour variants', not another painting's); the term
-    is trained every step, on as many samples of the batch as asked; a folder with no such net, or
-    more taught samples than the batch holds, is refused with a message."""
+    is trained every step, on as many samples of the batch as asked and on the Gram layers asked; a
+    folder with no such net, or more taught samples than the batch holds, is refused with a message."""
     torchvision = pytest.importorskip("torchvision")
     from tests.conftest import contract_metadata, make_contract_model
     from stylize.export.live_start import save_live_weights
+    from stylize.export import distill as distill_module
+    from stylize.export.losses import build_loss_network
     from stylize.export.teacher_pairs import load_style_bank, style_net_teachers
     from stylize.realtime.errors import UserError
 
@@ -342,10 +347,14 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
                                photos=str(photo_folder), width=0.25, crops_per_painting=2, colour_variants=1,
                                pairs=4, steps=2, batch_size=2, image_size=64, style_weight=1.0,
                                teacher_net=str(tmp_path / "live.npz"), style_nets=str(nets), style_net_weight=1.0,
-                               style_net_samples=2)
+                               style_net_samples=2, style_layers="relu2_2,relu3_3")
+    networks = []
+    monkeypatch.setattr(distill_module, "build_loss_network",
+                        lambda *args, **kwargs: networks.append(build_loss_network(*args, **kwargs)) or networks[-1])
     state = torch.load(distill(settings, tmp_path / "run", progress=False, backbone_weights=str(vgg)),
                        weights_only=True)
     assert all(record["style_net"] > 0 for record in json.loads(state["history"]))
+    assert networks[0].style_layers == ("relu2_2", "relu3_3")  # every Gram term on the asked layers
 
     teachers = style_net_teachers(nets, load_style_bank(tmp_path / "run"), settings.crops_per_painting)
     assert sorted(teachers) == [3, 4]  # other.png's rows 3, 4 (5 is its colour variant); art.png's 0-2: none
