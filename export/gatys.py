@@ -240,9 +240,9 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
         for iteration in range(iterations):
             loss = closure()
             if not (torch.isfinite(loss) and torch.isfinite(image.grad).all()):
-                raise diverged(f"the loss became {float(loss)}", done + 1)
+                raise diverged(f"the loss became {float(loss.detach())}", done + 1)
             if not (loss > 0 and image.grad.abs().max() > 0):  # e.g. content and style the same picture
-                log.info(f"nothing left to optimise at {size} px (loss {float(loss):.3g}, no gradient)")
+                log.info(f"nothing left to optimise at {size} px (loss {float(loss.detach()):.3g}, no gradient)")
                 bar.update(iterations - iteration)
                 done += iterations - iteration
                 break
