@@ -48,6 +48,11 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         taps = training_taps("vgg16", settings.style_layers)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
+    if settings.style_net_weight > 0 and not settings.teacher_net:
+        raise UserError("--style-net-weight needs --teacher-net (its vectors' targets are painted during training)")
+    if settings.style_net_weight > 0 and not 1 <= settings.style_net_samples <= settings.batch_size:
+        raise UserError(f"--style-net-samples {settings.style_net_samples}: must be from 1 to the batch size "
+                        f"({settings.batch_size})")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
@@ -97,11 +102,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
     if settings.style_net_weight > 0 and not style_nets:
         raise UserError(f"--style-nets {settings.style_nets!r}: no per-style net there was trained on a "
                         "training painting")
-    if style_nets and teacher_net is None:
-        raise UserError("--style-net-weight needs --teacher-net (its vectors' targets are painted during training)")
     taught = settings.style_net_samples if style_nets else 0  # the batch's last samples
-    if style_nets and not 1 <= taught <= settings.batch_size:
-        raise UserError(f"--style-net-samples {taught}: must be from 1 to the batch size ({settings.batch_size})")
     style_net_rows = np.array(sorted(style_nets))
     vgg = None
     if settings.style_weight > 0 or settings.content_weight > 0 or settings.teacher_style_weight > 0 \

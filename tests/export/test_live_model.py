@@ -98,6 +98,8 @@ def test_settings_that_cannot_train_are_refused_before_the_run_starts(tmp_path):
         distill(DistillSettings(smooth_body=True), tmp_path / "run", progress=False)
     with pytest.raises(UserError, match="vgg16 has no layer relu9_9"):
         distill(DistillSettings(style_layers="relu2_2,relu9_9"), tmp_path / "run", progress=False)
+    with pytest.raises(UserError, match="--style-net-weight needs --teacher-net"):
+        distill(DistillSettings(style_nets="models", style_net_weight=1.0), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
 
@@ -367,3 +369,4 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
     with pytest.raises(UserError, match="--style-net-samples 3: must be from 1 to the batch size"):
         distill(DistillSettings(**{**settings.to_dict(), "style_net_samples": 3}),
                 tmp_path / "run3", progress=False, backbone_weights=str(vgg))
+    assert not (tmp_path / "run3").exists()  # refused before the long start-up
