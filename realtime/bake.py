@@ -34,10 +34,7 @@ def bake(styles: list[str], output: str | Path, mix: list[float] | None = None, 
     vector = live.style_feed(mixed_vector(chosen, mix))
 
     model = onnx.load(str(live_path))
-    defaults = [t for t in model.graph.initializer if t.name == contract.INPUT_STYLE]
-    if len(defaults) != 1:
-        raise UserError(f"{live_path}: its style input has no default value to replace")
-    defaults[0].CopyFrom(onnx.numpy_helper.from_array(vector, contract.INPUT_STYLE))
+    style_default(model, live_path).CopyFrom(onnx.numpy_helper.from_array(vector, contract.INPUT_STYLE))
     kept = [i for i in model.graph.input if i.name != contract.INPUT_STYLE]
     del model.graph.input[:]
     model.graph.input.extend(kept)  # a constant now: onnxruntime folds the style into the norms
@@ -76,10 +73,35 @@ def with_required_style_input(live_path: str | Path, target: str | Path) -> np.n
     import onnx
 
     model = onnx.load(str(live_path))
-    defaults = [t for t in model.graph.initializer if t.name == contract.INPUT_STYLE]
-    if len(defaults) != 1:
-        raise UserError(f"{live_path}: its style input has no default value")
-    vector = onnx.numpy_helper.to_array(defaults[0]).astype(np.float32)
-    model.graph.initializer.remove(defaults[0])
+    default = style_default(model, live_path)
+    vector = onnx.numpy_helper.to_array(default).astype(np.float32)
+    model.graph.initializer.remove(default)
     onnx.save(model, str(target))
     return vector
+
+
+def set_default_style(live_path: str | Path, vector: np.ndarray) -> None:
+    """Make ``vector`` what the live model at ``live_path`` paints when no style is fed. The file is
+    replaced only once the new one runs and paints as the old one does when fed ``vector``."""
+    import onnx
+
+    live_path = Path(live_path)
+    before = StyleSession(live_path, "cpu", threads=1)
+    feed = before.style_feed(np.asarray(vector, np.float32))
+    model = onnx.load(str(live_path))
+    style_default(model, live_path).CopyFrom(onnx.numpy_helper.from_array(feed, contract.INPUT_STYLE))
+    frame = check_frame(*CHECK_SIZE)
+    expected = before.run(frame, 1.0, feed)
+    with atomic_output(live_path) as tmp:
+        onnx.save(model, str(tmp))
+        difference = np.abs(check_model_runs(tmp, [CHECK_SIZE]).run(frame).astype(int) - expected.astype(int)).max()
+        if difference > 0:
+            raise UserError(f"{live_path}: with the new default style it paints differently (by {difference} levels)")
+
+
+def style_default(model, path: str | Path):
+    """The initializer that holds the live model's default style vector (an ``onnx.TensorProto``)."""
+    defaults = [t for t in model.graph.initializer if t.name == contract.INPUT_STYLE]
+    if len(defaults) != 1:
+        raise UserError(f"{path}: its style input has no default value")
+    return defaults[0]

@@ -131,6 +131,12 @@ def shipped_style_vectors() -> dict[str, dict]:
     return json.loads(models.LIVE_STYLES.read_text())
 
 
+def save_shipped_styles(styles: dict[str, dict]) -> None:
+    """Write ``models/live/styles.json`` (atomically: a failed write leaves the old file)."""
+    with atomic_output(models.LIVE_STYLES) as tmp:
+        tmp.write_text(json.dumps(styles, indent=1) + "\n")
+
+
 def resolve_style(spec: str | Path, encoder: StyleEncoder | None = None) -> PaintingStyle:
     """A style from a shipped style name (``candy``) or a painting file (any image)."""
     shipped = shipped_style_vectors()

