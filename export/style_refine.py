@@ -6,7 +6,6 @@ fixed-style nets are steadier and closer to their paintings than the live model 
 vector; paintings given as files keep the predicted vector."""
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,9 +20,6 @@ from .conditional_net import ConditionalFastNet
 from .losses import LossNetwork, MissingWeightsError, build_loss_network, gram_matrix, relative_mse
 from .perceptual import camera_noise, noise_loss
 from .teacher_pairs import random_photo_crop, to_tensor
-
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class RefineSettings:
