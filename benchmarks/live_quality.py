@@ -178,7 +178,8 @@ def shipped_styles_report(model: str, styles: str, photos: list, network) -> str
             stylizer = FrameStylizer(session, style=np.asarray(vector, np.float32))
             distance = np.mean([painting_distance(network, stylizer(p), p, painting)["style"] for _, p in photos])
             result = flicker_report(lambda: replace(stylizer, stabilizer=None), clip[0], clip if source else None)
-            row += [f"{distance:.3f}", f"{result['noise_flicker']:.2f} / {result.get('warping_error', float('nan')):.2f}"]
+            warping = result.get("warping_error", float("nan"))
+            row += [f"{distance:.3f}", f"{result['noise_flicker']:.2f} / {warping:.2f}"]
         own = open_stylizer(name, None, device="cpu")
         row.append(f"{np.mean([painting_distance(network, own(p), p, painting)['style'] for _, p in photos]):.3f}")
         lines.append(f"| {name} | " + " | ".join(row) + " |")
