@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import models
 from .conditional_net import ConditionalFastNet, shrink_styles
 from .checkpoint import CHECKPOINT_NAME
 from .onnx_export import export_net
@@ -16,6 +17,7 @@ from ..realtime.contract import build_metadata
 from .safe_load import load_tensors
 from ..realtime import contract
 from ..realtime.errors import UserError
+from ..realtime.painting_style import StyleEncoder, file_digest, read_painting
 
 LIVE_STYLE_NAME = "any painting"
 
@@ -79,3 +81,30 @@ def export_live_model(checkpoint: str | Path, path: str | Path, default_style: n
     with torch.no_grad():
         return export_net(net, path, meta, overwrite=overwrite, style=np.asarray(default_style, np.float32),
                           inputs=(Path(checkpoint),))
+
+
+def export_refined_live_model(net: ConditionalFastNet, default_style: np.ndarray, refinement: dict,
+                              path: str | Path = models.LIVE_MODEL) -> dict[str, float]:
+    """Write the live model at ``path`` again with ``net``, its weights refined after training
+    (:func:`~export.style_refine.refine_live_net`): its metadata kept, ``refinement`` recorded under
+    ``stylize.net_refined``, verified as every export is (the old file stays if verification fails)."""
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    meta.pop(contract.META_PRECISION, None)  # export_net writes it
+    meta[contract.META_NET_REFINED] = json.dumps(refinement)
+    with torch.no_grad():
+        return export_net(net, path, meta, overwrite=True, style=np.asarray(default_style, np.float32))
+
+
+def training_painting_vectors(paintings: list[dict], folders: list[str | Path], encoder: StyleEncoder) -> np.ndarray:
+    """The style vectors [K, 100] of a live model's training paintings (file names and SHA-256, as in
+    its ``stylize.paintings`` metadata), each found in one of ``folders`` and checked against its SHA-256."""
+    vectors = []
+    for entry in paintings:
+        found = [Path(folder) / entry["file"] for folder in folders if (Path(folder) / entry["file"]).is_file()]
+        if not found or file_digest(found[0]) != entry["sha256"]:
+            raise UserError(f"training painting {entry['file']} (SHA-256 {entry['sha256'][:12]}...) is not in "
+                            f"{', '.join(map(str, folders))}")
+        vectors.append(encoder.encode_image(read_painting(found[0])))
+    return np.stack(vectors).astype(np.float32)

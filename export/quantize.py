@@ -141,6 +141,15 @@ def fixed_blurs(graph) -> list[str]:
     return found
 
 
+def quantize_live_model(source: str | Path, target: str | Path, photos: str | Path, styles: list[np.ndarray]) -> float:
+    """The live model's int8 copy (:func:`quantize_model`), calibrated on every one of ``styles`` over the
+    photos of ``photos`` and the saturated synthetic frames, verified on the photos; its lowest PSNR."""
+    shots, frames = calibration_frames(photos)
+    calibration = [{"frame": frame[None], "style": style} for frame in frames for style in styles]
+    verification = [{"frame": shot[None], "style": style} for shot in shots for style in styles]
+    return quantize_model(source, target, calibration, verification, overwrite=True)
+
+
 def quantize_model(source: str | Path, target: str | Path, calibration: list[dict[str, np.ndarray]],
                    verification: list[dict[str, np.ndarray]] | None = None, min_psnr: float = INT8_MIN_PSNR,
                    overwrite: bool = False) -> float:

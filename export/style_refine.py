@@ -3,9 +3,14 @@ style-prediction net's vector of its painting) is tuned, with the live net fixed
 paints photo crops with the texture that style's own fixed-style net paints them with (the VGG16 Gram
 matrices of that net's painting of the same crop), optionally held steady under camera noise. The
 fixed-style nets are steadier and closer to their paintings than the live model with the predicted
-vector; paintings given as files keep the predicted vector."""
+vector; paintings given as files keep the predicted vector.
+
+The default style's vector alone leaves it grainier than its own net; :func:`refine_live_net` then tunes
+the live net too, for that style, while every other style vector (the other shipped styles, the
+training paintings) is held to what the net painted before."""
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -44,11 +49,11 @@ class RefinedStyle:
     gram_loss_after: float
 
 
-def teacher_grams(network: LossNetwork, teacher: StyleSession, photos: list[Path], settings: RefineSettings,
+def teacher_grams(network: LossNetwork, teacher: StyleSession, photos: list[Path], count: int, size: int,
                   rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """``settings.crops`` photo crops (RGB NCHW in [0, 1]) and the Gram matrices, per style layer, of
+    """``count`` photo crops of ``size`` px (RGB NCHW in [0, 1]) and the Gram matrices, per style layer, of
     ``teacher``'s paintings of them."""
-    crops = np.stack([random_photo_crop(photos, rng, settings.image_size) for _ in range(settings.crops)])
+    crops = np.stack([random_photo_crop(photos, rng, size) for _ in range(count)])
     grams: dict[str, list[torch.Tensor]] = {name: [] for name in network.style_layers}
     with torch.no_grad():
         for crop in crops:
@@ -64,6 +69,15 @@ def gram_error(network: LossNetwork, painted: torch.Tensor, grams: dict[str, tor
     return sum(relative_mse(gram_matrix(features[n]), grams[n]) for n in network.style_layers) / len(grams)
 
 
+def mean_gram_error(network: LossNetwork, paint: Callable[[torch.Tensor], torch.Tensor], crops: torch.Tensor,
+                    grams: dict[str, torch.Tensor], batch_size: int) -> float:
+    """:func:`gram_error` of ``paint`` over all ``crops`` (in batches) against their ``grams``."""
+    with torch.no_grad():
+        return float(np.mean([float(gram_error(network, paint(crops[i:i + batch_size]),
+                                               {n: g[i:i + batch_size] for n, g in grams.items()}))
+                              for i in range(0, len(crops), batch_size)]))
+
+
 def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: StyleSession, photos: list[Path],
                         network: LossNetwork, settings: RefineSettings = RefineSettings(),
                         progress: Callable[[int, float], None] | None = None) -> RefinedStyle:
@@ -71,7 +85,7 @@ def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: St
     texture; ``net`` and ``network`` are left unchanged. ``progress(step, loss)`` is called every step."""
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
-    crops, grams = teacher_grams(network, teacher, photos, settings, rng)
+    crops, grams = teacher_grams(network, teacher, photos, settings.crops, settings.image_size, rng)
     frozen = [p for p in net.parameters() if p.requires_grad] + [p for p in network.parameters() if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
@@ -80,14 +94,8 @@ def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: St
     def paint(batch: torch.Tensor) -> torch.Tensor:
         return net(batch, style)
 
-    def mean_error() -> float:
-        with torch.no_grad():
-            return float(np.mean([float(gram_error(network, paint(crops[i:i + settings.batch_size]),
-                                                   {n: g[i:i + settings.batch_size] for n, g in grams.items()}))
-                                  for i in range(0, len(crops), settings.batch_size)]))
-
     try:
-        before = mean_error()
+        before = mean_gram_error(network, paint, crops, grams, settings.batch_size)
         optimizer = torch.optim.Adam([style], lr=settings.lr)
         for step in range(1, settings.steps + 1):
             idx = torch.from_numpy(rng.choice(len(crops), settings.batch_size, replace=False))
@@ -102,7 +110,7 @@ def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: St
             optimizer.step()
             if progress is not None:
                 progress(step, float(loss.detach()))
-        after = mean_error()
+        after = mean_gram_error(network, paint, crops, grams, settings.batch_size)
     finally:
         for p in frozen:
             p.requires_grad_(True)
@@ -138,6 +146,121 @@ def refine_shipped_styles(net: ConditionalFastNet, styles: dict[str, dict], phot
                                          "gram_error_before": round(result.gram_loss_before, 5),
                                          "gram_error_after": round(result.gram_loss_after, 5)}}
     return refined
+
+
+@dataclass(frozen=True)
+class NetRefineSettings:
+    """How the live net itself is refined for one style (saved in the live model's metadata)."""
+
+    steps: int = 700
+    lr: float = 1e-3  # Adam on the net
+    vector_lr: float = 0.01  # Adam on the style's vector
+    crops: int = 40  # photo crops painted by the style's own net: the Gram targets
+    image_size: int = 256
+    batch_size: int = 2  # crops of the style, and as many of held styles, per step
+    noise_weight: float = 0.3  # weight of the style's change under camera noise
+    hold_weight: float = 30.0  # weight of the held styles' change (L1, against the net before)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RefinedNet:
+    vector: np.ndarray
+    gram_loss_before: float  # mean relative Gram error against the style's own net, over all crops
+    gram_loss_after: float
+    held_change: float  # mean |after - before| (0-1 scale) of the held styles' paintings of photo crops
+
+
+def refine_live_net(net: ConditionalFastNet, vector: np.ndarray, teacher: StyleSession, photos: list[Path],
+                    held: np.ndarray, network: LossNetwork, settings: NetRefineSettings = NetRefineSettings(),
+                    progress: Callable[[int, float], None] | None = None) -> RefinedNet:
+    """Train ``net`` in place, and ``vector`` with it, so that ``net`` paints that style with the texture
+    of ``teacher`` (the style's own net) and holds still under camera noise, while it paints every
+    style vector in ``held`` [K, 100] as it did before (an L1 term against a frozen copy). ``network``
+    is left unchanged. ``progress(step, loss)`` is called every step."""
+    rng = np.random.default_rng(settings.seed)
+    torch.manual_seed(settings.seed)
+    crops, grams = teacher_grams(network, teacher, photos, settings.crops, settings.image_size, rng)
+    before_net = copy.deepcopy(net).eval().requires_grad_(False)
+    held_styles = torch.from_numpy(np.asarray(held, np.float32))
+    checks = to_tensor(np.stack([random_photo_crop(photos, rng, settings.image_size) for _ in range(4)]))
+    check_styles = held_styles[torch.from_numpy(rng.choice(len(held_styles), len(checks)))]
+    vgg_trainable = [p for p in network.parameters() if p.requires_grad]
+    for p in vgg_trainable:
+        p.requires_grad_(False)
+    style = torch.tensor(np.asarray(vector, np.float32)).requires_grad_()
+
+    def paint(batch: torch.Tensor) -> torch.Tensor:
+        return net(batch, style)
+
+    try:
+        before = mean_gram_error(network, paint, crops, grams, settings.batch_size)
+        optimizer = torch.optim.Adam([{"params": net.parameters(), "lr": settings.lr},
+                                      {"params": [style], "lr": settings.vector_lr}])
+        net.train()
+        for step in range(1, settings.steps + 1):
+            idx = torch.from_numpy(rng.choice(len(crops), settings.batch_size, replace=False))
+            batch = crops[idx]
+            painted = paint(batch)
+            loss = gram_error(network, painted, {n: g[idx] for n, g in grams.items()})
+            if settings.noise_weight > 0:
+                loss = loss + settings.noise_weight * noise_loss(paint, batch, painted,
+                                                                 camera_noise(rng, tuple(batch.shape)))
+            others = to_tensor(np.stack([random_photo_crop(photos, rng, settings.image_size)
+                                         for _ in range(settings.batch_size)]))
+            chosen = held_styles[torch.from_numpy(rng.choice(len(held_styles), settings.batch_size))]
+            with torch.no_grad():
+                target = before_net(others, chosen)
+            loss = loss + settings.hold_weight * (net(others, chosen) - target).abs().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if progress is not None:
+                progress(step, float(loss.detach()))
+        net.eval()
+        after = mean_gram_error(network, paint, crops, grams, settings.batch_size)
+        with torch.no_grad():
+            held_change = float((net(checks, check_styles) - before_net(checks, check_styles)).abs().mean())
+    finally:
+        net.eval()
+        for p in vgg_trainable:
+            p.requires_grad_(True)
+    return RefinedNet(style.detach().numpy().astype(np.float32), before, after, held_change)
+
+
+def refine_default_style_net(net: ConditionalFastNet, styles: dict[str, dict], name: str, photos: str | Path,
+                             held: np.ndarray, settings: NetRefineSettings = NetRefineSettings(),
+                             progress: bool = True) -> dict[str, dict]:
+    """Refine ``net`` in place for the shipped style ``name`` (:func:`refine_live_net`) against the
+    shipped net of that name on crops of the photos in ``photos``, holding the other styles of
+    ``styles`` (``models/live/styles.json``) and the vectors ``held`` (the training paintings'). Returns
+    ``styles`` with that style's vector replaced and the refinement recorded in its entry (``net_refined``)."""
+    from tqdm import tqdm
+    from ..realtime.images import list_images
+
+    images = list_images(Path(photos))
+    if not images:
+        raise UserError(f"{photos}: no photos there to refine the live net on")
+    if name not in styles:
+        raise UserError(f"{name} is not one of the shipped styles ({', '.join(styles)})")
+    try:
+        network = build_loss_network("vgg16")
+    except MissingWeightsError as exc:
+        raise UserError(str(exc)) from exc
+    others = [np.asarray(entry["vector"], np.float32) for other, entry in styles.items() if other != name]
+    held_all = np.concatenate([np.stack(others), np.asarray(held, np.float32).reshape(-1, others[0].size)]) \
+        if others else np.asarray(held, np.float32)
+    teacher = StyleSession(models.MODELS_DIR / f"{name}.onnx", "cpu", threads=1)
+    with tqdm(total=settings.steps, desc=f"refining the live net for {name}", disable=not progress) as bar:
+        result = refine_live_net(net, np.asarray(styles[name]["vector"], np.float32), teacher, images, held_all,
+                                 network, settings, lambda step, loss: (bar.update(), bar.set_postfix(loss=f"{loss:.3f}")))
+    record = {"settings": settings.to_dict(), "gram_error_before": round(result.gram_loss_before, 5),
+              "gram_error_after": round(result.gram_loss_after, 5), "held_styles": len(held_all),
+              "held_change": round(result.held_change, 5)}
+    return {**styles, name: {**styles[name], "vector": rounded(result.vector), "net_refined": record}}
 
 
 def rounded(vector: np.ndarray) -> list[float]:

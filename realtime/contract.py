@@ -27,6 +27,8 @@ META_PRECISION = "stylize.precision"
 META_PAINTINGS = "stylize.paintings"  # JSON: the paintings a style came from (file names, SHA-256, weights)
 # JSON: how the live model's style maps were moved towards its training paintings (factor, centre vector)
 META_STYLE_SHRINK = "stylize.style_shrink"
+# JSON: how the live net was refined after training for one shipped style (its name, settings, figures)
+META_NET_REFINED = "stylize.net_refined"
 REQUIRED_METADATA = (META_CONTRACT, META_STYLE, META_ARCH, META_BACKBONE, META_SETTINGS, META_IO)
 
 

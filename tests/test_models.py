@@ -151,3 +151,21 @@ def test_every_shipped_styles_vector_is_refined_from_its_paintings_prediction():
         assert entry["vector"] != entry["encoded"]
         assert entry["refined"]["gram_error_after"] < entry["refined"]["gram_error_before"], name
         assert entry["refined"]["settings"]["steps"] > 0
+
+
+def test_the_live_net_is_refined_for_the_default_style_with_every_other_style_held():
+    """The live net was refined for the default style after training (scripts/refine_live_styles.py
+    --net-steps): the model's metadata and styles.json say how, the style came closer to its own net's
+    texture, and the other shipped styles and every training painting were held (their paintings moved
+    by under 2% of the range)."""
+    from stylize.realtime.painting_style import shipped_style_vectors
+
+    styles = shipped_style_vectors()
+    paintings = json.loads(StyleSession(models.LIVE_MODEL, "cpu").info.metadata[contract.META_PAINTINGS])
+    for path in (models.LIVE_MODEL, models.LIVE_MODEL_INT8):
+        record = json.loads(StyleSession(path, "cpu").info.metadata[contract.META_NET_REFINED])
+        assert record == {"style": models.DEFAULT_STYLE, **styles[models.DEFAULT_STYLE]["net_refined"]}
+    assert record["gram_error_after"] < record["gram_error_before"]
+    assert record["held_styles"] == len(styles) - 1 + len(paintings)
+    assert record["held_change"] < 0.02
+    assert record["settings"]["steps"] > 0

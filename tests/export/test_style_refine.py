@@ -2,7 +2,9 @@
 putting a refined vector into the live model as its default style."""
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +14,10 @@ from stylize import models
 from stylize.export import style_refine
 from stylize.export.conditional_net import ConditionalFastNet
 from stylize.export.losses import build_loss_network
-from stylize.export.style_refine import RefineSettings, refine_shipped_styles, refine_style_vector
+from stylize.export.teacher_pairs import to_tensor
+from stylize.export.live_export import export_refined_live_model
+from stylize.export.style_refine import (NetRefineSettings, RefineSettings, refine_default_style_net, refine_live_net,
+                                         refine_shipped_styles, refine_style_vector)
 from stylize.realtime.bake import check_frame, set_default_style
 from stylize.realtime.errors import UserError
 from stylize.realtime.painting_style import resolve_style
@@ -23,14 +28,18 @@ pytest.importorskip("onnx")
 TINY = RefineSettings(steps=12, lr=0.1, crops=6, image_size=48, batch_size=2)
 
 
-@pytest.fixture
-def tiny_net() -> ConditionalFastNet:
+def make_tiny_net() -> ConditionalFastNet:
     torch.manual_seed(0)
     net = ConditionalFastNet(width=0.25, residual_blocks=1).eval()
     for norm in net.norms():  # away from the identity start, so that the vector matters
         torch.nn.init.normal_(norm.to_scale.weight, std=0.3)
         torch.nn.init.normal_(norm.to_shift.weight, std=0.3)
     return net
+
+
+@pytest.fixture
+def tiny_net() -> ConditionalFastNet:
+    return make_tiny_net()
 
 
 @pytest.fixture
@@ -102,3 +111,87 @@ def test_a_default_style_is_refused_for_a_model_without_a_style_input(negative_m
     with pytest.raises(UserError, match="style"):
         set_default_style(negative_model, np.zeros(100, np.float32))
     assert negative_model.read_bytes() == before
+
+
+TINY_NET = NetRefineSettings(steps=10, lr=1e-3, vector_lr=0.05, crops=6, image_size=48, batch_size=2)
+
+
+def held_vectors() -> np.ndarray:
+    return np.stack([resolve_style(name).vector for name in ("udnie", "mosaic", "the_scream")])
+
+
+def test_refining_the_net_brings_the_style_closer_and_the_hold_keeps_the_other_styles(random_vgg, photo_folder):
+    from stylize.realtime.images import list_images
+
+    vgg_weights = {k: v.clone() for k, v in random_vgg.state_dict().items()}
+    teacher = StyleSession(models.MODELS_DIR / "candy.onnx", "cpu", threads=1)
+    start = np.asarray(resolve_style("candy").vector)
+    results = {}
+    for hold_weight in (0.0, 300.0):
+        net = make_tiny_net()
+        settings = replace(TINY_NET, hold_weight=hold_weight)
+        losses = []
+        results[hold_weight] = result = refine_live_net(net, start, teacher, list_images(photo_folder), held_vectors(),
+                                                        random_vgg, settings, lambda step, loss: losses.append(loss))
+        assert len(losses) == settings.steps and not net.training
+        assert result.gram_loss_after < result.gram_loss_before
+        assert result.vector.shape == (100,) and not np.allclose(result.vector, start)
+    for name, value in random_vgg.state_dict().items():
+        torch.testing.assert_close(value, vgg_weights[name])
+    assert results[300.0].held_change < results[0.0].held_change / 2, results
+
+
+def test_refining_the_net_for_the_default_style_records_it_and_leaves_the_other_entries(
+        tiny_net, random_vgg, photo_folder):
+    styles = {name: {"vector": [float(v) for v in resolve_style(name).vector], "source": {"file": f"{name}.jpg"}}
+              for name in ("candy", "udnie")}
+    refined = refine_default_style_net(tiny_net, styles, "candy", photo_folder, held_vectors(), TINY_NET,
+                                       progress=False)
+    assert refined["udnie"] == styles["udnie"]
+    record = refined["candy"]["net_refined"]
+    assert record["settings"] == TINY_NET.to_dict() and record["held_styles"] == 4
+    assert record["gram_error_after"] < record["gram_error_before"]
+    assert refined["candy"]["source"] == styles["candy"]["source"]
+    assert not np.allclose(refined["candy"]["vector"], styles["candy"]["vector"])
+    with pytest.raises(UserError, match="not one of the shipped styles"):
+        refine_default_style_net(tiny_net, styles, "nope", photo_folder, held_vectors(), TINY_NET, progress=False)
+
+
+def test_refining_the_net_on_a_folder_without_photos_is_refused(tiny_net, random_vgg, tmp_path):
+    styles = {"candy": {"vector": [0.0] * 100}}
+    with pytest.raises(UserError, match="no photos"):
+        refine_default_style_net(tiny_net, styles, "candy", tmp_path, held_vectors(), TINY_NET, progress=False)
+
+
+def test_a_refined_net_is_exported_over_the_live_model_with_its_metadata_kept(tiny_net, tmp_path):
+    from stylize.realtime import contract
+
+    live = tmp_path / "live.onnx"
+    shutil.copyfile(models.LIVE_MODEL, live)
+    before = StyleSession(live, "cpu").info.metadata
+    vector = resolve_style("udnie").vector
+    export_refined_live_model(tiny_net, vector, {"style": "udnie", "steps": 3}, live)
+    session = StyleSession(live, "cpu")
+    after = session.info.metadata
+    assert json.loads(after[contract.META_NET_REFINED]) == {"style": "udnie", "steps": 3}
+    kept = [k for k in before if k != contract.META_NET_REFINED]
+    assert kept and {k: after[k] for k in kept} == {k: before[k] for k in kept}
+    frame = check_frame(32, 48)
+    with torch.no_grad():
+        expected = tiny_net(to_tensor(frame[None]), torch.from_numpy(vector))[0].permute(1, 2, 0).numpy()
+    painted = session.run(frame).reshape(frame.shape)[..., ::-1].astype(np.float32) / 255
+    np.testing.assert_allclose(painted, expected, atol=1.5 / 255)
+
+
+def test_training_paintings_are_found_by_name_and_checked_by_digest(tmp_path, photo_folder):
+    from stylize.export.live_export import training_painting_vectors
+    from stylize.realtime.painting_style import StyleEncoder, file_digest
+
+    painting = photo_folder / "p0.png"
+    listed = [{"file": "p0.png", "sha256": file_digest(painting)}]
+    vectors = training_painting_vectors(listed, [tmp_path, photo_folder], StyleEncoder())
+    assert vectors.shape == (1, 100) and vectors.dtype == np.float32
+    with pytest.raises(UserError, match="p0.png"):
+        training_painting_vectors([{"file": "p0.png", "sha256": "0" * 64}], [photo_folder], StyleEncoder())
+    with pytest.raises(UserError, match="p0.png"):
+        training_painting_vectors(listed, [tmp_path], StyleEncoder())
