@@ -11,9 +11,10 @@ training paintings) is held to what the net painted before."""
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -78,6 +79,33 @@ def mean_gram_error(network: LossNetwork, paint: Callable[[torch.Tensor], torch.
                               for i in range(0, len(crops), batch_size)]))
 
 
+@contextmanager
+def frozen(*modules: torch.nn.Module) -> Iterator[None]:
+    """The trainable parameters of ``modules`` held fixed inside the block, trainable again after it."""
+    held = [p for module in modules for p in module.parameters() if p.requires_grad]
+    for p in held:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in held:
+            p.requires_grad_(True)
+
+
+def texture_loss(network: LossNetwork, paint: Callable[[torch.Tensor], torch.Tensor], crops: torch.Tensor,
+                 grams: dict[str, torch.Tensor], batch_size: int, noise_weight: float,
+                 rng: np.random.Generator) -> torch.Tensor:
+    """One step's loss for a style: :func:`gram_error` of ``paint`` on ``batch_size`` random ``crops``
+    against their ``grams``, plus ``noise_weight`` times its change under camera noise."""
+    idx = torch.from_numpy(rng.choice(len(crops), batch_size, replace=False))
+    batch = crops[idx]
+    painted = paint(batch)
+    loss = gram_error(network, painted, {n: g[idx] for n, g in grams.items()})
+    if noise_weight > 0:
+        loss = loss + noise_weight * noise_loss(paint, batch, painted, camera_noise(rng, tuple(batch.shape)))
+    return loss
+
+
 def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: StyleSession, photos: list[Path],
                         network: LossNetwork, settings: RefineSettings = RefineSettings(),
                         progress: Callable[[int, float], None] | None = None) -> RefinedStyle:
@@ -86,34 +114,22 @@ def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: St
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
     crops, grams = teacher_grams(network, teacher, photos, settings.crops, settings.image_size, rng)
-    frozen = [p for p in net.parameters() if p.requires_grad] + [p for p in network.parameters() if p.requires_grad]
-    for p in frozen:
-        p.requires_grad_(False)
     style = torch.tensor(np.asarray(vector, np.float32)).requires_grad_()
 
     def paint(batch: torch.Tensor) -> torch.Tensor:
         return net(batch, style)
 
-    try:
+    with frozen(net, network):
         before = mean_gram_error(network, paint, crops, grams, settings.batch_size)
         optimizer = torch.optim.Adam([style], lr=settings.lr)
         for step in range(1, settings.steps + 1):
-            idx = torch.from_numpy(rng.choice(len(crops), settings.batch_size, replace=False))
-            batch = crops[idx]
-            painted = paint(batch)
-            loss = gram_error(network, painted, {n: g[idx] for n, g in grams.items()})
-            if settings.noise_weight > 0:
-                loss = loss + settings.noise_weight * noise_loss(paint, batch, painted,
-                                                                 camera_noise(rng, tuple(batch.shape)))
+            loss = texture_loss(network, paint, crops, grams, settings.batch_size, settings.noise_weight, rng)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if progress is not None:
                 progress(step, float(loss.detach()))
         after = mean_gram_error(network, paint, crops, grams, settings.batch_size)
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
     return RefinedStyle(style.detach().numpy().astype(np.float32), before, after)
 
 
@@ -167,10 +183,7 @@ class NetRefineSettings:
 
 
 @dataclass(frozen=True)
-class RefinedNet:
-    vector: np.ndarray
-    gram_loss_before: float  # mean relative Gram error against the style's own net, over all crops
-    gram_loss_after: float
+class RefinedNet(RefinedStyle):
     held_change: float  # mean |after - before| (0-1 scale) of the held styles' paintings of photo crops
 
 
@@ -188,46 +201,35 @@ def refine_live_net(net: ConditionalFastNet, vector: np.ndarray, teacher: StyleS
     held_styles = torch.from_numpy(np.asarray(held, np.float32))
     checks = to_tensor(np.stack([random_photo_crop(photos, rng, settings.image_size) for _ in range(4)]))
     check_styles = held_styles[torch.from_numpy(rng.choice(len(held_styles), len(checks)))]
-    vgg_trainable = [p for p in network.parameters() if p.requires_grad]
-    for p in vgg_trainable:
-        p.requires_grad_(False)
     style = torch.tensor(np.asarray(vector, np.float32)).requires_grad_()
 
     def paint(batch: torch.Tensor) -> torch.Tensor:
         return net(batch, style)
 
-    try:
+    with frozen(network):
         before = mean_gram_error(network, paint, crops, grams, settings.batch_size)
         optimizer = torch.optim.Adam([{"params": net.parameters(), "lr": settings.lr},
                                       {"params": [style], "lr": settings.vector_lr}])
         net.train()
-        for step in range(1, settings.steps + 1):
-            idx = torch.from_numpy(rng.choice(len(crops), settings.batch_size, replace=False))
-            batch = crops[idx]
-            painted = paint(batch)
-            loss = gram_error(network, painted, {n: g[idx] for n, g in grams.items()})
-            if settings.noise_weight > 0:
-                loss = loss + settings.noise_weight * noise_loss(paint, batch, painted,
-                                                                 camera_noise(rng, tuple(batch.shape)))
-            others = to_tensor(np.stack([random_photo_crop(photos, rng, settings.image_size)
-                                         for _ in range(settings.batch_size)]))
-            chosen = held_styles[torch.from_numpy(rng.choice(len(held_styles), settings.batch_size))]
-            with torch.no_grad():
-                target = before_net(others, chosen)
-            loss = loss + settings.hold_weight * (net(others, chosen) - target).abs().mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if progress is not None:
-                progress(step, float(loss.detach()))
-        net.eval()
+        try:
+            for step in range(1, settings.steps + 1):
+                loss = texture_loss(network, paint, crops, grams, settings.batch_size, settings.noise_weight, rng)
+                others = to_tensor(np.stack([random_photo_crop(photos, rng, settings.image_size)
+                                             for _ in range(settings.batch_size)]))
+                chosen = held_styles[torch.from_numpy(rng.choice(len(held_styles), settings.batch_size))]
+                with torch.no_grad():
+                    target = before_net(others, chosen)
+                loss = loss + settings.hold_weight * (net(others, chosen) - target).abs().mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if progress is not None:
+                    progress(step, float(loss.detach()))
+        finally:
+            net.eval()
         after = mean_gram_error(network, paint, crops, grams, settings.batch_size)
         with torch.no_grad():
             held_change = float((net(checks, check_styles) - before_net(checks, check_styles)).abs().mean())
-    finally:
-        net.eval()
-        for p in vgg_trainable:
-            p.requires_grad_(True)
     return RefinedNet(style.detach().numpy().astype(np.float32), before, after, held_change)
 
 
