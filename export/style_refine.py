@@ -22,7 +22,7 @@ import torch
 from .. import models
 from ..realtime.errors import UserError
 from ..realtime.session import StyleSession
-from .conditional_net import ConditionalFastNet
+from .conditional_net import STYLE_DIMS, ConditionalFastNet
 from .losses import LossNetwork, MissingWeightsError, build_loss_network, gram_matrix, relative_mse
 from .perceptual import camera_noise, noise_loss
 from .teacher_pairs import random_photo_crop, to_tensor
@@ -252,13 +252,17 @@ def refine_default_style_net(net: ConditionalFastNet, styles: dict[str, dict], n
         network = build_loss_network("vgg16")
     except MissingWeightsError as exc:
         raise UserError(str(exc)) from exc
-    others = [np.asarray(entry["vector"], np.float32) for other, entry in styles.items() if other != name]
-    held_all = np.concatenate([np.stack(others), np.asarray(held, np.float32).reshape(-1, others[0].size)]) \
-        if others else np.asarray(held, np.float32)
+    others = [entry["vector"] for other, entry in styles.items() if other != name]
+    held_all = np.concatenate([np.reshape(np.asarray(others, np.float32), (-1, STYLE_DIMS)),
+                               np.reshape(np.asarray(held, np.float32), (-1, STYLE_DIMS))])
     teacher = StyleSession(models.MODELS_DIR / f"{name}.onnx", "cpu", threads=1)
     with tqdm(total=settings.steps, desc=f"refining the live net for {name}", disable=not progress) as bar:
+        def advance(step: int, loss: float) -> None:
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.3f}")
+
         result = refine_live_net(net, np.asarray(styles[name]["vector"], np.float32), teacher, images, held_all,
-                                 network, settings, lambda step, loss: (bar.update(), bar.set_postfix(loss=f"{loss:.3f}")))
+                                 network, settings, advance)
     record = {"settings": settings.to_dict(), "gram_error_before": round(result.gram_loss_before, 5),
               "gram_error_after": round(result.gram_loss_after, 5), "held_styles": len(held_all),
               "held_change": round(result.held_change, 5)}
