@@ -167,7 +167,8 @@ def shipped_styles_report(model: str, styles: str, photos: list, network) -> str
     source, clip = flicker_clip((640, 480), None, 24)
     lines = [f"Shipped styles in the live model, {time.strftime('%Y-%m-%d')}: painting distance over the "
              f"{len(photos)} photos, and `stylize flicker` at 640x480 without the stabilizer (noise / warping), "
-             "with each style's vector refined against its own net (`scripts/refine_live_styles.py`) and with the "
+             "with each style's vector refined against its own net (`scripts/refine_live_styles.py`; for the default "
+             "style the live net too, `--net-steps`) and with the "
              "style-prediction net's vector of its painting; the style's own net beside them", "",
              "| style | refined: distance | flicker | predicted: distance | flicker | own net: distance |",
              "|---|---|---|---|---|---|"]
