@@ -88,18 +88,18 @@ def main(argv: list[str] | None = None) -> int:
                                 "source": {"file": painting.name, "sha256": file_digest(painting)}}
     paintings = run_paintings(Path(args.run))
     net, settings, _ = load_live_net(args.run)
+    training_vectors = (training_painting_vectors(paintings, settings.paintings, encoder)
+                        if args.style_shrink != 1.0 or args.net_refine_steps > 0 else None)
     shrink = None
     if args.style_shrink != 1.0:
-        shrink = StyleShrink(args.style_shrink,
-                             training_painting_vectors(paintings, settings.paintings, encoder).mean(axis=0))
+        shrink = StyleShrink(args.style_shrink, training_vectors.mean(axis=0))
         shrink.apply(net)
     if args.refine_steps > 0:
         vectors = refine_shipped_styles(net, vectors, args.photos, RefineSettings(steps=args.refine_steps))
     errors = export_live_model(args.run, models.LIVE_MODEL, vectors[args.default_style]["vector"], paintings,
                                overwrite=True, shrink=shrink)
     if args.net_refine_steps > 0:
-        held = training_painting_vectors(paintings, settings.paintings, encoder)
-        vectors = refine_default_style_net(net, vectors, args.default_style, args.photos, held,
+        vectors = refine_default_style_net(net, vectors, args.default_style, args.photos, training_vectors,
                                            NetRefineSettings(steps=args.net_refine_steps))
         errors = export_refined_live_model(net, vectors[args.default_style]["vector"],
                                            {"style": args.default_style, **vectors[args.default_style]["net_refined"]})
