@@ -50,10 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--net-noise-weight", type=float, default=net_defaults.noise_weight,
                         help=f"weight of holding {models.DEFAULT_STYLE} still under camera noise while the net is "
                         f"refined (default {net_defaults.noise_weight})")
+    parser.add_argument("--net-pixel-weight", type=float, default=net_defaults.pixel_weight,
+                        help=f"weight of painting {models.DEFAULT_STYLE} near its own net's paintings pixel by pixel "
+                        f"(L1, 0-1 scale) while the net is refined (default {net_defaults.pixel_weight})")
     parser.add_argument("--paintings", nargs="+", default=[],
                         help="folders holding the live model's training paintings (needed with --net-steps)")
     args = parser.parse_args(argv)
-    if min(args.steps, args.net_steps) < 0 or min(args.noise_weight, args.net_noise_weight) < 0:
+    if min(args.steps, args.net_steps) < 0 or min(args.noise_weight, args.net_noise_weight, args.net_pixel_weight) < 0:
         raise UserError("steps and weights must not be negative")
     if args.net_steps and not args.paintings:
         raise UserError("--net-steps needs --paintings: the folders of the live model's training paintings")
@@ -65,13 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         styles = refine_shipped_styles(net, styles, args.photos, RefineSettings(steps=args.steps,
                                                                                 noise_weight=args.noise_weight))
         for name, entry in styles.items():
+            if "net_refined" in entry:
+                print(f"{name}: kept (the live net was refined for it)")
+                continue
             print(f"{name}: Gram error against its own net {entry['refined']['gram_error_before']:.4f} -> "
                   f"{entry['refined']['gram_error_after']:.4f}")
     default = models.DEFAULT_STYLE
     if args.net_steps:
         paintings = json.loads(StyleSession(models.LIVE_MODEL, "cpu").info.metadata[contract.META_PAINTINGS])
         held = training_painting_vectors(paintings, args.paintings, StyleEncoder())
-        settings = NetRefineSettings(steps=args.net_steps, noise_weight=args.net_noise_weight)
+        settings = NetRefineSettings(steps=args.net_steps, noise_weight=args.net_noise_weight,
+                                     pixel_weight=args.net_pixel_weight)
         styles = refine_default_style_net(net, styles, default, args.photos, held, settings)
         record = styles[default]["net_refined"]
         errors = export_refined_live_model(net, styles[default]["vector"], {"style": default, **record})
@@ -79,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                                    [np.asarray(entry["vector"], np.float32) for entry in styles.values()])
         save_live_weights(net, width, models.LIVE_WEIGHTS)
         print(f"live net refined for {default}: Gram error against its own net {record['gram_error_before']:.4f} -> "
-              f"{record['gram_error_after']:.4f}, the {record['held_styles']} held styles changed by "
+              f"{record['gram_error_after']:.4f}, its paintings' difference from that net's "
+              f"{record['teacher_difference_before']:.4f} -> {record['teacher_difference_after']:.4f}, "
+              f"the {record['held_styles']} held styles changed by "
               f"{record['held_change']:.4f} on average; exported and verified ({errors}), int8 copy {psnr:.1f} dB")
     else:
         for path in (models.LIVE_MODEL, models.LIVE_MODEL_INT8):

@@ -88,6 +88,16 @@ def test_refining_the_shipped_styles_keeps_the_encoded_vector_and_does_not_compo
     assert again["candy"]["vector"] == pytest.approx(entry["vector"], abs=1e-5)  # from "encoded" again
 
 
+def test_a_style_the_net_was_refined_for_keeps_its_vector_and_record(tiny_net, random_vgg, photo_folder):
+    vector = [float(v) for v in resolve_style("candy").vector]
+    shipped = {"candy": {"vector": vector, "net_refined": {"held_styles": 3}},
+               "udnie": {"vector": [float(v) for v in resolve_style("udnie").vector]}}
+    refined = refine_shipped_styles(tiny_net, shipped, photo_folder, TINY, progress=False)
+    assert list(refined) == ["candy", "udnie"]
+    assert refined["candy"] == shipped["candy"]
+    assert "refined" in refined["udnie"] and refined["udnie"]["vector"] != shipped["udnie"]["vector"]
+
+
 def test_refining_on_a_folder_without_photos_is_refused(tiny_net, random_vgg, tmp_path):
     shipped = {"candy": {"vector": [0.0] * 100}}
     with pytest.raises(UserError, match="no photos"):
@@ -155,6 +165,31 @@ def test_refining_the_net_for_the_default_style_records_it_and_leaves_the_other_
     assert not np.allclose(refined["candy"]["vector"], styles["candy"]["vector"])
     with pytest.raises(UserError, match="not one of the shipped styles"):
         refine_default_style_net(tiny_net, styles, "nope", photo_folder, held_vectors(), TINY_NET, progress=False)
+
+
+def test_refining_the_net_again_keeps_the_earlier_records_in_order(tiny_net, random_vgg, photo_folder):
+    styles = {"candy": {"vector": [float(v) for v in resolve_style("candy").vector]}}
+    settings = replace(TINY_NET, steps=2)
+    once = refine_default_style_net(tiny_net, styles, "candy", photo_folder, held_vectors(), settings, progress=False)
+    twice = refine_default_style_net(tiny_net, once, "candy", photo_folder, held_vectors(),
+                                     replace(settings, steps=3), progress=False)
+    thrice = refine_default_style_net(tiny_net, twice, "candy", photo_folder, held_vectors(), settings, progress=False)
+    first, second = once["candy"]["net_refined"], twice["candy"]["net_refined"]
+    assert "earlier" not in first and second["earlier"] == [first] and second["settings"]["steps"] == 3
+    assert thrice["candy"]["net_refined"]["earlier"] == [first, {k: v for k, v in second.items() if k != "earlier"}]
+
+
+def test_the_pixel_term_brings_the_paintings_nearer_the_styles_own_net(random_vgg, photo_folder):
+    from stylize.realtime.images import list_images
+
+    teacher = StyleSession(models.MODELS_DIR / "candy.onnx", "cpu", threads=1)
+    start = np.asarray(resolve_style("candy").vector)
+    results = {weight: refine_live_net(make_tiny_net(), start, teacher, list_images(photo_folder), held_vectors(),
+                                       random_vgg, replace(TINY_NET, steps=20, pixel_weight=weight))
+               for weight in (0.0, 30.0)}
+    assert results[0.0].teacher_difference_before == pytest.approx(results[30.0].teacher_difference_before)
+    assert results[30.0].teacher_difference_after < results[30.0].teacher_difference_before
+    assert results[30.0].teacher_difference_after < results[0.0].teacher_difference_after, results
 
 
 def test_refining_the_net_on_a_folder_without_photos_is_refused(tiny_net, random_vgg, tmp_path):
