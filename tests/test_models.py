@@ -166,6 +166,8 @@ def test_the_live_net_is_refined_for_the_default_style_with_every_other_style_he
         record = json.loads(StyleSession(path, "cpu").info.metadata[contract.META_NET_REFINED])
         assert record == {"style": models.DEFAULT_STYLE, **styles[models.DEFAULT_STYLE]["net_refined"]}
     assert record["gram_error_after"] < record["gram_error_before"]
+    assert record["teacher_difference_after"] < record["teacher_difference_before"]
+    assert all(earlier["settings"]["steps"] > 0 for earlier in record.get("earlier", []))
     assert record["held_styles"] == len(styles) - 1 + len(paintings)
     assert record["held_change"] < 0.02
     assert record["settings"]["steps"] > 0
