@@ -5,14 +5,17 @@
 
 First every shipped style's vector is refined with the live net fixed (--steps a style; 0 keeps the
 vectors of models/live/styles.json as they are). Then, with --net-steps, the live net itself is refined
-for the default style (candy): it learns to paint that style with the texture of candy's own net and to
-hold it still under camera noise, while every other style vector it knows (the other shipped styles and
-its training paintings, found in --paintings and checked against the SHA-256 in the model) is held to
-what it painted before. That rewrites models/live/any_painting.onnx (verified, its metadata kept, the
+for the default style (candy): it learns to paint that style with the texture of candy's own net, near
+that net's paintings pixel by pixel, and to hold it still under camera noise, while every other style
+vector it knows (the other shipped styles and its training paintings, found in --paintings and checked
+against the SHA-256 in the model) is held to what it painted before; a refinement of a refined net
+continues from it, and the record keeps the earlier runs'. A style the net was refined for keeps its
+vector when --steps refines the others. That rewrites models/live/any_painting.onnx (verified, its metadata kept, the
 refinement recorded as stylize.net_refined), any_painting.npz and the int8 copy (calibrated on --photos).
 Without --net-steps the default style's vector is only set inside both live models. Needs the training
 extra and VGG16 (`stylize weights install vgg16`); on this 2-core CPU about 7 minutes a style, and 17-25
-minutes for 700 net steps (1.3-1.5 s a step alone, 2026-12-03).
+minutes for 700 net steps (1.3-1.5 s a step alone, 2026-12-03). The shipped model: --net-steps 700 with no
+pixel term, then --net-steps 600 with the default pixel weight (14 minutes).
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"(default {defaults.noise_weight}: the own nets' texture alone)")
     parser.add_argument("--net-steps", type=int, default=0,
                         help=f"then refine the live net for {models.DEFAULT_STYLE} for this many steps (default 0: "
-                        f"the net is left alone; the shipped model: {net_defaults.steps})")
+                        "the net is left alone; the shipped model: 700 without the pixel term, then 600 more)")
     parser.add_argument("--net-noise-weight", type=float, default=net_defaults.noise_weight,
                         help=f"weight of holding {models.DEFAULT_STYLE} still under camera noise while the net is "
                         f"refined (default {net_defaults.noise_weight})")
