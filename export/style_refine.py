@@ -31,6 +31,7 @@ from .teacher_pairs import random_photo_crop, to_tensor
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class RefineSettings:
     """How a shipped style's vector is refined (saved beside every refined vector)."""
