@@ -86,7 +86,7 @@ def export_live_model(checkpoint: str | Path, path: str | Path, default_style: n
 def export_refined_live_model(net: ConditionalFastNet, default_style: np.ndarray, refinement: dict,
                               path: str | Path = models.LIVE_MODEL) -> dict[str, float]:
     """Write the live model at ``path`` again with ``net``, its weights refined after training
-    (:func:`~export.style_refine.refine_live_net`): its metadata kept, ``refinement`` recorded under
+    (:func:`~export.net_refine.refine_live_net`): its metadata kept, ``refinement`` recorded under
     ``stylize.net_refined``, verified as every export is (the old file stays if verification fails)."""
     import onnx
 

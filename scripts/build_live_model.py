@@ -28,8 +28,8 @@ from stylize.export.quantize import quantize_live_model
 from stylize.export.live_export import (StyleShrink, export_live_model, export_refined_live_model, load_live_net,
                                         training_painting_vectors)
 from stylize.export.live_start import save_live_weights
-from stylize.export.style_refine import (NetRefineSettings, RefineSettings, refine_default_style_net,
-                                         refine_shipped_styles)
+from stylize.export.net_refine import NetRefineSettings, refine_default_style_net
+from stylize.export.style_refine import RefineSettings, refine_shipped_styles
 from stylize.export.teacher_pairs import run_paintings
 from stylize.realtime.model_listing import describe_models
 from stylize.realtime.errors import UserError

@@ -1,4 +1,5 @@
-"""Refine the live model's shipped styles against their own nets (stylize.export.style_refine):
+"""Refine the live model's shipped styles against their own nets (stylize.export.style_refine and
+net_refine):
 
     python scripts/refine_live_styles.py --photos ../shared/data/train \
         [--net-steps 700 --paintings ../shared/data/styles ../shared/data/paintings]
@@ -28,9 +29,9 @@ import numpy as np
 from stylize import models
 from stylize.export.live_export import export_refined_live_model, training_painting_vectors
 from stylize.export.live_start import load_shipped_live_net, save_live_weights
+from stylize.export.net_refine import NetRefineSettings, refine_default_style_net
 from stylize.export.quantize import quantize_live_model
-from stylize.export.style_refine import (NetRefineSettings, RefineSettings, refine_default_style_net,
-                                         refine_shipped_styles)
+from stylize.export.style_refine import RefineSettings, refine_shipped_styles
 from stylize.realtime import contract
 from stylize.realtime.bake import set_default_style
 from stylize.realtime.errors import UserError

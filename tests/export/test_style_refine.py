@@ -1,5 +1,5 @@
-"""Refining the live model's shipped styles against their own nets (stylize.export.style_refine) and
-putting a refined vector into the live model as its default style."""
+"""Refining the live model's shipped styles against their own nets (stylize.export.style_refine and
+net_refine) and putting a refined vector into the live model as its default style."""
 from __future__ import annotations
 
 import json
@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from stylize import models
-from stylize.export import style_refine
+from stylize.export import net_refine, style_refine
 from stylize.export.conditional_net import ConditionalFastNet
 from stylize.export.losses import build_loss_network
 from stylize.export.teacher_pairs import to_tensor
 from stylize.export.live_export import export_refined_live_model
-from stylize.export.style_refine import (NetRefineSettings, RefineSettings, refine_default_style_net, refine_live_net,
-                                         refine_shipped_styles, refine_style_vector)
+from stylize.export.net_refine import NetRefineSettings, refine_default_style_net, refine_live_net
+from stylize.export.style_refine import RefineSettings, refine_shipped_styles, refine_style_vector
 from stylize.realtime.bake import check_frame, set_default_style
 from stylize.realtime.errors import UserError
 from stylize.realtime.painting_style import resolve_style
@@ -46,7 +46,8 @@ def tiny_net() -> ConditionalFastNet:
 def random_vgg(monkeypatch):
     """VGG16 with random weights in place of the installed one (no weights in tests)."""
     network = build_loss_network("vgg16", pretrained=False)
-    monkeypatch.setattr(style_refine, "build_loss_network", lambda name: network)
+    for module in (style_refine, net_refine):
+        monkeypatch.setattr(module, "build_loss_network", lambda name: network)
     return network
 
 
