@@ -17,9 +17,9 @@ from .. import models
 from ..realtime.errors import UserError
 from ..realtime.session import StyleSession
 from .conditional_net import STYLE_DIMS, ConditionalFastNet
-from .losses import LossNetwork, MissingWeightsError, build_loss_network
-from .style_refine import (RefinedStyle, TeacherTargets, frozen, mean_gram_error, rounded, teacher_targets,
-                           texture_loss)
+from .losses import LossNetwork
+from .style_refine import (RefinedStyle, TeacherTargets, frozen, mean_gram_error, refinement_inputs, rounded,
+                           teacher_targets, texture_loss)
 from .teacher_pairs import random_photo_crop, to_tensor
 
 
@@ -119,17 +119,10 @@ def refine_default_style_net(net: ConditionalFastNet, styles: dict[str, dict], n
     ``styles`` with that style's vector replaced and the refinement recorded in its entry (``net_refined``;
     a net refined before keeps the earlier refinements' records in order under ``earlier``)."""
     from tqdm import tqdm
-    from ..realtime.images import list_images
 
-    images = list_images(Path(photos))
-    if not images:
-        raise UserError(f"{photos}: no photos there to refine the live net on")
     if name not in styles:
         raise UserError(f"{name} is not one of the shipped styles ({', '.join(styles)})")
-    try:
-        network = build_loss_network("vgg16")
-    except MissingWeightsError as exc:
-        raise UserError(str(exc)) from exc
+    images, network = refinement_inputs(photos, "the live net")
     others = [entry["vector"] for other, entry in styles.items() if other != name]
     held_all = np.concatenate([np.reshape(np.asarray(others, np.float32), (-1, STYLE_DIMS)),
                                np.reshape(np.asarray(held, np.float32), (-1, STYLE_DIMS))])

@@ -149,6 +149,20 @@ def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: St
     return RefinedStyle(style.detach().numpy().astype(np.float32), before, after)
 
 
+def refinement_inputs(photos: str | Path, what: str) -> tuple[list[Path], LossNetwork]:
+    """The photos in the folder ``photos`` and VGG16, or a :class:`UserError` saying which is missing
+    (``what``: what would have been refined on them)."""
+    from ..realtime.images import list_images
+
+    images = list_images(Path(photos))
+    if not images:
+        raise UserError(f"{photos}: no photos there to refine {what} on")
+    try:
+        return images, build_loss_network("vgg16")
+    except MissingWeightsError as exc:
+        raise UserError(str(exc)) from exc
+
+
 def refine_shipped_styles(net: ConditionalFastNet, styles: dict[str, dict], photos: str | Path,
                           settings: RefineSettings = RefineSettings(), progress: bool = True) -> dict[str, dict]:
     """``styles`` (``models/live/styles.json``: name -> vector and source) with every vector refined
@@ -158,15 +172,8 @@ def refine_shipped_styles(net: ConditionalFastNet, styles: dict[str, dict], phot
     A style the live net itself was refined for (``net_refined``) keeps its vector: it was trained with the
     net, and the record describes that vector."""
     from tqdm import tqdm
-    from ..realtime.images import list_images
 
-    images = list_images(Path(photos))
-    if not images:
-        raise UserError(f"{photos}: no photos there to refine the styles on")
-    try:
-        network = build_loss_network("vgg16")
-    except MissingWeightsError as exc:
-        raise UserError(str(exc)) from exc
+    images, network = refinement_inputs(photos, "the styles")
     refined = {name: entry for name, entry in styles.items() if "net_refined" in entry}
     for name in refined:
         logger.info("%s keeps its vector: the live net was refined for it", name)

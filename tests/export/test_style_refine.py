@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from stylize import models
-from stylize.export import net_refine, style_refine
+from stylize.export import style_refine
 from stylize.export.conditional_net import ConditionalFastNet
 from stylize.export.losses import build_loss_network
 from stylize.export.teacher_pairs import to_tensor
@@ -46,8 +46,7 @@ def tiny_net() -> ConditionalFastNet:
 def random_vgg(monkeypatch):
     """VGG16 with random weights in place of the installed one (no weights in tests)."""
     network = build_loss_network("vgg16", pretrained=False)
-    for module in (style_refine, net_refine):
-        monkeypatch.setattr(module, "build_loss_network", lambda name: network)
+    monkeypatch.setattr(style_refine, "build_loss_network", lambda name: network)
     return network
 
 
