@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from .checkpoint import CHECKPOINT_NAME, same_layout, save_checkpoint
 from .conditional_net import ConditionalFastNet
 from .live_start import load_shipped_live_net
-from .losses import build_loss_network, gram_matrix, relative_mse, training_taps
+from .losses import build_loss_network, colour_loss, colour_statistics, gram_matrix, relative_mse, training_taps
 from .narrowing import least_needed_blocks, narrowed_live_net
+from .painting_split import check_not_reserved
 from .perceptual import border_loss, border_margin, camera_noise, motion_loss, noise_loss, random_motions, \
     temporal_loss
 from .safe_load import load_tensors
@@ -53,6 +54,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
     if settings.style_net_weight > 0 and not 1 <= settings.style_net_samples <= settings.batch_size:
         raise UserError(f"--style-net-samples {settings.style_net_samples}: must be from 1 to the batch size "
                         f"({settings.batch_size})")
+    check_not_reserved(settings.paintings)
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
@@ -112,6 +114,7 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
             crop_grams = [{n: gram_matrix(f) for n, f in vgg(to_tensor(chunk)).items() if n in vgg.style_layers}
                           for chunk in np.array_split(bank["crops"], max(1, len(bank["crops"]) // 16))]
             grams = {n: torch.cat([g[n] for g in crop_grams]) for n in vgg.style_layers}
+    crop_colours = colour_statistics(to_tensor(bank["crops"])) if settings.colour_weight > 0 else None
 
     size, n_pairs = settings.image_size, len(pairs["inputs"])
     margin = border_margin(net, size)
@@ -135,6 +138,8 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
                 target = teacher_net(photo, style)
         output = net(photo, style)
         terms = {"l1": settings.l1_weight * F.l1_loss(output, target)}
+        if crop_colours is not None:
+            terms["colour"] = settings.colour_weight * colour_loss(output, w * crop_colours[a] + (1 - w) * crop_colours[b])
         if vgg is not None:
             feats = vgg(output)
             with torch.no_grad():

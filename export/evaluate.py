@@ -7,11 +7,13 @@ photo's style loss (1 = no more like the painting than the photo itself).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -51,14 +53,41 @@ def painting_distance(network: LossNetwork, output_bgr: np.ndarray, photo_bgr: n
     (0 = the photo's features). ``output_bgr`` and ``photo_bgr`` must have the same size.
     """
     with torch.no_grad():
-        feats = {name: network(bgr_to_tensor([image])) for name, image in
-                 (("output", output_bgr), ("photo", photo_bgr), ("painting", painting_bgr))}
+        feats = {"output": network(bgr_to_tensor([output_bgr])),
+                 "photo": _reference_features(network, photo_bgr), "painting": _reference_features(network, painting_bgr)}
         grams = {k: {n: gram_matrix(f[n]) for n in DISTANCE_LAYERS} for k, f in feats.items()}
         ratios = [float((grams["output"][n] - grams["painting"][n]).norm()
                         / (grams["photo"][n] - grams["painting"][n]).norm().clamp_min(1e-12)) for n in DISTANCE_LAYERS]
         c = CONTENT_DISTANCE_LAYER
         content = float((feats["output"][c] - feats["photo"][c]).norm() / feats["photo"][c].norm().clamp_min(1e-12))
     return {"style": float(np.mean(ratios)), "content": content}
+
+
+_REFERENCES: dict[tuple, dict[str, torch.Tensor]] = {}
+_REFERENCES_KEPT = 16
+
+
+def _reference_features(network: LossNetwork, image_bgr: np.ndarray) -> dict[str, torch.Tensor]:
+    """The network's features of a photo or painting, remembered for the next few calls (a report scores many
+    outputs against the same photos and paintings)."""
+    key = (id(network), image_bgr.shape, hashlib.blake2b(np.ascontiguousarray(image_bgr).data, digest_size=16).digest())
+    if key not in _REFERENCES:
+        if len(_REFERENCES) >= _REFERENCES_KEPT:
+            del _REFERENCES[next(iter(_REFERENCES))]
+        _REFERENCES[key] = network(bgr_to_tensor([image_bgr]))
+    return _REFERENCES[key]
+
+
+def colourfulness(bgr: np.ndarray) -> float:
+    """Hasler and Suesstrunk's colourfulness of a uint8 BGR picture (0: grey; about 100: extremely colourful)."""
+    b, g, r = (bgr[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def rms_contrast(bgr: np.ndarray) -> float:
+    """The standard deviation of a uint8 BGR picture's grey levels (0-255)."""
+    return float(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float64).std())
 
 
 def distance_network(backbone_weights: str | None = None) -> LossNetwork:

@@ -99,11 +99,18 @@ def export_refined_live_model(net: ConditionalFastNet, default_style: np.ndarray
 
 def training_painting_vectors(paintings: list[dict], folders: list[str | Path], encoder: StyleEncoder) -> np.ndarray:
     """The style vectors [K, 100] of a live model's training paintings (file names and SHA-256, as in
-    its ``stylize.paintings`` metadata), each found in one of ``folders`` and checked against its SHA-256."""
+    its ``stylize.paintings`` metadata), each found by name anywhere under ``folders`` and checked against its
+    SHA-256."""
+    from ..realtime.images import list_images
+
+    by_name: dict[str, list[Path]] = {}
+    for folder in folders:
+        for path in list_images(folder):
+            by_name.setdefault(path.name, []).append(path)
     vectors = []
     for entry in paintings:
-        found = [Path(folder) / entry["file"] for folder in folders if (Path(folder) / entry["file"]).is_file()]
-        if not found or file_digest(found[0]) != entry["sha256"]:
+        found = [p for p in by_name.get(entry["file"], []) if file_digest(p) == entry["sha256"]]
+        if not found:
             raise UserError(f"training painting {entry['file']} (SHA-256 {entry['sha256'][:12]}...) is not in "
                             f"{', '.join(map(str, folders))}")
         vectors.append(encoder.encode_image(read_painting(found[0])))

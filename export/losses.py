@@ -226,11 +226,11 @@ def colour_statistics(rgb: torch.Tensor) -> torch.Tensor:
 
 def colour_loss(output: torch.Tensor, painting_statistics: torch.Tensor) -> torch.Tensor:
     """How far each output's colour means and spreads are from the painting's (from
-    :func:`colour_statistics`), relative to the painting's colour variance: 0 = the painting's
-    palette balance, ~1 = as far off as a flat grey picture."""
-    channels = painting_statistics.numel() // 2
-    spread = painting_statistics[channels:].pow(2).sum() + 1e-8
-    return (colour_statistics(output) - painting_statistics).pow(2).sum(1).mean() / spread
+    :func:`colour_statistics`: [6] for one painting, [N, 6] for one per output), relative to the painting's
+    colour variance: 0 = the painting's palette balance, ~1 = as far off as a flat grey picture."""
+    channels = painting_statistics.shape[-1] // 2
+    spread = painting_statistics[..., channels:].pow(2).sum(-1) + 1e-8
+    return ((colour_statistics(output) - painting_statistics).pow(2).sum(1) / spread).mean()
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:

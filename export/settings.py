@@ -186,6 +186,9 @@ class DistillSettings(SavedSettings):
     paintings: list[str] = field(default_factory=list)  # folders of training paintings
     photos: str = ""  # folder of training photos
     held_out: tuple[str, ...] = HELD_OUT_PAINTINGS
+    # painting split (export.painting_split, e.g. models/live/split.json): its validation and test paintings
+    # are never trained on, whatever their file names
+    split: str = ""
     width: float = 1.0
     residual_blocks: int = 5
     antialias: bool = False  # the fast-aa layout: blur before every stride, bilinear upsampling (no parameters)
@@ -206,6 +209,9 @@ class DistillSettings(SavedSettings):
     noise_weight: float = 0.0  # against flicker on still scenes: the painting's change under camera noise alone
     motion_weight: float = 0.0  # against flicker in motion: the painting must follow a sub-pixel shift, turn and zoom
     border_weight: float = 0.0  # the per-style recipe's term against bands along the frame's edges
+    # colour statistics: each RGB channel's mean and spread of the painting against those of the painting crop
+    # its vector came from (blends: the blend), against grey, flat paintings of colourful styles
+    colour_weight: float = 0.0
     init_from: str = ""  # live-net weights (.npz, as shipped in models/live) to start from; "" = random
     # live-net weights (.npz) to distil a cheaper net from: its paintings of the photo crops replace the
     # teacher pairs' as targets, and the student starts as it, narrowed to this width and block count

@@ -65,12 +65,16 @@ class Teacher:
 
 
 def training_paintings(settings: DistillSettings) -> list[Path]:
-    """Every image file in the painting folders, less the held-out ones (sorted: reproducible)."""
+    """Every image file in the painting folders, less the held-out ones and the split's validation and test
+    paintings, found by content (sorted: reproducible)."""
     from ..realtime.images import list_images
+    from .painting_split import PaintingSplit
 
     held = set(settings.held_out)
-    files = [p for folder in settings.paintings for p in list_images(Path(folder)) if p.name not in held]
-    return sorted(files, key=lambda p: p.name)
+    kept_out = PaintingSplit.load(settings.split).digests("validation", "test") if settings.split else set()
+    files = [p for folder in settings.paintings for p in list_images(Path(folder))
+             if p.name not in held and (not kept_out or sha256(p) not in kept_out)]
+    return sorted(files, key=lambda p: (p.name, p.as_posix()))
 
 
 def colour_variant(crop_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:

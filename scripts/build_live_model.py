@@ -28,6 +28,7 @@ from stylize.export.quantize import quantize_live_model
 from stylize.export.live_export import (StyleShrink, export_live_model, export_refined_live_model, load_live_net,
                                         training_painting_vectors)
 from stylize.export.live_start import save_live_weights
+from stylize.export.painting_split import check_not_reserved
 from stylize.export.net_refine import NetRefineSettings, refine_default_style_net
 from stylize.export.style_refine import RefineSettings, refine_shipped_styles
 from stylize.export.teacher_pairs import run_paintings
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "source": {"file": painting.name, "sha256": file_digest(painting)}}
     paintings = run_paintings(Path(args.run))
     net, settings, _ = load_live_net(args.run)
+    check_not_reserved([*settings.paintings, args.styles])  # the vectors are refined on these paintings too
     training_vectors = (training_painting_vectors(paintings, settings.paintings, encoder)
                         if args.style_shrink != 1.0 or args.net_refine_steps > 0 else None)
     shrink = None

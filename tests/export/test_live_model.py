@@ -112,7 +112,7 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
     settings = DistillSettings(teacher_dir=str(teacher), paintings=[str(paintings)], photos=str(photo_folder),
                                width=0.25, crops_per_painting=2, colour_variants=2, pairs=6, steps=4, batch_size=2,
                                image_size=64, temporal_weight=0.01, noise_weight=0.1, motion_weight=0.1,
-                               checkpoint_every=2)
+                               colour_weight=0.5, checkpoint_every=2)
     checkpoint = distill(settings, tmp_path / "run", progress=False)
     assert [p["file"] for p in json.loads((tmp_path / "run" / "paintings.json").read_text())] == ["art.png"]
     with np.load(tmp_path / "run" / "style_bank.npz") as bank:  # 2 crops and 2 colour variants of the one painting
@@ -123,7 +123,7 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
     state = torch.load(resumed, weights_only=True)
     assert state["step"] == 6 and resumed == checkpoint
     assert all(record["temporal"] > 0 and record["noise"] > 0 and record["motion"] > 0  # the terms against flicker
-               for record in json.loads(state["history"]))
+               and record["colour"] > 0 for record in json.loads(state["history"]))
     model = tmp_path / "live.onnx"
     errors = export_live_model(tmp_path / "run", model, np.linspace(-1, 1, 100, dtype=np.float32),
                                [{"file": "art.png", "sha256": "0" * 64}])

@@ -222,11 +222,13 @@ def test_training_paintings_are_found_by_name_and_checked_by_digest(tmp_path, ph
     from stylize.export.live_export import training_painting_vectors
     from stylize.realtime.painting_style import StyleEncoder, file_digest
 
-    painting = photo_folder / "p0.png"
-    listed = [{"file": "p0.png", "sha256": file_digest(painting)}]
-    vectors = training_painting_vectors(listed, [tmp_path, photo_folder], StyleEncoder())
-    assert vectors.shape == (1, 100) and vectors.dtype == np.float32
+    listed = [{"file": name, "sha256": file_digest(path)}
+              for name, path in (("p0.png", photo_folder / "p0.png"), ("p1.png", photo_folder / "sub" / "p1.png"))]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    vectors = training_painting_vectors(listed, [empty, photo_folder], StyleEncoder())  # sub-folders searched too
+    assert vectors.shape == (2, 100) and vectors.dtype == np.float32
     with pytest.raises(UserError, match="p0.png"):
         training_painting_vectors([{"file": "p0.png", "sha256": "0" * 64}], [photo_folder], StyleEncoder())
     with pytest.raises(UserError, match="p0.png"):
-        training_painting_vectors(listed, [tmp_path], StyleEncoder())
+        training_painting_vectors(listed, [empty], StyleEncoder())
