@@ -225,14 +225,6 @@ def test_node_example_matches_onnxruntime_in_python(tmp_path):
     assert np.abs(cv2.imread(str(tmp_path / "out.ppm")).astype(int) - expected).max() <= 1
 
 
-def test_readme_javascript_is_the_tested_example():
-    readme = (ROOT / "README.md").read_text()
-    snippet = re.search(r"```js\n(.*?)```", readme, re.S).group(1)
-    example = (ROOT / "examples" / "stylize_node.mjs").read_text()
-    for line in snippet.strip().splitlines():
-        assert line.strip() in example, line
-
-
 def test_page_starts_on_the_default_style_or_the_one_in_the_address(page, server):
     assert page.evaluate("window.stylize.model") == models.DEFAULT_STYLE
     other = next(n for n in sorted(models.shipped_models()) if n != models.DEFAULT_STYLE)
