@@ -212,7 +212,7 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "fast-v2": partial(FastNet, padding="reflect"), "fast-v1": FastNetV1,
 }
 # each architecture's width and residual blocks when a run leaves them at 0: the fast net's are the live
-# model's shape (12/24/48 channels, 4 blocks: 1.5x faster than 16/32/64 with 5, measured 2026-12-01)
+# model's shape (12/24/48 channels, 4 blocks; docs/training.md has the timings behind it)
 DEFAULT_SHAPES: dict[str, tuple[float, int]] = {
     "johnson": (1.0, 5), "fast": (0.75, 4), "fast-aa": (0.75, 4), "fast-smooth": (0.75, 4), "fast-v2": (1.0, 5),
     "fast-v1": (1.0, 3),

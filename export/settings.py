@@ -75,7 +75,7 @@ class TrainSettings(SavedSettings):
                                    "fast nets (the live model's), 5 for johnson)", minimum=0, maximum=16)
     backbone: str = _opt("auto", "loss network: vgg16, vgg19 or effnet-lite0; auto = vgg16 when installed "
                                  "('stylize weights install vgg16'), else effnet-lite0", choices=BACKBONE_NAMES)
-    steps: int = _opt(250, "optimisation steps (250: about 4 minutes on a 2-core CPU from the live model)",
+    steps: int = _opt(250, "optimisation steps",
                       minimum=1)
     batch_size: int = _opt(4, "photos per step", minimum=1)
     image_size: int = _opt(192, "training crop size in pixels", minimum=32)

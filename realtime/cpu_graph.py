@@ -4,9 +4,8 @@ session is opened on the CPU, never written into a model file (other runtimes ge
 onnxruntime runs a pixel shuffle (``DepthToSpace``) on the CPU as a strided copy, and the
 convolutions around it must leave their blocked memory layout for it and return. The same values
 move in a grouped ``ConvTranspose`` whose 2x2 (block x block) kernels hold a single 1 each: every
-output is one input times 1 plus zeros, so the result is bit-identical. Measured 2026-12-01 on this
-2-core CPU, 640x480, every shipped model in one run (`benchmarks/cpu_graph_speed.py`): 1.07-1.16x
-faster in fp32 (candy 40.9 -> 36.8 ms), 1.17-1.21x in int8 (candy 22.9 -> 19.4 ms).
+output is one input times 1 plus zeros, so the result is bit-identical. `benchmarks/cpu_graph_speed.py`
+measures the gain.
 """
 from __future__ import annotations
 

@@ -35,8 +35,8 @@ def cpu_threads(cpu_count: int | None = None) -> int:
 
 
 def int8_pays(cpuinfo: str | None = None) -> bool:
-    """Whether int8 convolutions beat fp32 on this CPU: with VNNI (AVX512-VNNI or AVX-VNNI) they ran
-    1.6x faster here; without it others report them slower, so elsewhere fp32 is kept."""
+    """Whether int8 convolutions beat fp32 on this CPU: with VNNI (AVX512-VNNI or AVX-VNNI) they run
+    faster; without it they are reported slower, so elsewhere fp32 is kept."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()

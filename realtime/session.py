@@ -113,9 +113,8 @@ class StyleSession:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or cpu_threads()
         options.inter_op_num_threads = 1
-        # no spin-waiting threads: decoding and the video encoder share the cores (2026-12-01, 2 cores:
-        # `stylize video` at 0.90x (veryfast encoder) and 0.97x (superfast) of inference alone without
-        # spinning, 0.79x and 0.85x with it; means of three runs)
+        # no spin-waiting threads: decoding and the video encoder share the cores (spinning slowed
+        # `stylize video` down; docs/video.md)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.threads, self._rewrite = options.intra_op_num_threads, cpu_rewrites
@@ -154,9 +153,8 @@ class StyleSession:
         """For throughput (video files), where a frame may wait for the one before it: on the CPU, a
         single-threaded session of the same model and how many frames to run on it at once (this
         session's thread count); else (CUDA, IO binding, one thread already) this session and 1.
-        Measured 2026-12-02 on 2 cores, candy at 640x480: two frames at once on one thread each took
-        24-26 ms a frame, one frame on two threads 34-45 ms (its threads wait for each other at every
-        layer, and for the video encoder). The copy is opened once and kept: every file of a batch,
+        A fast net's layers are too small to keep two threads busy: they wait for each other at every
+        layer and for the video encoder, so two frames side by side paint faster. The copy is opened once and kept: every file of a batch,
         every chunk a Ray worker converts share it."""
         if self.device != "cpu" or self.io_binding or self.threads <= 1:
             return self, 1

@@ -14,9 +14,8 @@ continues from it, and the record keeps the earlier runs'. A style the net was r
 vector when --steps refines the others. That rewrites models/live/any_painting.onnx (verified, its metadata kept, the
 refinement recorded as stylize.net_refined), any_painting.npz and the int8 copy (calibrated on --photos).
 Without --net-steps the default style's vector is only set inside both live models. Needs the training
-extra and VGG16 (`stylize weights install vgg16`); on this 2-core CPU about 7 minutes a style, and 17-25
-minutes for 700 net steps (1.3-1.5 s a step alone, 2026-12-03). The shipped model: --net-steps 700 with no
-pixel term, then --net-steps 600 with the default pixel weight (14 minutes).
+extra and VGG16 (`stylize weights install vgg16`); docs/any_painting.md has the times. The shipped model: --net-steps 700 with no
+pixel term, then --net-steps 600 with the default pixel weight.
 """
 from __future__ import annotations
 

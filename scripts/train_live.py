@@ -4,7 +4,7 @@
         --paintings ../shared/data/styles ../shared/data/paintings --photos ../shared/data/train \\
         [--style-weight 1 --content-weight 0.5] [--resume]
 
-The shipped model (2026-12-01) was distilled from the earlier, wider live model into the fast net's
+The shipped model was distilled from the earlier, wider live model into the fast net's
 default shape, starting as that net narrowed (`--teacher-net`: its paintings are the L1 targets):
 
     python scripts/train_live.py --teacher-dir PEER/models -o runs/slim --paintings ../shared/data/styles \

@@ -79,7 +79,7 @@ def add_model_args(p: argparse.ArgumentParser, many: bool) -> None:
                    help="CPU inference threads (default: picked for the machine); a video file runs that many "
                         "frames at once, one thread each")
     p.add_argument("--precision", choices=("fp32", "int8", "auto"), default="fp32",
-                   help="fp32 (default); int8: the shipped models' int8 copies, about 1.5x faster on CPUs with "
+                   help="fp32 (default); int8: the shipped models' int8 copies, faster on CPUs with "
                         "VNNI but with more frame-to-frame flicker on video; auto: int8 where the CPU has VNNI")
 
 

@@ -100,7 +100,7 @@ def add_training_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fp16", action="store_true",
                    help="float16 weights (half the size; instance norm stays fp32), verified by PSNR against fp32")
     p.add_argument("--int8", action="store_true",
-                   help="write the int8 copy instead (convolutions in int8, about 1.5x faster on CPUs with VNNI, "
+                   help="write the int8 copy instead (convolutions in int8, faster on CPUs with VNNI, "
                         "more frame-to-frame flicker), calibrated on photos and refused below 35 dB PSNR against fp32")
     p.add_argument("--calibration", metavar="PHOTOS",
                    help="folder of photos to calibrate --int8 on (default: the run's training photos)")
