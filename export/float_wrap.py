@@ -13,6 +13,7 @@ from ..realtime.contract import build_metadata
 from ..realtime.errors import UserError
 from ..realtime.outputs import atomic_output, prepare_output_file
 from ..realtime.session import check_model_runs
+from ..realtime.text import metadata_text
 
 MULTIPLES = (1, 2, 4, 8, 16, 32)  # the strides probed for a dynamic-size model
 CHECK_SIZES = [(37, 53), (3, 5), (270, 480), (481, 641)]  # odd and small sizes every wrapped model must run at
@@ -137,7 +138,7 @@ def wrap_float_model(source: str | Path, output: str | Path, value_range: float 
                     for name, values in (fixed or {}).items()}}
     for key, value in build_metadata(settings, style_name or source.stem, "external", "unknown",
                                      contract.IO_UINT8_BGR, source=f"wrapped float ONNX model {source.name}").items():
-        model.metadata_props.add(key=key, value=value)
+        model.metadata_props.add(key=key, value=metadata_text(value))
     onnx.checker.check_model(model)
     with atomic_output(output) as tmp:
         onnx.save(model, str(tmp))

@@ -18,6 +18,7 @@ from ..realtime import contract
 from ..realtime.contract import build_metadata
 from ..realtime.errors import UserError
 from ..realtime.outputs import atomic_output, prepare_output_file
+from ..realtime.text import metadata_text
 
 # Frame sizes (H, W) the export is verified on: tiny, odd and ordinary ones.
 VERIFY_SIZES = ((3, 5), (37, 53), (96, 128), (241, 321))
@@ -169,7 +170,7 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
         if default_style:  # so is the style vector: the model paints its default style without one
             model.graph.initializer.append(onnx.numpy_helper.from_array(default_style[0].numpy(), contract.INPUT_STYLE))
         for key, value in {**metadata, contract.META_PRECISION: "fp16" if fp16 else "fp32"}.items():
-            model.metadata_props.add(key=key, value=value)
+            model.metadata_props.add(key=key, value=metadata_text(value))
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, str(tmp))
 

@@ -15,6 +15,7 @@ from ..realtime import contract
 from ..realtime.errors import UserError
 from ..realtime.outputs import atomic_output, prepare_output_file
 from ..realtime.session import StyleSession, check_model_runs
+from ..realtime.text import metadata_text
 
 INT8_MIN_PSNR = 35.0  # dB against the fp32 model on the verification photos; below it the int8 model is refused
 # a copy this close is kept as soon as one is found; a copy between the two floors only when no layout reaches
@@ -204,7 +205,7 @@ def quantize_model(source: str | Path, target: str | Path, calibration: list[dic
         meta[contract.META_PRECISION] = "int8"
         del model.metadata_props[:]
         for key, value in meta.items():
-            model.metadata_props.add(key=key, value=value)
+            model.metadata_props.add(key=key, value=metadata_text(value))
         with atomic_output(target) as written:
             onnx.save(model, str(written))
             check_model_runs(written, [(37, 53)])

@@ -13,6 +13,7 @@ from .errors import UserError
 from .outputs import atomic_output, prepare_output_file
 from .painting_style import StyleEncoder, describe_mix, mix_weights, mixed_vector, resolve_style
 from .session import StyleSession, check_model_runs
+from .text import metadata_text
 
 CHECK_SIZE = (97, 131)  # an odd frame size the baked model is compared with the live model on
 
@@ -48,7 +49,7 @@ def bake(styles: list[str], output: str | Path, mix: list[float] | None = None, 
     })
     del model.metadata_props[:]
     for key, value in meta.items():
-        model.metadata_props.add(key=key, value=value)
+        model.metadata_props.add(key=key, value=metadata_text(value))
     onnx.checker.check_model(model)
 
     with atomic_output(target) as tmp:

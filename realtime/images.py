@@ -171,8 +171,9 @@ def upright(image: np.ndarray, orientation: int) -> np.ndarray:
 def _decode(path: str | Path, allow_truncated: bool = False) -> np.ndarray:
     width, height = check_whole_image(path, allow_truncated)
     try:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    except cv2.error:  # OpenCV refuses sizes past its own limit with an exception
+        # decoded from the bytes, never by name: OpenCV crashes on names that are not valid UTF-8
+        image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    except (cv2.error, OSError):  # OpenCV refuses sizes past its own limit with an exception
         image = None
     if image is None or image.size == 0:
         raise UserError(f"{path}: not a readable image (corrupt or unsupported format)")

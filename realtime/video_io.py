@@ -21,6 +21,7 @@ from .errors import UserError, not_a_file
 from .frames import fit
 from .outputs import reserve_temporary
 from .providers import CPU
+from .text import opencv_path
 
 
 @dataclass
@@ -51,7 +52,7 @@ def open_video_file(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     path = Path(path)
     if not path.is_file():
         raise not_a_file(path, "video")
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(opencv_path(path, "video"))
     if not cap.isOpened():
         raise UserError(f"{path}: not a video file OpenCV can decode")
     info = capture_info(cap)
@@ -83,6 +84,8 @@ def parse_camera(spec: str) -> int | str:
 def quietly_open(source: int | str) -> cv2.VideoCapture:
     """``cv2.VideoCapture(source)`` without OpenCV's own error lines (a missing camera is reported
     once, in a sentence, by the caller)."""
+    if isinstance(source, str):
+        source = opencv_path(source, "camera source")
     logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging_api is None:
         return cv2.VideoCapture(source)

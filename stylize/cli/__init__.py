@@ -14,6 +14,7 @@ import threading
 
 from ..realtime import images
 from ..realtime.errors import UserError
+from ..realtime.text import printable
 from .arguments import number
 from .runtime_verbs import RUNTIME_VERBS, add_runtime_verbs, run_runtime_verb
 from .training_verbs import add_training_verbs, run_training_verb
@@ -68,6 +69,9 @@ def show_library_messages() -> logging.Handler:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `stylize` command; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print as escapes, never raise
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     handler = show_library_messages()
     previous_term = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run_runtime_verb(args)
             return run_training_verb(args)
     except UserError as exc:
-        print(f"stylize {args.verb}: error: {exc}", file=sys.stderr)
+        print(f"stylize {args.verb}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"stylize {args.verb}: interrupted; no partial output was kept", file=sys.stderr)

@@ -7,6 +7,7 @@ import json
 import sys
 
 from ..realtime.errors import UserError
+from ..realtime.text import printable
 from .arguments import add_model_args, add_paint_size_arg, add_style_args, mix_weights, number
 
 LIVE_PAINT_SIZE = "640x480"  # webcam, video, demo, bench: every frame is painted at this many pixels
@@ -224,12 +225,13 @@ def show_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     elif args.markdown:
-        print(models_markdown(rows))
+        print(printable(models_markdown(rows)))
     elif not rows:
         print("no models shipped yet; pass --model PATH to describe a model file")
     else:
         print(f"{'name':<28} {'style':<22} {'architecture':<16} {'backbone':<13} {'io':<15} {'MB':>6}  steps")
-        for r in rows:
-            print(f"{r['name']:<28} {r['style']:<22} {r['architecture']:<16} {r['backbone']:<13} "
-                  f"{r['io_layout']:<15} {r['size_mb']:>6}  {steps_text(r)}")
+        for r in rows:  # metadata is the model file's text: control characters are shown, never obeyed
+            cell = {k: printable(r[k], one_line=True) for k in ("name", "style", "architecture", "backbone", "io_layout")}
+            print(f"{cell['name']:<28} {cell['style']:<22} {cell['architecture']:<16} {cell['backbone']:<13} "
+                  f"{cell['io_layout']:<15} {r['size_mb']:>6}  {printable(steps_text(r), one_line=True)}")
     return 0

@@ -1,0 +1,46 @@
+"""Text from outside (file names, model metadata) made safe to print, to store and to hand to OpenCV.
+
+A file name that is not valid UTF-8 reaches Python as a string with lone surrogates (PEP 383); printed
+as it is it raises, stored into ONNX metadata it raises, and handed to OpenCV it crashes the process.
+Control characters in a model's metadata would drive the terminal (clear the screen, forge rows).
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .errors import UserError
+
+# C0 and C1 control characters except newline and tab (messages keep their lines), DEL, and lone surrogates
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNPRINTABLE_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a non-UTF-8 file name (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: object, one_line: bool = False) -> str:
+    """``text`` with control characters and undecodable bytes shown as escapes (``\\x1b``, ``\\xff``);
+    ``one_line`` escapes newlines and tabs too (a table cell, a name)."""
+    return (_UNPRINTABLE_ONE_LINE if one_line else _UNPRINTABLE).sub(_escape, str(text))
+
+
+def metadata_text(text: str) -> str:
+    """``text`` as valid UTF-8 for a model's metadata: undecodable bytes of a file name become escapes."""
+    return re.sub("[\ud800-\udfff]", _escape, text)
+
+
+def opencv_path(path: str | Path, what: str = "file") -> str:
+    """``path`` as OpenCV may take it; a name that is not valid UTF-8 (which crashes OpenCV) is refused."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{printable(text)}: this {what}'s name is not valid UTF-8, which OpenCV cannot open; "
+                        "rename it") from None
+    return text

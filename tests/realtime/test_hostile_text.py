@@ -1,0 +1,84 @@
+"""Hostile text: file names that are not UTF-8 and model metadata with control characters are data to
+show or refuse, never a crash, a traceback or a terminal driven by a model file."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+
+from stylize.cli import main
+from stylize.realtime.text import metadata_text, opencv_path, printable
+from stylize.realtime.errors import UserError
+from tests.conftest import contract_metadata, make_contract_model
+
+STYLIZE = [sys.executable, "-c", "import sys; from stylize.cli import main; sys.exit(main())"]
+NOT_UTF8 = b"in\xff"
+
+needs_byte_names = pytest.mark.skipif(sys.platform in ("win32", "darwin"),
+                                      reason="the file system takes only valid Unicode names")
+
+
+def run(args: list, cwd) -> subprocess.CompletedProcess:
+    """The command in a process of its own (a crash inside OpenCV would take pytest down with it)."""
+    return subprocess.run(STYLIZE + [os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args],
+                          cwd=cwd, capture_output=True, timeout=300)
+
+
+@needs_byte_names
+def test_an_image_whose_name_is_not_utf8_is_painted(tmp_path, negative_model, photo):
+    name = os.fsdecode(NOT_UTF8 + b".png")
+    cv2.imencode(".png", photo)[1].tofile(str(tmp_path / name))
+    done = run(["image", name, "-o", "out", "-m", negative_model, "--paint-size", "full"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = os.listdir(os.fsencode(tmp_path / "out"))
+    assert written == [NOT_UTF8 + b"_negative.png"]
+    painted = cv2.imdecode(np.fromfile(os.fsdecode(os.fsencode(tmp_path / "out") + b"/" + written[0]), np.uint8), 1)
+    assert np.array_equal(painted, 255 - photo)
+
+
+@needs_byte_names
+@pytest.mark.parametrize("verb", ["video", "webcam"])
+def test_a_video_or_camera_whose_name_is_not_utf8_is_a_message(tmp_path, negative_model, clip, verb):
+    name = os.fsdecode(NOT_UTF8 + b".mp4")
+    shutil.copyfile(clip, tmp_path / name)
+    args = ["video", name, "-o", "out.mp4"] if verb == "video" else ["webcam", "--camera", name, "--no-window"]
+    done = run(args + ["-m", negative_model], tmp_path)
+    err = done.stderr.decode()
+    assert done.returncode == 2 and "not valid UTF-8" in err and "in\\xff.mp4" in err and "Traceback" not in err
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_model_metadata_cannot_drive_the_terminal(tmp_path, capsys):
+    metadata = contract_metadata() | {"stylize.style": "\x1b[2J\x1b[Hforged\nrow\tx"}
+    model = make_contract_model(tmp_path / "evil.onnx", metadata=metadata)
+    assert main(["models", "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[2J" in out and "forged\\x0arow" in out
+    assert main(["models", "--model", str(model), "--markdown"]) == 0
+    assert "\x1b" not in capsys.readouterr().out
+
+
+def test_text_guards():
+    assert printable("a\x1bb\x9b\udcffc\nd") == "a\\x1bb\\x9b\\xffc\nd"
+    assert printable("a\nb\tc", one_line=True) == "a\\x0ab\\x09c"
+    assert printable("café ✓") == "café ✓"  # ordinary text untouched
+    assert metadata_text("in\udcff.jpg") == "in\\xff.jpg" and metadata_text("café") == "café"
+    metadata_text("in\udcff.jpg").encode("utf-8")
+    assert opencv_path("ok/clip.mp4") == "ok/clip.mp4"
+    with pytest.raises(UserError, match="not valid UTF-8"):
+        opencv_path("in\udcff.mp4", "video")
+
+
+@needs_byte_names
+def test_a_painting_whose_name_is_not_utf8_bakes_into_valid_metadata(tmp_path, photo):
+    painting = tmp_path / os.fsdecode(NOT_UTF8 + b".png")
+    cv2.imencode(".png", photo)[1].tofile(str(painting))
+    assert main(["bake", str(painting), "-o", str(tmp_path / "baked.onnx")]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(tmp_path / "baked.onnx")).metadata_props}
+    assert meta["stylize.style"] == "in\\xff"
