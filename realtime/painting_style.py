@@ -16,6 +16,7 @@ from .. import models
 from .errors import UserError
 from .images import read_image_with_alpha
 from .outputs import atomic_output
+from .text import printable
 
 ENCODER_INPUT_SIZE = 256  # the style-prediction net sees a centred square of the painting at this size
 MIN_PAINTING_SIDE = 16  # smaller images hold no brush strokes to speak of
@@ -156,11 +157,15 @@ def mix_weights(weights: list[float] | None, count: int) -> np.ndarray:
     """Weights for ``count`` styles, normalised to sum 1 (equal when none are given)."""
     if weights is None:
         return np.full(count, 1.0 / count, np.float32)
-    values = np.asarray(weights, np.float64)
+    try:
+        values = np.asarray([float(w) for w in weights], np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"--mix {printable(weights)!s:.80}: weights must be numbers") from None
     if len(values) != count:
         raise UserError(f"--mix has {len(values)} weights for {count} styles: give one weight per --style")
-    if not np.isfinite(values).all() or (values < 0).any() or values.sum() <= 0:
+    if not np.isfinite(values).all() or (values < 0).any() or values.max() <= 0:
         raise UserError("--mix weights must be non-negative numbers, not all zero")
+    values = values / values.max()  # first to at most 1: huge weights must not overflow their sum
     return (values / values.sum()).astype(np.float32)
 
 

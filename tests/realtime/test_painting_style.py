@@ -111,6 +111,18 @@ def test_a_mix_of_weights_one_and_zero_equals_the_first_style(tmp_path, photo):
         Stylizer(style=[str(a), str(b)], mix=[1, 0, 0], device="cpu")
 
 
+@pytest.mark.parametrize("weights,expected", [([1e308, 1e308], [0.5, 0.5]), ([1e308, 0], [1, 0]),
+                                              ([5e-324, 5e-324], [0.5, 0.5])])
+def test_extreme_mix_weights_keep_their_proportions(weights, expected):
+    np.testing.assert_allclose(mix_weights(weights, 2), expected)
+
+
+@pytest.mark.parametrize("weights", [["a"], [None], [float("nan")], [-1], [0]])
+def test_mix_weights_that_are_not_usable_numbers_are_a_message(weights):
+    with pytest.raises(UserError, match="--mix"):
+        mix_weights(weights, 1)
+
+
 def test_shipped_style_names_are_styles_of_the_live_model(tmp_path, photo):
     cv2.imwrite(str(tmp_path / "p.png"), photo)
     assert main(["image", str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "--style", "candy",
