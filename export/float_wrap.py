@@ -13,8 +13,9 @@ from ..realtime.contract import build_metadata
 from ..realtime.errors import UserError
 from ..realtime.outputs import atomic_output, prepare_output_file
 from ..realtime.session import check_model_runs
-from ..realtime.text import metadata_text
+from ..realtime.text import metadata_text, printable
 
+MAX_INPUT_FILE_BYTES = 64 << 20  # an --input @file: style vectors and weights are small
 MULTIPLES = (1, 2, 4, 8, 16, 32)  # the strides probed for a dynamic-size model
 CHECK_SIZES = [(37, 53), (3, 5), (270, 480), (481, 641)]  # odd and small sizes every wrapped model must run at
 
@@ -25,10 +26,7 @@ def parse_fixed_input(text: str) -> tuple[str, np.ndarray]:
     if not sep or not name or not values:
         raise UserError(f"--input {text}: expected NAME=v1,v2,... or NAME=@values.npy")
     if values.startswith("@"):
-        try:
-            array = np.load(values[1:], allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"--input {name}: cannot read {values[1:]} as a .npy array ({exc})") from exc
+        array = read_npy(Path(values[1:]), name)
     else:
         try:
             array = np.array([float(v) for v in values.split(",")])
@@ -37,6 +35,23 @@ def parse_fixed_input(text: str) -> tuple[str, np.ndarray]:
     if not np.isfinite(array).all():
         raise UserError(f"--input {name}: the values must be finite")
     return name, array
+
+
+def read_npy(path: Path, name: str) -> np.ndarray:
+    """A non-empty array of real numbers from a regular .npy file of sane size (never a pipe, a device or pickles)."""
+    if not path.is_file():
+        raise UserError(f"--input {name}: {printable(path)} is not a regular file")
+    if path.stat().st_size > MAX_INPUT_FILE_BYTES:
+        raise UserError(f"--input {name}: {printable(path)} is over {MAX_INPUT_FILE_BYTES >> 20} MB")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise UserError(f"--input {name}: {printable(path)} is not a .npy file of numbers "
+                        f"({printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf" or array.size == 0:
+        kind = "an .npz archive" if not isinstance(array, np.ndarray) else f"{array.size} values of {array.dtype}"
+        raise UserError(f"--input {name}: {printable(path)} holds {kind}; give a non-empty array of real numbers")
+    return array.astype(np.float64)
 
 
 def fix_inputs(model, fixed: dict[str, np.ndarray], source: Path) -> None:
@@ -54,6 +69,11 @@ def fix_inputs(model, fixed: dict[str, np.ndarray], source: Path) -> None:
             raise UserError(f"--input {name}: {values.size} values given, the input takes {int(np.prod(shape))} "
                             f"(shape {dims})")
         dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+        limits = np.finfo(dtype) if np.issubdtype(dtype, np.floating) else np.iinfo(dtype) \
+            if np.issubdtype(dtype, np.integer) else None
+        if limits is not None and not (limits.min <= values.min() and values.max() <= limits.max):
+            raise UserError(f"--input {name}: values from {values.min():g} to {values.max():g} do not fit the "
+                            f"input's type {np.dtype(dtype).name}")
         model.graph.initializer.append(numpy_helper.from_array(values.reshape(shape).astype(dtype), name))
     kept = [i for i in model.graph.input if i.name not in fixed]
     del model.graph.input[:]
@@ -157,6 +177,9 @@ def compare_with_original(wrapped, original: bytes, value_range: float, size: tu
     bgr = np.stack([128 + 100 * np.sin(xx / (4.0 + c)) * np.cos(yy / 6.0) for c in range(3)], -1).astype(np.uint8)
     rgb = bgr[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) * np.float32(value_range / 255.0)
     out = session.run(None, {session.get_inputs()[0].name: rgb})[0][0]
+    if not np.isfinite(out).all():
+        raise UserError(f"{source}: the model's output is not finite (NaN or infinity) on an ordinary picture: "
+                        "every frame would come out black")
     expected = np.clip(np.round(out * (255.0 / value_range)), 0, 255).transpose(1, 2, 0)[:, :, ::-1]
     difference = np.abs(wrapped.run(bgr).astype(int) - expected).max()
     if difference > 2:

@@ -124,7 +124,10 @@ def run_import(args: argparse.Namespace) -> int:
 
         if not Path(args.checkpoint).is_file():
             raise UserError(f"{args.checkpoint}: no such model file")
-        fixed = dict(parse_fixed_input(text) for text in args.input or [])
+        pairs = [parse_fixed_input(text) for text in args.input or []]
+        fixed = dict(pairs)
+        if len(fixed) < len(pairs):
+            raise UserError("--input names the same input twice: give each input once")
         wrap_float_model(args.checkpoint, args.output, args.range, args.style_name, args.overwrite, fixed)
         print(f"wrapped {args.checkpoint} -> {args.output} (checked at odd sizes and against the original)",
               file=sys.stderr)

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -154,3 +156,51 @@ def test_the_peers_26_style_net_imports_with_its_weights_fixed(tmp_path):
     assert main(["import", str(peer), "-o", str(out), "--range", "1", "--input", "style_weights=" + ",".join(weights)]) == 0
     for h, w in ((270, 480), (481, 641), (5, 3)):
         assert StyleSession(out, "cpu").run(np.full((h, w, 3), 128, np.uint8)).shape == (h, w, 3)
+
+
+def nan_model(path):
+    """A float model whose output is NaN for every picture (0 * log(0) ... : 0 / 0)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Sub", ["input1", "input1"], ["zero"]), helper.make_node("Div", ["zero", "zero"], ["output1"])],
+        "nan", [helper.make_tensor_value_info("input1", TensorProto.FLOAT, [1, 3, "H", "W"])],
+        [helper.make_tensor_value_info("output1", TensorProto.FLOAT, [1, 3, "H", "W"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_model_whose_output_is_nan_is_not_imported(tmp_path, capsys):
+    out = tmp_path / "x.onnx"
+    assert main(["import", str(nan_model(tmp_path / "nan.onnx")), "-o", str(out)]) == 2
+    assert "not finite" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    (lambda p: np.save(p, np.array([1e300, 1.0, 1.0])), "do not fit"),
+    (lambda p: np.save(p, np.zeros(0)), "non-empty array of real numbers"),
+    (lambda p: np.save(p, np.array(["a", "b", "c"])), "non-empty array of real numbers"),
+    (lambda p: np.save(p, np.array([1 + 2j, 0, 0])), "non-empty array of real numbers"),
+    (lambda p: np.savez(p, w=np.ones(3)), "npz archive"),
+    (lambda p: p.write_text("root:x:0:0:root:/root:/bin/bash\n"), "not a .npy file"),
+    (lambda p: os.mkfifo(p), "not a regular file"),
+])
+def test_bad_input_files_are_one_line_messages(tmp_path, capsys, content, message):
+    src = stride4_model_with_style_weights(tmp_path / "multi.onnx")
+    values = tmp_path / "values.npy"
+    content(values)
+    values = values if values.exists() else tmp_path / "values.npy.npz"
+    out = tmp_path / "out.onnx"
+    assert main(["import", str(src), "-o", str(out), "--range", "1", "--input", f"style_weights=@{values}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_an_input_given_twice_is_refused(tmp_path, capsys):
+    src = stride4_model_with_style_weights(tmp_path / "multi.onnx")
+    assert main(["import", str(src), "-o", str(tmp_path / "o.onnx"), "--range", "1", "--input", "style_weights=1,1,1",
+                 "--input", "style_weights=0,0,0"]) == 2
+    assert "same input twice" in capsys.readouterr().err
