@@ -160,7 +160,7 @@ def wrap_float_model(source: str | Path, output: str | Path, value_range: float 
                                      contract.IO_UINT8_BGR, source=f"wrapped float ONNX model {source.name}").items():
         model.metadata_props.add(key=key, value=metadata_text(value))
     onnx.checker.check_model(model)
-    with atomic_output(output) as tmp:
+    with atomic_output(output, overwrite) as tmp:
         onnx.save(model, str(tmp))
         wrapped = check_model_runs(tmp, CHECK_SIZES)
         compare_with_original(wrapped, original, value_range, fixed_hw or (12 * multiple, 16 * multiple), source)

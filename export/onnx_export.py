@@ -155,7 +155,7 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
 
     uint8_io = io_layout == contract.IO_UINT8_BGR
     spatial = {0: "N", 1: "H", 2: "W"} if uint8_io else {0: "N", 2: "H", 3: "W"}
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite) as tmp:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected here
             torch.onnx.export(

@@ -206,7 +206,7 @@ def quantize_model(source: str | Path, target: str | Path, calibration: list[dic
         del model.metadata_props[:]
         for key, value in meta.items():
             model.metadata_props.add(key=key, value=metadata_text(value))
-        with atomic_output(target) as written:
+        with atomic_output(target, overwrite) as written:
             onnx.save(model, str(written))
             check_model_runs(written, [(37, 53)])
     return score

@@ -123,7 +123,7 @@ class Stylizer:
         styled = self._frames(image)
         if target is not None:
             write_image(target, np.dstack([styled, alpha]) if alpha is not None and
-                        target.suffix.lower() in ALPHA_SUFFIXES else styled)
+                        target.suffix.lower() in ALPHA_SUFFIXES else styled, overwrite)
         return np.dstack([styled, alpha]) if alpha is not None else styled
 
     def video(self, source: str | Path, target: str | Path, size: tuple[int, int] | None = None,

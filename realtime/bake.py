@@ -52,7 +52,7 @@ def bake(styles: list[str], output: str | Path, mix: list[float] | None = None, 
         model.metadata_props.add(key=key, value=metadata_text(value))
     onnx.checker.check_model(model)
 
-    with atomic_output(target) as tmp:
+    with atomic_output(target, overwrite) as tmp:
         onnx.save(model, str(tmp))
         baked = check_model_runs(tmp, [CHECK_SIZE])
         frame = check_frame(*CHECK_SIZE)

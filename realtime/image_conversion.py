@@ -39,6 +39,6 @@ def convert_images(inputs: list[str], output: str, stylize: FrameStylizer, overw
         styled = stylize(image)
         if alpha is not None and target.suffix.lower() in ALPHA_SUFFIXES:
             styled = np.dstack([styled, alpha])
-        write_image(target, styled)
+        write_image(target, styled, overwrite)
         log.info(f"wrote {target}")
     return targets

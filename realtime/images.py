@@ -12,7 +12,8 @@ import numpy as np
 from PIL import Image, TiffImagePlugin
 
 from .errors import UserError, not_a_file
-from .outputs import reserve_temporary
+from .outputs import publish, reserve_temporary
+from .text import is_utf8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # outputs that keep an alpha channel
@@ -171,8 +172,10 @@ def upright(image: np.ndarray, orientation: int) -> np.ndarray:
 def _decode(path: str | Path, allow_truncated: bool = False) -> np.ndarray:
     width, height = check_whole_image(path, allow_truncated)
     try:
-        # decoded from the bytes, never by name: OpenCV crashes on names that are not valid UTF-8
-        image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+        if is_utf8(path):
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        else:  # OpenCV crashes on names that are not valid UTF-8: decoded from the bytes instead
+            image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     except (cv2.error, OSError):  # OpenCV refuses sizes past its own limit with an exception
         image = None
     if image is None or image.size == 0:
@@ -182,8 +185,9 @@ def _decode(path: str | Path, allow_truncated: bool = False) -> np.ndarray:
     return upright(image, exif_orientation(path))  # phone photos store pixels sideways and say so in EXIF
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an image atomically: encode to a temporary file beside the target, then rename."""
+def write_image(path: str | Path, image: np.ndarray, overwrite: bool = True) -> None:
+    """Write an image atomically: encode to a temporary file beside the target, then move it into place
+    (over an existing file only with ``overwrite``)."""
     path = Path(path)
     ok, encoded = cv2.imencode(path.suffix or ".png", image)
     if not ok:
@@ -194,10 +198,11 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from exc
     try:
         tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
+        publish(tmp, path, overwrite)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"{path}: cannot write ({exc.strerror})") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def list_images(folder: str | Path) -> list[Path]:

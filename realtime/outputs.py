@@ -46,10 +46,10 @@ def ensure_writable_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create output folder {folder} ({exc.strerror})") from exc
-    probe = folder / f".stylize-write-test-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
+    try:  # a probe of its own (threads and processes checking one folder at once must not share one)
+        fd, probe = tempfile.mkstemp(prefix=".stylize-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise UserError(f"output folder {folder} is not writable ({exc.strerror})") from exc
 
@@ -88,10 +88,29 @@ def current_umask() -> int:
     return mask
 
 
+def publish(tmp: Path, target: Path, overwrite: bool) -> None:
+    """Move a finished temporary file to ``target``. Without ``overwrite`` the name is taken exclusively
+    (a hard link fails if it exists), so of two threads or processes writing one new output, the later
+    one is refused instead of replacing the first one's file."""
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise UserError(f"{target} already exists (another run wrote it meanwhile): pass --overwrite "
+                        "(overwrite=True in the Python API) to replace it") from None
+    except OSError:  # a file system without hard links: claim the name exclusively, then fill it
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.replace(tmp, target)
+    tmp.unlink(missing_ok=True)
+
+
 @contextmanager
-def atomic_output(target: str | Path) -> Iterator[Path]:
-    """A fresh temporary file beside ``target`` to write: renamed into place when the block ends
-    without error, removed when it fails, so ``target`` is never half-written."""
+def atomic_output(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
+    """A fresh temporary file beside ``target`` to write: moved into place when the block ends without
+    error (over an existing file only with ``overwrite``), removed when it fails, so ``target`` is never
+    half-written."""
     target = Path(target)
     try:
         tmp = reserve_temporary(target)
@@ -99,7 +118,10 @@ def atomic_output(target: str | Path) -> Iterator[Path]:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from exc
     try:
         yield tmp
-        os.replace(tmp, target)
+        publish(tmp, target, overwrite)
+    except FileExistsError:
+        raise UserError(f"{target} already exists (another run wrote it meanwhile): pass --overwrite "
+                        "(overwrite=True in the Python API) to replace it") from None
     except OSError as exc:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:

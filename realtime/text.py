@@ -35,12 +35,19 @@ def metadata_text(text: str) -> str:
     return re.sub("[\ud800-\udfff]", _escape, text)
 
 
+def is_utf8(path: str | Path) -> bool:
+    """Whether a path's name is valid UTF-8 (OpenCV crashes on one that is not)."""
+    try:
+        os.fspath(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def opencv_path(path: str | Path, what: str = "file") -> str:
     """``path`` as OpenCV may take it; a name that is not valid UTF-8 (which crashes OpenCV) is refused."""
     text = os.fspath(path)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_utf8(text):
         raise UserError(f"{printable(text)}: this {what}'s name is not valid UTF-8, which OpenCV cannot open; "
-                        "rename it") from None
+                        "rename it")
     return text

@@ -19,7 +19,7 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm")
 
 
 def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tuple[int, int] | None = None,
-                  progress: bool = True, allow_truncated: bool = False) -> StageTimes:
+                  progress: bool = True, allow_truncated: bool = False, overwrite: bool = True) -> StageTimes:
     """Stylize every frame of ``source`` into ``target`` at the same frame rate (and size, unless
     ``size`` is given), keeping the audio track. ``target`` appears only when complete; a file that
     yields fewer frames than it declares is an error unless ``allow_truncated``."""
@@ -32,7 +32,7 @@ def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tupl
         bar = tqdm(total=info.frames or None, desc=source.name, unit="frame", disable=not progress,
                    file=sys.stderr, dynamic_ncols=True)
         with VideoWriter(target, out_size, info.fps, audio_from=audio,
-                         threads=encoder_threads_beside(stylize.session.provider)) as writer:
+                         threads=encoder_threads_beside(stylize.session.provider), overwrite=overwrite) as writer:
             parallel, workers = stylize.frame_parallel()
             times = run_pipeline(decoded_frames(cap, size), parallel.infer,
                                  lambda pair: writer.write(parallel.finish(*pair)), on_frame=lambda n: bar.update(1),
@@ -84,7 +84,7 @@ def convert_videos(inputs: list[str], output: str, stylize: FrameStylizer, size:
     """Stylize several videos; all inputs and outputs are checked before the first one starts."""
     sources, targets = plan_video_outputs(inputs, output, stylize.name, overwrite)
     for src, target in zip(sources, targets):
-        times = convert_video(src, target, stylize, size, progress, allow_truncated)
+        times = convert_video(src, target, stylize, size, progress, allow_truncated, overwrite)
         ms = times.per_frame_ms()
         log.info(f"{src} -> {target}: {times.frames} frames, {times.fps:.1f} fps (decode {ms['decode']:.1f} ms, "
                  f"inference {ms['inference']:.1f} ms, encode {ms['encode']:.1f} ms per frame, "

@@ -1,7 +1,6 @@
 """Video input and output: files, cameras and URLs in; H.264 files with the audio kept out."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import numpy as np
 from . import images
 from .errors import UserError, not_a_file
 from .frames import fit
-from .outputs import reserve_temporary
+from .outputs import publish, reserve_temporary
 from .providers import CPU
 from .text import opencv_path
 
@@ -189,8 +188,8 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, size: tuple[int, int], fps: float, audio_from: str | Path | None = None,
-                 crf: int = 18, threads: int | None = None):
-        self.path = Path(path)
+                 crf: int = 18, threads: int | None = None, overwrite: bool = True):
+        self.path, self.overwrite = Path(path), overwrite
         self.tmp = reserve_temporary(self.path)
         self.size = size
         self.frames = 0
@@ -255,7 +254,10 @@ class VideoWriter:
             self.abort()
             raise UserError(f"{self.path}: encoding failed: {message or f'ffmpeg exit code {code}'}")
         try:
-            os.replace(self.tmp, self.path)
+            publish(self.tmp, self.path, self.overwrite)
+        except UserError:
+            self.abort()
+            raise
         except OSError as exc:
             self.abort()
             raise UserError(f"{self.path}: cannot write ({exc.strerror})") from exc

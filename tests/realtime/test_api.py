@@ -84,3 +84,39 @@ def test_paint_size_paints_frames_at_that_many_pixels_and_resizes_them_back(nega
     for bad in [(10, 10), ("a", 4), 640, "10x10+"]:
         with pytest.raises(UserError, match="paint"):
             Stylizer(negative_model, device="cpu", paint_size=bad)
+
+
+def test_threads_racing_for_one_new_output_leave_one_writer_and_one_whole_file(tmp_path, negative_model, photo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    stylizer = Stylizer(str(negative_model), device="cpu")
+    target = tmp_path / "once.png"
+    images = [photo, 255 - photo] * 4
+    barrier = __import__("threading").Barrier(len(images))
+
+    def write(image):
+        barrier.wait()
+        try:
+            stylizer.image(image, target)
+            return "written"
+        except UserError as exc:
+            assert "--overwrite" in str(exc)
+            return "refused"
+
+    with ThreadPoolExecutor(len(images)) as pool:
+        outcomes = list(pool.map(write, images))
+    assert outcomes.count("written") == 1, outcomes
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".png"] == ["once.png"]
+    written = cv2.imread(str(target))
+    assert any(np.array_equal(written, 255 - image) for image in images)
+
+
+def test_threads_writing_different_files_into_one_folder_all_succeed(tmp_path, negative_model, photo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    stylizer = Stylizer(str(negative_model), device="cpu")
+    folder = tmp_path / "out"
+    folder.mkdir()  # each write checks that the folder is writable: those checks run at once
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: stylizer.image(photo, folder / f"{i}.png"), range(48)))
+    assert len(list(folder.glob("*.png"))) == 48 and not list(folder.glob(".*"))

@@ -285,8 +285,8 @@ def test_a_cut_off_jpeg_is_refused_unless_allowed(tmp_path, negative_model, caps
 
 
 def test_two_runs_to_one_output_leave_one_whole_file(tmp_path, clip, negative_model):
-    """Each run writes its own temporary file; the rename is the only shared step. A run that starts
-    after the other has finished finds the file there and refuses, which is right too."""
+    """Each run writes its own temporary file; taking the output's name is the only shared step, and it
+    is exclusive: the run that finishes second (or starts after the other has finished) refuses."""
     out = tmp_path / "out.mp4"
     runs = [subprocess.Popen(STYLIZE + ["video", str(clip), "-o", str(out), "-m", str(negative_model),
                                         "--no-progress", "--device", "cpu"],
