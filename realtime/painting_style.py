@@ -92,15 +92,21 @@ class StyleEncoder:
     def read_cached(self, path: Path) -> np.ndarray | None:
         """A cache entry's vector, or None where there is none or it cannot be this encoder's output
         (damaged, another size, not finite, out of range): such an entry is encoded again."""
+        size = int(np.prod(self.session.get_outputs()[0].shape))
         try:
             if not path.is_file() or path.stat().st_size > MAX_CACHE_ENTRY_BYTES:
                 return None
-            vector = np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
+            with open(path, "rb") as f:  # the header first: a damaged one may declare 10^12 values
+                version = np.lib.format.read_magic(f)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                    else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(f)
+                if dtype != np.float32 or shape != (size,):
+                    return None
+                vector = np.lib.format.read_array(f, allow_pickle=False)
+        except (OSError, ValueError, EOFError, SyntaxError):
             return None
-        size = int(np.prod(self.session.get_outputs()[0].shape))
-        if vector.dtype != np.float32 or vector.shape != (size,) or not np.isfinite(vector).all() \
-                or np.abs(vector).max() > STYLE_VALUE_LIMIT:
+        if vector.shape != (size,) or not np.isfinite(vector).all() or np.abs(vector).max() > STYLE_VALUE_LIMIT:
             return None
         return vector
 

@@ -69,7 +69,10 @@ def test_a_painting_is_encoded_once_then_read_from_the_cache(tmp_path, monkeypat
 
 @pytest.mark.parametrize("entry", [
     np.full(100, np.nan, np.float32), np.full(100, 1e30, np.float32), np.zeros(7, np.float32),
-    np.zeros(100, np.float64), np.zeros(10 ** 6, np.float32), np.zeros((10, 10), np.float32), b"garbage"])
+    np.zeros(100, np.float64), np.zeros(10 ** 6, np.float32), np.zeros((10, 10), np.float32), b"garbage", b"",
+    # a small file whose header declares 10^12 float32 values (reading it whole would need 3.6 TiB)
+    b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }" + b" " * 51 + b"\n"
+    + b"\x00" * 400])
 def test_a_cache_entry_that_is_not_the_encoders_output_is_encoded_again(tmp_path, entry):
     """Damaged, poisoned or oversized entries (NaN, huge values, other sizes, a 4 MB array) are a miss:
     the painting is encoded again and the entry replaced, never loaded whole or painted with."""
