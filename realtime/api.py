@@ -10,9 +10,10 @@ from .. import models
 from .model_lookup import open_stylizer
 from .video_conversion import convert_videos
 from .errors import UserError
-from .frames import PaintSize, parse_paint_size
+from .frames import PaintSize, as_size, parse_paint_size
 from .images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, to_bgr, write_image
 from .outputs import prepare_output_file
+from .providers import checked_threads
 from .session import ModelInfo
 from .stabilize import Stabilizer
 
@@ -57,6 +58,7 @@ class Stylizer:
                  strength: float = 1.0, original_colors: bool = False, stabilize: bool = False,
                  style: str | Path | list[str | Path] | None = None, mix: list[float] | None = None,
                  precision: str = "fp32", paint_size: tuple[int, int] | str | None = None):
+        threads = checked_threads(threads)  # the checks the CLI's options get
         styles = None if style is None else [str(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
         self._frames = open_stylizer(model if model is not None or styles else models.DEFAULT_STYLE, styles, mix,
                                      device, threads, precision, original_colors=original_colors,
@@ -112,8 +114,10 @@ class Stylizer:
         as uint8 BGR, with a file's alpha channel kept (BGRA). With ``output`` (an image file name)
         it is also written there: never over the input, over an existing file only with
         ``overwrite``, alpha kept where the format has it."""
+        if not isinstance(source, (str, Path, np.ndarray)):
+            raise UserError(f"image: expected a file name or an image array, got {type(source).__name__}")
         if isinstance(source, np.ndarray):
-            if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[2] not in (1, 3, 4)):
+            if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[2] not in (1, 3, 4)) or source.size == 0:
                 raise UserError(f"image: expected an HxW, HxWx3 or HxWx4 array, got shape {source.shape}")
             single_channel = source.ndim == 3 and source.shape[2] == 1
             image, alpha, inputs = to_bgr(source[:, :, 0] if single_channel else source), None, []
@@ -131,4 +135,4 @@ class Stylizer:
         """Stylize a video file into ``target`` (a file, or a folder for ``<stem>_<model>.mp4``) at
         its frame rate, with its audio; ``size`` (width, height) resizes the frames. Returns the
         written path; nothing appears there unless the whole video was converted."""
-        return convert_videos([str(source)], str(target), self._frames, size, overwrite, progress)[0]
+        return convert_videos([str(source)], str(target), self._frames, as_size(size), overwrite, progress)[0]

@@ -11,6 +11,19 @@ from . import images
 from .errors import UserError
 
 
+def as_size(size: tuple[int, int] | str | None) -> tuple[int, int] | None:
+    """A frame size from the API: (width, height), 'WxH' or None, checked as ``--size`` is."""
+    if size is None or isinstance(size, str):
+        return parse_size(size)
+    try:
+        width, height = size
+        if any(isinstance(v, bool) or int(v) != v for v in (width, height)):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise UserError(f"size {size!r}: expected (width, height) in whole pixels, 'WxH' or None") from None
+    return parse_size(f"{int(width)}x{int(height)}")
+
+
 def parse_size(text: str | None) -> tuple[int, int] | None:
     """'640x480' -> (640, 480); None stays None."""
     if text is None:

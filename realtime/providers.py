@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
 from .errors import UserError
@@ -25,6 +26,18 @@ CUDA_OPTIONS = {
     "arena_extend_strategy": "kSameAsRequested",
 }
 TENSORRT_OPTIONS = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}
+
+
+MAX_THREADS = 256  # inference threads one session may ask for (the CLI's --threads and the API alike)
+
+
+def checked_threads(threads: object) -> int | None:
+    """A thread count from the CLI or the API: None (picked for the machine) or an int from 1 to MAX_THREADS."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= MAX_THREADS:
+        raise UserError(f"threads {threads!r}: must be a whole number from 1 to {MAX_THREADS}, or None")
+    return int(threads)
 
 
 def cpu_threads(cpu_count: int | None = None) -> int:

@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 
 from ..export.settings import check_value, range_problem
-from ..realtime.providers import DEVICES
+from ..realtime.providers import DEVICES, MAX_THREADS
 
 
 def number(kind: type = int, minimum: float | None = None, maximum: float | None = None,
@@ -65,7 +65,6 @@ def settings_from_args(settings_class: type, args: argparse.Namespace, **given):
     return settings_class(**{**{n: getattr(args, n) for n in names if hasattr(args, n)}, **given})
 
 
-MAX_THREADS = 256
 
 
 def add_model_args(p: argparse.ArgumentParser, many: bool) -> None:

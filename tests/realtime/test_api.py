@@ -120,3 +120,29 @@ def test_threads_writing_different_files_into_one_folder_all_succeed(tmp_path, n
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: stylizer.image(photo, folder / f"{i}.png"), range(48)))
     assert len(list(folder.glob("*.png"))) == 48 and not list(folder.glob(".*"))
+
+
+@pytest.mark.parametrize("threads", [0, 10_000, "2", 2.5, True, -1])
+def test_the_api_refuses_thread_counts_the_cli_refuses(negative_model, threads):
+    with pytest.raises(UserError, match="threads"):
+        Stylizer(str(negative_model), device="cpu", threads=threads)
+
+
+@pytest.mark.parametrize("source", [5, None, np.zeros((0, 4, 3), np.uint8), np.zeros(12, np.uint8),
+                                    np.zeros((4, 4, 2), np.uint8)])
+def test_the_api_refuses_images_that_are_not_pictures(negative_model, source):
+    with pytest.raises(UserError, match="image: expected"):
+        Stylizer(str(negative_model), device="cpu").image(source)
+
+
+@pytest.mark.parametrize("size,message", [((0, 10), "positive"), ((100_000, 100_000), "megapixels"),
+                                          ((640.5, 480), "whole pixels"), ("big", "WIDTHxHEIGHT")])
+def test_the_api_checks_video_sizes_before_anything_is_written(tmp_path, negative_model, clip, size, message):
+    with pytest.raises(UserError, match=message):
+        Stylizer(str(negative_model), device="cpu").video(clip, tmp_path / "out.mp4", size=size)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["clip.mp4", "negative.onnx"])
+
+
+def test_the_api_takes_a_video_size_as_text_too(tmp_path, negative_model, clip):
+    out = Stylizer(str(negative_model), device="cpu").video(clip, tmp_path / "out.mp4", size="64x48")
+    assert probe(out)["size"] == (64, 48)
