@@ -1,11 +1,11 @@
 """What `stylize models` shows: every shipped and given model with its metadata."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .. import models
 from .session import StyleSession
+from .text import settings_json
 
 
 def describe_models(paths: list[str] | None) -> list[dict]:
@@ -27,16 +27,19 @@ def net_shape(settings: dict) -> str | None:
     """The net's width multiplier and residual blocks as its training settings record them, e.g.
     "width 0.75, 4 blocks" (models made before the block count was a setting have five); None when
     the settings do not say."""
-    if "width" not in settings:
-        return None
-    return f"width {settings['width']:g}, {settings.get('residual_blocks') or 5} blocks"
+    width, blocks = settings.get("width"), settings.get("residual_blocks") or 5
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (width, blocks)):
+        return None  # absent, or not numbers: the settings do not say
+    return f"width {width:g}, {blocks:g} blocks"
 
 
 def started_from(settings: dict) -> str | None:
-    """What a model's last training stage began from: another run (``--init-from``; its steps are not in
-    the model's count) or the live model; None for a net trained from random weights."""
+    """What a model's last training stage began from: a shipped style or a model file by name, another run
+    (``--init-from``; its steps are not in the model's count; its folder name means nothing elsewhere) or
+    the live model; None for a net trained from random weights."""
     if settings.get("init_from"):
-        return Path(str(settings["init_from"])).name
+        name = Path(str(settings["init_from"])).name
+        return name if name in models.shipped_models() or name.endswith(".onnx") else "an earlier run"
     if settings.get("init_live"):
         return "the live model"
     return None
@@ -53,7 +56,7 @@ def models_markdown(rows: list[dict]) -> str:
     lines = ["| model | style | architecture | steps | style weight | temporal weight | crop | backbone | MB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        s = json.loads(r["metadata"].get("stylize.training_settings", "{}"))
+        s = settings_json(r["metadata"].get("stylize.training_settings", "{}"))
         lines.append(f"| `{r['name']}` | {r['style']} | {r['architecture']} (width {s.get('width', '-')}) | "
                      f"{steps_text(r)} | {s.get('style_weight', '-')} | {s.get('temporal_weight', 0)} | "
                      f"{s.get('image_size', '-')} | "

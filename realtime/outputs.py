@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .errors import UserError
 
+MAX_NAME_BYTES = 255  # a file name's limit on the common file systems
+
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file: the same resolved path (symlinks followed) or a hard link."""
@@ -72,7 +74,10 @@ def reserve_temporary(target: str | Path) -> Path:
     created exclusively: an output is written there, then renamed into place. No existing file (an
     input that happens to look like one, another run's temporary file) is ever reused or deleted."""
     target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
+    stem, suffix = target.stem, f".partial{target.suffix}"
+    while stem and len(os.fsencode(f".{stem}.{'x' * 8}{suffix}")) > MAX_NAME_BYTES:  # an output name near the limit
+        stem = stem[:-1]
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=target.parent)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())  # as an ordinary new file (mkstemp makes it private)
     except (AttributeError, OSError):  # no fchmod (Windows): the file keeps mkstemp's mode

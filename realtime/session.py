@@ -1,7 +1,6 @@
 """The one onnxruntime wrapper: provider choice and fallback detection, contract checks, metadata."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import onnxruntime as ort
 from . import contract
 from .cpu_graph import cpu_model
 from .errors import UserError
+from .text import settings_json
 from .providers import CPU, CUDA, TENSORRT, check_providers, cpu_threads, nvidia_gpu_present, provider_plan, \
     stdout_to_stderr
 
@@ -130,16 +130,14 @@ class StyleSession:
         if device == "auto" and CUDA in available and requested[0] == CPU:
             self.notice = "no NVIDIA GPU here: running on the CPU"
         self.device = "cuda" if self.providers[0] in (CUDA, TENSORRT) else "cpu"
-        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            meta = self.session.get_modelmeta().custom_metadata_map
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: the model's metadata is not valid UTF-8 text") from None
         # an input with a default value (like 'strength') is listed as an overridable initializer
         inputs = self.session.get_inputs() + self.session.get_overridable_initializers()
         layout, has_strength, style_dims = validate_contract(inputs, self.session.get_outputs(), meta, path)
-        try:
-            settings = json.loads(meta.get(contract.META_SETTINGS, "{}"))
-        except json.JSONDecodeError:
-            settings = {}
-        if not isinstance(settings, dict):  # a list or a number there says nothing about training
-            settings = {}
+        settings = settings_json(meta.get(contract.META_SETTINGS, "{}"))
         self.info = ModelInfo(path, meta[contract.META_STYLE], meta[contract.META_ARCH], meta[contract.META_BACKBONE],
                               layout, settings, dict(meta), has_strength, style_dims)
         self.io_binding = self.device == "cuda" if io_binding is None else io_binding

@@ -6,6 +6,7 @@ Control characters in a model's metadata would drive the terminal (clear the scr
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -28,6 +29,26 @@ def printable(text: object, one_line: bool = False) -> str:
     """``text`` with control characters and undecodable bytes shown as escapes (``\\x1b``, ``\\xff``);
     ``one_line`` escapes newlines and tabs too (a table cell, a name)."""
     return (_UNPRINTABLE_ONE_LINE if one_line else _UNPRINTABLE).sub(_escape, str(text))
+
+
+MAX_SETTINGS_CHARS = 1 << 20
+
+
+def settings_json(text: str) -> dict:
+    """A model's settings (its metadata's JSON) as a dict, or {} where they are not a JSON object of plain
+    values: deeply nested, over a megabyte, numbers of thousands of digits, NaN or Infinity (which JSON does
+    not have) say nothing trustworthy about how the model was made."""
+    if not isinstance(text, str) or len(text) > MAX_SETTINGS_CHARS:
+        return {}
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; so are huge integers
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def metadata_text(text: str) -> str:

@@ -2,6 +2,7 @@
 show or refuse, never a crash, a traceback or a terminal driven by a model file."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -82,3 +83,15 @@ def test_a_painting_whose_name_is_not_utf8_bakes_into_valid_metadata(tmp_path, p
     assert main(["bake", str(painting), "-o", str(tmp_path / "baked.onnx")]) == 0
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / "baked.onnx")).metadata_props}
     assert meta["stylize.style"] == "in\\xff"
+
+
+@pytest.mark.parametrize("settings", ["[" * 100_000, "{\"trained_steps\": " + "9" * 5000 + "}", "[1, 2]",
+                                      "{\"width\": \"abc\", \"trained_steps\": Infinity}", "x" * (2 << 20)])
+def test_hostile_settings_metadata_is_ignored_not_a_traceback(tmp_path, capsys, settings):
+    metadata = contract_metadata() | {"stylize.training_settings": settings}
+    model = make_contract_model(tmp_path / "odd.onnx", metadata=metadata)
+    for extra in ([], ["--markdown"]):
+        assert main(["models", "--model", str(model), *extra]) == 0
+        assert "Traceback" not in capsys.readouterr().err
+    assert main(["models", "--model", str(model), "--json"]) == 0  # strictly JSON: no Infinity or NaN
+    json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in --json output"))

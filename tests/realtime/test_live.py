@@ -116,7 +116,9 @@ def test_models_lists_given_models_with_metadata(negative_model, capsys):
 
 @pytest.mark.parametrize("settings, shown", [({"trained_steps": 700}, "700"),
                                              ({"trained_steps": 200, "init_from": "/runs/candy_zeros"},
-                                              "200 after candy_zeros"),
+                                              "200 after an earlier run"),
+                                             ({"trained_steps": 300, "init_from": "starry_night"},
+                                              "300 after starry_night"),
                                              ({"trained_steps": 250, "init_live": True}, "250 after the live model")])
 def test_models_say_what_a_last_training_stage_continued(settings, shown):
     from stylize.realtime.model_listing import started_from, steps_text

@@ -343,3 +343,13 @@ def test_a_model_returning_nan_is_refused_not_written_black(tmp_path, photo, cap
     err = capsys.readouterr().err
     assert "not-a-number or infinite values" in err and "Traceback" not in err and "RuntimeWarning" not in err
     assert not any((tmp_path / "out").glob("*.png"))
+
+
+@pytest.mark.parametrize("length", [240, 255])
+def test_an_output_name_at_the_file_systems_limit_is_written(tmp_path, negative_model, photo, length):
+    source = tmp_path / "p.png"
+    cv2.imwrite(str(source), photo)
+    target = tmp_path / ("n" * (length - 4) + ".png")
+    assert main(["image", str(source), "-o", str(target), "-m", str(negative_model)]) == 0
+    assert target.is_file() and sorted(p.name for p in tmp_path.iterdir()) == sorted(["p.png", target.name,
+                                                                                    "negative.onnx"])
