@@ -7,9 +7,12 @@ camera. It sends the cross-origin isolation headers that let onnxruntime-web use
 """
 from __future__ import annotations
 
+import errno
 import gzip
+import ipaddress
 import json
 import logging
+import socket
 import sys
 import tempfile
 import webbrowser
@@ -134,6 +137,9 @@ class PageHandler(SimpleHTTPRequestHandler):
         if len(self.path) > MAX_URL_LENGTH:
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
             return
+        if not allowed_host(self.headers.get("Host", ""), self.server.server_address[0]):
+            self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "this server answers only its own address")
+            return
         if urlsplit(self.path).path == "/models.json":
             live = [e["name"] for e in self.catalogue.values() if "styleDefault" in e]
             paintings = {"encoder": "encoder.onnx", "inputSize": ENCODER_INPUT_SIZE, "model": live[0],
@@ -177,6 +183,24 @@ class PageHandler(SimpleHTTPRequestHandler):
             super().log_request(code, size)
 
 
+def allowed_host(header: str, bound: str) -> bool:
+    """Whether a request's Host names this server: an IP address, ``localhost`` or the address it is bound
+    to. Any other name is refused, so a web page whose domain was made to resolve to this machine (DNS
+    rebinding) cannot read the models or the page through the visitor's browser."""
+    host = header.strip().lower()
+    if host.startswith("["):  # [v6 address]:port
+        host = host[1:host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.split(":")[0]
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return host in ("localhost", bound.lower())
+
+
 class PageServer(ThreadingHTTPServer):
     """The page's server: a listen backlog for many browsers' parallel requests (the default is 5)."""
 
@@ -200,10 +224,16 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, extra_models: list[st
     if not catalogue:
         raise UserError("no models to serve: none shipped, and no --model given")
     handler = partial(PageHandler, catalogue=catalogue, ort_dir=find_ort_web(ort_web))
+    server_class = PageServer
+    if ":" in host:  # an IPv6 address
+        server_class = type("PageServer6", (PageServer,), {"address_family": socket.AF_INET6})
     try:
-        server = PageServer((host, port), handler)
+        server = server_class((host, port), handler)
+    except socket.gaierror as exc:
+        raise UserError(f"--host {host}: not an address of this machine ({exc.strerror})") from exc
     except OSError as exc:
-        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from exc
+        hint = "pick another --port" if exc.errno == errno.EADDRINUSE else "check --host and --port"
+        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); {hint}") from exc
     server.web_forms = web_forms
     return server
 
@@ -216,8 +246,8 @@ def serve(host: str, port: int, extra_models: list[str] | None, ort_web: str | N
     log.info(f"serving the browser page at {url}  (Ctrl-C to stop)")
     log.info(f"onnxruntime-web {ORT_WEB_VERSION} from {'the package' if ort_dir == PACKAGED_ORT_WEB else ort_dir}: "
              "the page loads nothing from elsewhere, and frames never leave this machine")
-    if open_browser:
-        webbrowser.open(url)
+    if open_browser and not webbrowser.open(url):
+        log.warning(f"no web browser found to open; open {url} in one yourself")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -291,3 +291,35 @@ def test_a_client_leaving_mid_answer_is_one_line_not_a_traceback(server, capfd):
     time.sleep(1.0)
     assert get(server + "models.json")[0] == 200  # still serving
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("host,bound,allowed", [
+    ("127.0.0.1:8000", "127.0.0.1", True), ("localhost:8000", "127.0.0.1", True), ("[::1]:8000", "::1", True),
+    ("192.168.1.7:8000", "0.0.0.0", True), ("studio.lan:8000", "studio.lan", True), ("LOCALHOST", "127.0.0.1", True),
+    ("attacker.example:8000", "127.0.0.1", False), ("attacker.example", "0.0.0.0", False), ("", "127.0.0.1", False),
+    ("localhost.attacker.example", "127.0.0.1", False)])
+def test_the_server_answers_only_requests_addressed_to_it(host, bound, allowed):
+    from stylize.realtime.serve import allowed_host
+
+    assert allowed_host(host, bound) is allowed
+
+
+def test_a_dns_rebinding_request_gets_nothing(server):
+    import http.client
+    from urllib.parse import urlsplit
+
+    connection = http.client.HTTPConnection(urlsplit(server).hostname, urlsplit(server).port, timeout=5)
+    connection.request("GET", "/models.json", headers={"Host": "attacker.example"})
+    response = connection.getresponse()
+    assert response.status == 421 and b"models" not in response.read()
+
+
+def test_serve_on_an_ipv6_address_or_a_name_that_is_not_here_is_a_clear_message(ort_web):
+    with pytest.raises(UserError, match="not an address of this machine"):
+        make_server(host="no-such-host.invalid", port=0)
+    try:
+        server = make_server(host="::1", port=0)
+    except UserError as exc:
+        assert "pick another --port" not in str(exc)  # no IPv6 here: said as it is
+    else:
+        server.server_close()
