@@ -7,11 +7,12 @@ from pathlib import Path
 from .. import models
 from .errors import UserError
 from .frame_stylizer import FrameStylizer
-from .painting_style import StyleEncoder, describe_mix, mixed_vector, resolve_style
+from .painting_style import StyleEncoder, cache_root, describe_mix, mixed_vector, resolve_style
 from .providers import int8_pays, runs_on_cpu
-from .session import StyleSession
+from .session import NO_GPU, StyleSession
 
 log = logging.getLogger(__name__)
+NO_GPU_MARK = "no-gpu-note-shown"
 
 
 def resolve_model(name: str | Path) -> Path:
@@ -60,8 +61,22 @@ def open_sessions(names: list[str] | None, device: str, threads: int | None,
     A CPU fallback is logged once."""
     sessions = [open_session(name, device, threads, precision) for name in names or [models.DEFAULT_STYLE]]
     for notice in {s.notice for s in sessions if s.notice}:
-        log.info(f"note: {notice}")
+        log.log(logging.INFO if notice != NO_GPU or first_time(NO_GPU_MARK) else logging.DEBUG, f"note: {notice}")
     return sessions
+
+
+def first_time(mark: str) -> bool:
+    """True the first time on this machine (per cache folder) that ``mark`` is asked for: a note that is news
+    once (no GPU here) and noise on every later command."""
+    path = cache_root() / mark
+    if path.exists():
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:
+        pass  # a cache that cannot be written: the note is shown every time, as before
+    return True
 
 
 def open_live_session(model: str | Path | None, device: str, threads: int | None,

@@ -26,11 +26,15 @@ MAX_CACHE_ENTRY_BYTES = 4096
 STYLE_VALUE_LIMIT = 8.0
 
 
+def cache_root() -> Path:
+    """The project's cache folder: ``$STYLIZE_CACHE``, else ``$XDG_CACHE_HOME/stylize``, else ``~/.cache/stylize``."""
+    return Path(os.environ.get("STYLIZE_CACHE")
+                or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylize")
+
+
 def cache_dir() -> Path:
-    """Where encoded paintings are kept: ``$STYLIZE_CACHE``, else ``$XDG_CACHE_HOME/stylize``, else
-    ``~/.cache/stylize``; the ``styles`` folder inside."""
-    base = os.environ.get("STYLIZE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylize"
-    return Path(base) / "styles"
+    """Where encoded paintings are kept: the ``styles`` folder of :func:`cache_root`."""
+    return cache_root() / "styles"
 
 
 def read_painting(path: str | Path) -> np.ndarray:

@@ -11,6 +11,8 @@ from . import contract
 from .cpu_graph import cpu_model
 from .errors import UserError
 from .text import settings_json
+
+NO_GPU = "no NVIDIA GPU here: running on the CPU"  # the GPU build of onnxruntime on a machine without one
 from .providers import CPU, CUDA, TENSORRT, check_providers, cpu_threads, nvidia_gpu_present, provider_plan, \
     stdout_to_stderr
 
@@ -128,7 +130,7 @@ class StyleSession:
         self.providers = self.session.get_providers()
         self.notice = check_providers(device, requested, self.providers)
         if device == "auto" and CUDA in available and requested[0] == CPU:
-            self.notice = "no NVIDIA GPU here: running on the CPU"
+            self.notice = NO_GPU
         self.device = "cuda" if self.providers[0] in (CUDA, TENSORRT) else "cpu"
         try:
             meta = self.session.get_modelmeta().custom_metadata_map

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -13,6 +14,19 @@ import pytest
 from stylize.realtime import contract
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_cache(tmp_path_factory):
+    """The suite never writes into the user's ~/.cache/stylize: its encoded paintings and notes go to a
+    folder of its own."""
+    previous = os.environ.get("STYLIZE_CACHE")
+    os.environ["STYLIZE_CACHE"] = str(tmp_path_factory.mktemp("stylize-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("STYLIZE_CACHE", None)
+    else:
+        os.environ["STYLIZE_CACHE"] = previous
 
 
 def contract_metadata(style: str = "negative", io_layout: str = contract.IO_UINT8_BGR) -> dict[str, str]:
