@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..realtime.errors import UserError
 from ..realtime.text import printable
@@ -135,6 +136,15 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
 
 
 
+def refuse_existing_output(args: argparse.Namespace) -> None:
+    """An output file given by name (``image -o out.png``, ``video -o out.mp4``) that exists is refused at once
+    without ``--overwrite``; the full checks (inputs, folders) follow where the outputs are planned."""
+    output = getattr(args, "output", None)
+    if args.verb in ("image", "video") and output and Path(output).suffix and Path(output).is_file() \
+            and not args.overwrite:
+        raise UserError(f"{output} already exists: pass --overwrite to replace it")
+
+
 def run_runtime_verb(args: argparse.Namespace) -> int:
     """Run a runtime verb from parsed `stylize` arguments."""
     from ..realtime.frames import parse_size
@@ -142,6 +152,7 @@ def run_runtime_verb(args: argparse.Namespace) -> int:
     from ..realtime.stabilize import Stabilizer
 
     def stylizer(**options):
+        refuse_existing_output(args)  # before a model is opened or a painting encoded
         return open_stylizer(args.model, args.style, args.mix, args.device, args.threads, args.precision,
                              paint_size=getattr(args, "paint_size", None), **options)
 

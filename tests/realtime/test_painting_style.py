@@ -203,3 +203,14 @@ def test_the_int8_live_model_stays_close_to_fp32(photo):
     for name in ("candy", "udnie"):
         vector = resolve_style(name).vector
         assert psnr(int8.run(photo, 1.0, vector), fp32.run(photo, 1.0, vector)) > INT8_MIN_PSNR - 5
+
+
+def test_an_existing_output_is_refused_before_the_painting_is_encoded(tmp_path, photo, monkeypatch, capsys):
+    from stylize.realtime import painting_style
+
+    cv2.imwrite(str(tmp_path / "p.png"), photo)
+    (tmp_path / "out.png").write_bytes(b"mine")
+    monkeypatch.setattr(painting_style.StyleEncoder, "encode", lambda *a: pytest.fail("encoded before the check"))
+    assert main(["image", str(tmp_path / "p.png"), "-o", str(tmp_path / "out.png"),
+                 "--style", str(painting(tmp_path / "art.png", seed=8))]) == 2
+    assert "already exists" in capsys.readouterr().err and (tmp_path / "out.png").read_bytes() == b"mine"
