@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -48,6 +52,21 @@ def blend_label(looks: list[FrameStylizer], state: LiveState) -> str:
     """``candy 75% + udnie 25%`` (styles with no weight left out)."""
     parts = [f"{style_label(look)} {round(100 * w)}%" for look, w in zip(looks, state.weights(len(looks))) if w > 0]
     return " + ".join(parts)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM ignored while the live loop's threads, camera and recording are closed: a terminal's
+    double Ctrl-C would otherwise leave native threads running as the interpreter exits (an abort, exit 134)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, int] | None = None,
@@ -159,17 +178,19 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
                 log.info(f"{stats.fps:5.1f} fps  inference {stats.infer_ms:5.1f} ms  latency {stats.latency_ms:5.1f} ms"
                          f"  dropped {reader.dropped}  [{style_label(look)}, {look.session.provider}]")
     except KeyboardInterrupt:
-        log.info("\ninterrupted")
+        with interrupts_held():
+            log.info("\ninterrupted")
     finally:
-        worker.close()
-        reader.close()
-        if virtual is not None:
-            virtual.close()
-        if window:
-            cv2.destroyAllWindows()
-        if recorder is not None:
-            saved = recorder.finish()
-            if saved:
-                log.info(f"saved {saved}")
+        with interrupts_held():  # a second Ctrl-C must not cut the closing short
+            worker.close()
+            reader.close()
+            if virtual is not None:
+                virtual.close()
+            if window:
+                cv2.destroyAllWindows()
+            if recorder is not None:
+                saved = recorder.finish()
+                if saved:
+                    log.info(f"saved {saved}")
     log.info(f"{stats.frames} frames")
     return 0

@@ -67,6 +67,9 @@ def show_library_messages() -> logging.Handler:
     return handler
 
 
+QUIET_VERBS = ("webcam", "models", "bench", "flicker", "serve", "weights")  # write nothing a Ctrl-C could cut
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `stylize` command; returns the exit code."""
     for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print as escapes, never raise
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stylize {args.verb}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"stylize {args.verb}: interrupted; no partial output was kept", file=sys.stderr)
+        kept = "; no partial output was kept" if args.verb not in QUIET_VERBS else ""
+        print(f"stylize {args.verb}: interrupted{kept}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the output went to a pipe that closed early (| head): not an error
         sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush does not complain

@@ -1,4 +1,5 @@
 """Bad input, faults and signals on the runtime verbs: one clear line, a non-zero exit, nothing lost."""
+import contextlib
 import json
 import os
 import signal
@@ -356,3 +357,19 @@ def test_an_output_name_at_the_file_systems_limit_is_written(tmp_path, negative_
     assert main(["image", str(source), "-o", str(target), "-m", str(negative_model)]) == 0
     assert target.is_file() and sorted(p.name for p in tmp_path.iterdir()) == sorted(["p.png", target.name,
                                                                                     "negative.onnx"])
+
+
+def test_a_double_ctrl_c_ends_the_webcam_cleanly(tmp_path, negative_model):
+    """A terminal's double interrupt (or `timeout -s INT` to the group): the second arrives while the loop's
+    threads close, which once aborted the interpreter (exit 134, 'terminate called ...')."""
+    camera = make_clip(tmp_path / "cam.mp4", frames=2000, audio=False)
+    for gap in (0.0, 0.02, 0.2):
+        proc = run_in_own_group(["webcam", "--camera", str(camera), "--no-window", "-m", str(negative_model),
+                                 "--size", "160x120"])
+        time.sleep(2.0)  # in the loop, or still starting under load: both must end cleanly
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(gap)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, 130) and "terminate" not in err and "no partial output" not in err, (gap, err)
