@@ -57,14 +57,12 @@ class DemoResult:
     frames: int
     clip: str
     seconds: float
-    fps: float
-    inference_ms: float
+    rates: str
     provider: str
 
     def summary(self) -> str:
-        return (f"demo: {self.frames} frames of {self.clip} in {self.seconds:.1f} s ({self.fps:.1f} fps, inference "
-                f"{self.inference_ms:.1f} ms/frame on {self.provider})\n  video:   {self.video}\n"
-                f"  preview: {self.preview}")
+        return (f"demo: {self.frames} frames of {self.clip} in {self.seconds:.1f} s ({self.rates}, {self.provider})"
+                f"\n  video:   {self.video}\n  preview: {self.preview}")
 
 
 def run_demo(stylize: FrameStylizer, output_dir: str, video: str | None = None) -> DemoResult:
@@ -89,8 +87,7 @@ def run_demo(stylize: FrameStylizer, output_dir: str, video: str | None = None) 
         panel = np.ascontiguousarray(np.vstack(rows))
         write_image(preview, draw_text_lines(panel, [f"original | {name}"]))
     label = f"a camera move over {' and '.join(SAMPLE_PHOTOS)}" if generated else source.name
-    return DemoResult(target, preview, times.frames, label, times.wall, times.fps,
-                      times.per_frame_ms()["inference"], stylize.session.provider)
+    return DemoResult(target, preview, times.frames, label, times.wall, times.rates(), stylize.session.provider)
 
 
 def frames_at(clip: Path, fractions: tuple[float, ...]) -> list[np.ndarray]:

@@ -22,6 +22,7 @@ class StageTimes:
     encode: float = 0.0
     frames: int = 0
     wall: float = 0.0
+    workers: int = 1  # frames painted at once, one thread each
     errors: list[BaseException] = field(default_factory=list)
 
     def per_frame_ms(self) -> dict[str, float]:
@@ -32,6 +33,14 @@ class StageTimes:
     @property
     def fps(self) -> float:
         return self.frames / self.wall if self.wall > 0 else 0.0
+
+    def rates(self) -> str:
+        """Throughput and each frame's painting time, named so that neither reads as the other (with several
+        frames painted at once, a frame takes longer than the interval between frames)."""
+        at_once = f" on one thread, {self.workers} frames at a time" if self.workers > 1 else ""
+        interval = f" ({1000 / self.fps:.1f} ms a frame)" if self.fps > 0 else ""
+        return (f"throughput {self.fps:.1f} frames/s{interval}; painting a frame took "
+                f"{self.per_frame_ms()['inference']:.1f} ms{at_once}")
 
 
 def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
@@ -60,7 +69,7 @@ def run_pipeline(frames: Iterable[np.ndarray], infer: Callable[[np.ndarray], np.
     on the calling thread, or with ``workers`` > 1 on that many threads at once, each on its own frame
     (frames are written in their order). Stops early and re-raises if any stage fails or on
     KeyboardInterrupt. ``StageTimes.infer`` sums the workers' seconds: per frame, one worker's time."""
-    times = StageTimes()
+    times = StageTimes(workers=workers)
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(depth)
     # outputs in frame order, or with workers their futures: room for every worker's frame and as many waiting

@@ -86,7 +86,6 @@ def convert_videos(inputs: list[str], output: str, stylize: FrameStylizer, size:
     for src, target in zip(sources, targets):
         times = convert_video(src, target, stylize, size, progress, allow_truncated, overwrite)
         ms = times.per_frame_ms()
-        log.info(f"{src} -> {target}: {times.frames} frames, {times.fps:.1f} fps (decode {ms['decode']:.1f} ms, "
-                 f"inference {ms['inference']:.1f} ms, encode {ms['encode']:.1f} ms per frame, "
-                 f"{stylize.session.provider})")
+        log.info(f"{src} -> {target}: {times.frames} frames; {times.rates()} (decode {ms['decode']:.1f} ms, "
+                 f"encode {ms['encode']:.1f} ms a frame; {stylize.session.provider})")
     return targets

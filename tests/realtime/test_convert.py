@@ -365,3 +365,12 @@ def test_video_on_the_cpu_paints_frames_at_once_and_in_order(tmp_path, negative_
     cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     painted = [float(cap.read()[1].mean()) for _ in levels]
     assert np.abs(np.array(painted) - (255 - np.array(levels))).max() < 3
+
+
+def test_throughput_and_a_frames_painting_time_are_named_apart():
+    from stylize.realtime.pipeline import StageTimes
+
+    two = StageTimes(infer=16.0, frames=100, wall=4.0, workers=2).rates()
+    assert two == ("throughput 25.0 frames/s (40.0 ms a frame); painting a frame took 160.0 ms on one thread, "
+                   "2 frames at a time")
+    assert StageTimes(infer=3.0, frames=100, wall=4.0).rates().endswith("painting a frame took 30.0 ms")
