@@ -156,3 +156,27 @@ def evaluate(model: str, style: str | None, contents: list[str], output_dir: str
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def painting_closeness(model: str | Path, settings, size: int = 384,
+                       backbone_weights: str | None = None) -> dict[str, float] | None:
+    """How close a trained style's model comes to its painting (the painting distance, mean over the run's
+    held-out photos at ``size`` px), next to the live model given the same painting; None without VGG16 or
+    held-out photos."""
+    from .data import PhotoFolder
+    from ..realtime.model_lookup import open_stylizer
+
+    photos = [resize_longer_side(p, size) for p in PhotoFolder(settings.data, settings.held_out).held_out_images(size)]
+    try:
+        network = distance_network(backbone_weights)
+    except UserError:
+        return None
+    if not photos:
+        return None
+    painting = resize_longer_side(read_image(settings.style), size)
+    scores = {}
+    for name, stylizer in (("model", open_stylizer(str(model), device="cpu")),
+                           ("live", open_stylizer(None, [str(settings.style)], device="cpu"))):
+        scores[name] = float(np.mean([painting_distance(network, stylizer(p), p, painting)["style"] for p in photos]))
+    return {**scores, "photos": len(photos)}
+

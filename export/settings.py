@@ -123,11 +123,6 @@ class TrainSettings(SavedSettings):
         return Path(self.style).stem
 
 
-def option_fields() -> list:
-    """The settings a user sets with ``--kebab-case`` options (style and data are named apart)."""
-    return [f for f in fields(TrainSettings) if f.name not in ("style", "data")]
-
-
 GATYS_STYLE_WEIGHT = 10.0  # measured: 1 keeps the photo with a faint texture, 10 gives the classic look
 
 

@@ -15,9 +15,6 @@ from ..export.settings import EvalSettings, GatysSettings, TrainSettings
 from ..realtime.errors import UserError
 from .arguments import add_settings_options, number, settings_from_args
 
-TRAINING_VERBS = ("train", "weights", "import", "gatys", "eval", "export")
-
-
 def install_hint() -> str:
     """How to add the training extra, for a checkout or for an installed wheel."""
     checkout = (Path(__file__).resolve().parents[2] / "pyproject.toml").is_file()
@@ -28,9 +25,9 @@ def add_training_verbs(sub: argparse._SubParsersAction) -> None:
     """Add the torch verbs' parsers."""
     p = sub.add_parser("train", help="train a fast style net on a folder of photos (needs torch)",
                        description="Train a style net on a folder of photos against a painting. By default it "
-                                   "starts from the live any-painting model painting your painting and tunes "
-                                   "it: 250 steps, about 4 minutes on a 2-core CPU with VGG16 "
-                                   "('stylize weights install vgg16').")
+                                   "starts from the live any-painting model painting your painting and tunes it, "
+                                   "with VGG16 ('stylize weights install vgg16'); with --export it ends by printing "
+                                   "how close the new model and the live model come to the painting.")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--data", required=True, help="folder of training photos (searched recursively)")
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder: checkpoint, previews, curve")
@@ -209,7 +206,21 @@ def run_train(args: argparse.Namespace) -> int:
     if args.export:
         errors = export_checkpoint(checkpoint, args.export)
         print(f"exported {args.export} (max |onnxruntime - torch| per size: {errors})", file=sys.stderr)
+        print_closeness(args.export, settings, args.backbone_weights)
     return 0
+
+
+def print_closeness(model: str, settings: TrainSettings, backbone_weights: str | None) -> None:
+    """The painting distance of the new model and of the live model with the same painting (VGG16)."""
+    from ..export.evaluate import painting_closeness
+
+    closeness = painting_closeness(model, settings, backbone_weights=backbone_weights)
+    if closeness is None:
+        print("(no VGG16 or no held-out photos: the painting distance is not measured)", file=sys.stderr)
+        return
+    print(f"painting distance over {closeness['photos']} held-out photos: {closeness['model']:.3f} "
+          f"(the live model with this painting: {closeness['live']:.3f}; 1 = as far as the photo, lower = closer)",
+          file=sys.stderr)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -436,3 +436,22 @@ def test_zoom_crops_close_ups_enlarged_smoothly(tmp_path):
     close, close_steps = spans_and_steps(4.0)
     assert whole > 0.7 * 255 and close < 0.6 * 255  # close-ups span less of the photo
     assert max(whole_steps, close_steps) <= 2  # enlarged smoothly, not in blocks of repeated pixels
+
+
+def test_training_ends_by_saying_how_close_the_model_and_the_live_model_come(tmp_path, photo_folder, style_image,
+                                                                             capsys):
+    import torchvision
+
+    weights = tmp_path / "vgg16_features.pth"  # random weights stand in for ImageNet's (none in tests)
+    torch.save({k: v for k, v in torchvision.models.vgg16(weights=None).state_dict().items()
+                if k.startswith("features.")}, weights)
+    assert main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(tmp_path / "run"),
+                 "--steps", "1", "--image-size", "32", "--batch-size", "1", "--held-out", "2", "--backbone", "vgg16",
+                 "--backbone-weights", str(weights), "--export", str(tmp_path / "m.onnx")]) == 0
+    err = capsys.readouterr().err
+    line = next(l for l in err.splitlines() if l.startswith("painting distance over 2 held-out photos"))
+    assert "the live model with this painting" in line
+    assert main(["train", "--style", str(style_image), "--data", str(photo_folder), "-o", str(tmp_path / "run2"),
+                 "--steps", "1", "--image-size", "32", "--batch-size", "1", "--held-out", "2",
+                 "--export", str(tmp_path / "m2.onnx")]) == 0  # no VGG16 here: said, not failed
+    assert "the painting distance is not measured" in capsys.readouterr().err
