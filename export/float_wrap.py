@@ -12,6 +12,7 @@ from ..realtime import contract
 from ..realtime.contract import build_metadata
 from ..realtime.errors import UserError
 from ..realtime.outputs import atomic_output, prepare_output_file
+from ..realtime.model_guard import check_bounded
 from ..realtime.session import check_model_runs
 from ..realtime.text import metadata_text, printable
 
@@ -125,6 +126,7 @@ def wrap_float_model(source: str | Path, output: str | Path, value_range: float 
         inner = onnx.load(str(source))
     except Exception as exc:
         raise UserError(f"{source}: not a readable ONNX model ({exc.__class__.__name__})") from exc
+    check_bounded(source)  # before any of its runs here: memory and time within bounds
     fix_inputs(inner, fixed or {}, source)
     graph_inputs = [i for i in inner.graph.input if i.name not in {t.name for t in inner.graph.initializer}]
     if len(graph_inputs) != 1 or len(inner.graph.output) != 1:

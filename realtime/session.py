@@ -10,6 +10,7 @@ import onnxruntime as ort
 from . import contract
 from .cpu_graph import cpu_model
 from .errors import UserError
+from .model_guard import check_bounded
 from .text import settings_json
 
 NO_GPU = "no NVIDIA GPU here: running on the CPU"  # the GPU build of onnxruntime on a machine without one
@@ -100,6 +101,7 @@ class StyleSession:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"{path}: no such model file")
+        check_bounded(path)  # a model from outside runs once in a bounded child process first
         available = ort.get_available_providers()
         requested = provider_plan(device, available, nvidia_gpu_present())
         wants_gpu = requested[0] != CPU

@@ -95,3 +95,45 @@ def test_hostile_settings_metadata_is_ignored_not_a_traceback(tmp_path, capsys, 
         assert "Traceback" not in capsys.readouterr().err
     assert main(["models", "--model", str(model), "--json"]) == 0  # strictly JSON: no Infinity or NaN
     json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in --json output"))
+
+
+def hostile_model(path, kind: str):
+    """A tiny contract-shaped model that asks for 6 GB (``ConstantOfShape`` to 1x3x30000x17000) or loops 2^62
+    times, whatever the frame."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    frame = helper.make_tensor_value_info("frame", TensorProto.UINT8, ["N", "H", "W", 3])
+    out = helper.make_tensor_value_info("stylized", TensorProto.UINT8, ["N", "H", "W", 3])
+    if kind == "huge":
+        inits = [numpy_helper.from_array(np.array([1, 3, 30000, 17000], np.int64), "shape")]
+        nodes = [helper.make_node("ConstantOfShape", ["shape"], ["big"]),
+                 helper.make_node("ReduceMax", ["big"], ["m"], keepdims=0),
+                 helper.make_node("Cast", ["m"], ["m8"], to=TensorProto.UINT8),
+                 helper.make_node("Add", ["frame", "m8"], ["stylized"])]
+    else:
+        body = helper.make_graph([helper.make_node("Identity", ["cond"], ["cond_out"])], "body",
+                                 [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                                  helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+                                 [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, [])])
+        inits = [numpy_helper.from_array(np.array(2 ** 62, np.int64), "trips"),
+                 numpy_helper.from_array(np.array(True), "yes")]
+        nodes = [helper.make_node("Loop", ["trips", "yes"], [], body=body),
+                 helper.make_node("Identity", ["frame"], ["stylized"])]
+    graph = helper.make_graph(nodes, kind, [frame], [out], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in contract_metadata().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind,message", [("huge", "within 3 GB"), ("loop", "Loop")])
+def test_an_unbounded_model_is_refused_before_it_runs(tmp_path, photo, capsys, kind, message):
+    model = hostile_model(tmp_path / f"{kind}.onnx", kind)
+    cv2.imwrite(str(tmp_path / "p.png"), photo)
+    assert main(["image", str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "-m", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "refused" in err and message in err and "Traceback" not in err and not (tmp_path / "out").exists()
+    assert main(["import", str(model), "-o", str(tmp_path / "wrapped.onnx")]) == 2
+    assert "refused" in capsys.readouterr().err and not (tmp_path / "wrapped.onnx").exists()

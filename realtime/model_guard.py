@@ -1,0 +1,116 @@
+"""Bounds for models from outside: a model file is data, but its graph decides how much memory and time a run
+takes. A few hundred bytes can ask for gigabytes (``ConstantOfShape`` to a huge shape) or loop for ever
+(``Loop`` with a trip count of 2^62), and shape inference cannot bound every graph (ours pad to the net's size
+multiple with computed shapes). So before a model that did not ship with the package is run, it must pass:
+
+- no ``Loop`` or ``Scan`` anywhere (no style net needs them, and their run time has no bound);
+- one run at a small probe frame in a child process with a memory cap and a time limit.
+
+A model that passed is remembered by its SHA-256 in the stylize cache, so the probe runs once per file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import models
+from .errors import UserError
+from .painting_style import cache_root
+
+UNBOUNDED_OPS = {"Loop", "Scan"}
+PROBE_MEMORY_BYTES = 3 << 30  # address space of the probe process: onnxruntime itself takes about 0.35 GB
+PROBE_SECONDS = 60.0
+PROBE_SIDE = 64  # the probe frame's free dimensions (a 64x64 frame)
+
+# run in the child: every input fed zeros of its declared shape (free dimensions PROBE_SIDE, the first 1)
+_PROBE = r"""
+import resource, sys
+import numpy as np
+limit = int(sys.argv[2])
+try:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+except (ValueError, OSError):
+    pass
+import onnxruntime as ort
+TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(double)": np.float64,
+         "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
+options = ort.SessionOptions()
+options.log_severity_level = 4
+options.intra_op_num_threads = 1
+session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+side = int(sys.argv[3])
+feeds = {}
+for i in session.get_inputs():
+    dims = [d if isinstance(d, int) and d > 0 else (1 if k == 0 and len(i.shape) == 4 else side)
+            for k, d in enumerate(i.shape)]
+    if len(dims) == 4 and dims[-1] == 3:
+        dims[0] = 1
+    feeds[i.name] = np.zeros(dims, TYPES.get(i.type, np.float32))
+session.run(None, feeds)
+"""
+
+
+def is_shipped(path: Path) -> bool:
+    """Whether ``path`` is one of the package's own model files (trusted: built and verified here)."""
+    try:
+        return path.resolve().is_relative_to(models.MODELS_DIR)
+    except OSError:
+        return False
+
+
+def check_bounded(path: str | Path) -> None:
+    """Refuse (UserError) a model from outside whose graph can loop without bound, or that cannot run a small
+    frame within PROBE_MEMORY_BYTES and PROBE_SECONDS; shipped models and models that passed before are not
+    probed again."""
+    path = Path(path)
+    if is_shipped(path):
+        return
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    mark = cache_root() / "bounded-models" / digest
+    if mark.exists():
+        return
+    unbounded = sorted(UNBOUNDED_OPS & graph_ops(path))
+    if unbounded:
+        raise UserError(f"{path}: refused: the graph has {', '.join(unbounded)}, whose run time has no bound "
+                        "(no style model needs them)")
+    probe(path)
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
+    except OSError:
+        pass  # a cache that cannot be written: the probe runs again next time
+
+
+def graph_ops(path: Path) -> set[str]:
+    """Every operator type in the model's graph and its subgraphs (If branches and the like)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - not a model: onnxruntime says so when it loads it
+        raise UserError(f"{path}: not an ONNX model ({str(exc).splitlines()[0][:200] if str(exc) else exc})") from None
+    ops: set[str] = set()
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            ops.add(node.op_type)
+            graphs += [a.g for a in node.attribute if a.HasField("g")] + [g for a in node.attribute for g in a.graphs]
+    return ops
+
+
+def probe(path: Path) -> None:
+    """Run the model once at a small frame in a child process with capped memory and time."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _PROBE, os.fspath(path), str(PROBE_MEMORY_BYTES), str(PROBE_SIDE)],
+                              capture_output=True, text=True, timeout=PROBE_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{path}: refused: one {PROBE_SIDE}x{PROBE_SIDE} frame took over {PROBE_SECONDS:.0f} s "
+                        "(a graph that does not end, or one far too large)") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
+        raise UserError(f"{path}: refused: the model cannot paint a {PROBE_SIDE}x{PROBE_SIDE} frame within "
+                        f"{PROBE_MEMORY_BYTES >> 30} GB ({last})")
