@@ -5,13 +5,15 @@ import logging
 import sys
 from pathlib import Path
 
+import cv2
 from tqdm import tqdm
 
 from .errors import UserError
 from .frame_stylizer import FrameStylizer
 from .outputs import check_outputs, ensure_writable_folder
 from .pipeline import StageTimes, run_pipeline
-from .video_io import VideoWriter, decoded_frames, encoder_threads_beside, has_audio, open_video_file
+from .video_io import VideoWriter, decoded_frames, encoder_threads_beside, has_audio, open_video_file, \
+    variable_rate
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +31,23 @@ def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tupl
         stylize.stabilizer.reset()
     try:
         audio = source if has_audio(source) else None
-        bar = tqdm(total=info.frames or None, desc=source.name, unit="frame", disable=not progress,
-                   file=sys.stderr, dynamic_ncols=True)
-        with VideoWriter(target, out_size, info.fps, audio_from=audio,
+        rate = variable_rate(source, info)  # a phone's variable frame rate: kept in step with the sound
+        bar = tqdm(total=None if rate else info.frames or None, desc=source.name, unit="frame",
+                   disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        with VideoWriter(target, out_size, rate or info.fps, audio_from=audio,
                          threads=encoder_threads_beside(stylize.session.provider), overwrite=overwrite) as writer:
             parallel, workers = stylize.frame_parallel()
-            times = run_pipeline(decoded_frames(cap, size), parallel.infer,
+            times = run_pipeline(decoded_frames(cap, size, rate), parallel.infer,
                                  lambda pair: writer.write(parallel.finish(*pair)), on_frame=lambda n: bar.update(1),
                                  workers=workers)
             bar.close()
             if times.frames == 0:
                 writer.abort()
                 raise UserError(f"{source}: no frames could be decoded (corrupt or empty video)")
-            missing = info.frames - times.frames
+            decoded = int(cap.get(cv2.CAP_PROP_POS_FRAMES)) if rate else times.frames
+            missing = info.frames - decoded
             if info.frames and missing > max(1, info.frames // 100):  # a frame or 1% is container rounding
-                message = (f"{source}: decoded {times.frames} of the {info.frames} frames the file declares "
+                message = (f"{source}: decoded {decoded} of the {info.frames} frames the file declares "
                            "(truncated or damaged)")
                 if not allow_truncated:
                     writer.abort()

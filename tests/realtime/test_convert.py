@@ -1,4 +1,5 @@
 import os
+import subprocess
 import threading
 
 import cv2
@@ -374,3 +375,25 @@ def test_throughput_and_a_frames_painting_time_are_named_apart():
     assert two == ("throughput 25.0 frames/s (40.0 ms a frame); painting a frame took 160.0 ms on one thread, "
                    "2 frames at a time")
     assert StageTimes(infer=3.0, frames=100, wall=4.0).rates().endswith("painting a frame took 30.0 ms")
+
+
+def test_a_variable_frame_rate_video_keeps_its_timing(tmp_path, negative_model):
+    """60 frames at 30 fps, then 20 at 5 fps (as phones record): 6 s long, in step with the sound, not 80
+    frames at the average rate (5.5 s, drifting)."""
+    from tests.conftest import ffmpeg
+
+    vfr = tmp_path / "phone.mp4"
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=30",
+                    "-frames:v", "80", "-vf", "setpts='if(lt(N,60),N/30,2+(N-60)/5)/TB'", "-fps_mode", "passthrough",
+                    "-video_track_timescale", "90000", str(vfr)], check=True)
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(vfr), "-o", str(out), "-m", str(negative_model), "--no-progress"]) == 0
+    result = probe(out)
+    assert result["frames"] == 180 and result["fps"] == pytest.approx(30, abs=0.1)  # 60 + 20 x 6
+    source, painted = cv2.VideoCapture(str(vfr)), cv2.VideoCapture(str(out))
+    frames = [source.read()[1] for _ in range(80)]
+    painted_frames = [painted.read()[1] for _ in range(180)]
+    for shown_at in (1.0, 3.0, 5.5):  # the same picture at the same time in both
+        expected = frames[int(shown_at * 30)] if shown_at < 2 else frames[60 + int((shown_at - 2) * 5)]
+        got = 255 - painted_frames[int(round(shown_at * 30))].astype(int)
+        assert np.abs(got - expected).mean() < 12, shown_at
