@@ -24,6 +24,7 @@ UNBOUNDED_OPS = {"Loop", "Scan"}
 PROBE_MEMORY_BYTES = 3 << 30  # address space of the probe process: onnxruntime itself takes about 0.35 GB
 PROBE_SECONDS = 60.0
 PROBE_SIDE = 64  # the probe frame's free dimensions (a 64x64 frame)
+LOAD_FAILED = 3  # the probe's exit code when onnxruntime cannot load the model at all
 
 # run in the child: every input fed zeros of its declared shape (free dimensions PROBE_SIDE, the first 1)
 _PROBE = r"""
@@ -35,12 +36,17 @@ try:
 except (ValueError, OSError):
     pass
 import onnxruntime as ort
+LOAD_FAILED = 3
 TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(double)": np.float64,
          "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
 options = ort.SessionOptions()
 options.log_severity_level = 4
 options.intra_op_num_threads = 1
-session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+try:
+    session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+except Exception as exc:
+    print(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
+    sys.exit(LOAD_FAILED)
 side = int(sys.argv[3])
 feeds = {}
 for i in session.get_inputs():
@@ -110,7 +116,9 @@ def probe(path: Path) -> None:
     except subprocess.TimeoutExpired:
         raise UserError(f"{path}: refused: one {PROBE_SIDE}x{PROBE_SIDE} frame took over {PROBE_SECONDS:.0f} s "
                         "(a graph that does not end, or one far too large)") from None
+    last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
+    if done.returncode == LOAD_FAILED:  # not a question of bounds: said as loading it here would say it
+        raise UserError(f"{path}: onnxruntime cannot load this model: {last}")
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
         raise UserError(f"{path}: refused: the model cannot paint a {PROBE_SIDE}x{PROBE_SIDE} frame within "
                         f"{PROBE_MEMORY_BYTES >> 30} GB ({last})")

@@ -34,7 +34,8 @@ from stylize.export.style_refine import RefineSettings, refine_shipped_styles
 from stylize.export.teacher_pairs import run_paintings
 from stylize.realtime.model_listing import describe_models
 from stylize.realtime.errors import UserError
-from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting, save_shipped_styles
+from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting, save_shipped_styles, \
+    shipped_style_vectors
 
 
 NOTICE = """The live any-painting model
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"style held (default {NetRefineSettings.steps}; 0: the net as trained; "
                         "scripts/refine_live_styles.py --net-steps does this for the shipped model: 700 steps "
                         "without the pixel term, then 600 with it)")
+    parser.add_argument("--keep-style-vectors", action="store_true",
+                        help="start from the shipped styles' vectors in models/live/styles.json (refined against the "
+                        "net this run started from, with their records) instead of the style-prediction net's")
     args = parser.parse_args(argv)
     if min(args.refine_steps, args.net_refine_steps) < 0:
         raise UserError("--refine-steps and --net-refine-steps must not be negative")
@@ -80,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     encoder_source = Path(args.teacher_dir) / "arbitrary_predict.onnx"
     shutil.copyfile(encoder_source, models.STYLE_ENCODER)
     encoder = StyleEncoder(models.STYLE_ENCODER)
-    vectors = {}
-    for row in describe_models(None):
+    vectors = shipped_style_vectors() if args.keep_style_vectors else {}
+    for row in ([] if vectors else describe_models(None)):
         if row["name"] == models.LIVE_MODEL.stem or row["name"].endswith(models.QUALITY_SUFFIX):
             continue
         painting = Path(args.styles) / Path(json.loads(row["metadata"]["stylize.training_settings"])["style"]).name
