@@ -35,8 +35,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     if width <= 0 or height <= 0:
         raise UserError(f"size {text!r} must be positive")
     if width * height > images.max_pixels():
-        raise UserError(f"size {text!r} is {width * height / 1e6:.0f} megapixels, over the limit of "
-                        f"{images.max_pixels() / 1e6:.0f} (stylize --max-pixels N raises it)")
+        raise UserError(images.over_the_limit(f"size {text!r}", width, height))
     return width, height
 
 

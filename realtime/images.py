@@ -82,9 +82,19 @@ def check_readable_image(path: str | Path, max_pixels: int | None = None) -> tup
     limit = _limit if max_pixels is None else max_pixels
     width, height = image_dimensions(path)
     if width * height > limit:
-        raise UserError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
-                        f"{limit / 1e6:.0f} (stylize --max-pixels N raises it)")
+        raise UserError(over_the_limit(path, width, height, limit))
     return width, height
+
+
+def over_the_limit(what: object, width: int, height: int, limit: int | None = None) -> str:
+    """The one message for a picture or frame size over the pixel limit, in units that show the numbers."""
+    limit = max_pixels() if limit is None else limit
+
+    def amount(pixels: int) -> str:
+        return f"{pixels / 1e6:.1f} megapixels" if pixels >= 100_000 else f"{pixels} pixels"
+
+    return f"{what}: {width}x{height} is {amount(width * height)}, over the limit of {amount(limit)} " \
+           "(stylize --max-pixels N raises it)"
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

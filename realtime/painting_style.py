@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .. import models
-from .errors import UserError
+from .errors import UserError, not_a_file
 from .images import read_image_with_alpha
 from .outputs import atomic_output
 from .text import printable
@@ -83,6 +83,8 @@ class StyleEncoder:
     def encode(self, painting: str | Path) -> np.ndarray:
         """The style vector of a painting file, from the cache when this file was encoded before."""
         painting = Path(painting)
+        if painting.exists() and not painting.is_file():
+            raise not_a_file(painting, "painting")
         if not painting.is_file():
             raise UserError(f"{painting}: no such painting (an image file, or a shipped style name)")
         cached = cache_dir() / f"{file_digest(painting)}.npy"
@@ -156,6 +158,8 @@ def resolve_style(spec: str | Path, encoder: StyleEncoder | None = None) -> Pain
         entry = shipped[key]
         return PaintingStyle(key, np.asarray(entry["vector"], np.float32), {"shipped": key, **entry.get("source", {})})
     path = Path(spec)
+    if path.exists() and not path.is_file():
+        raise not_a_file(path, "painting")
     if not path.is_file():
         names = ", ".join(sorted(shipped)) or "none"
         raise UserError(f"--style {spec}: no such painting file and no shipped style of that name (shipped: {names})")

@@ -120,7 +120,7 @@ class StyleSession:
         # no spin-waiting threads: decoding and the video encoder share the cores (spinning slowed
         # `stylize video` down; docs/video.md)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # its failures come back as exceptions, reported in a sentence
         self.threads, self._rewrite = options.intra_op_num_threads, cpu_rewrites
         self._single_threaded: StyleSession | None = None  # frame_parallel's copy, opened once
         rewritten, self.cpu_rewrites = cpu_model(path) if cpu_rewrites and not wants_gpu else (None, 0)
@@ -183,10 +183,14 @@ class StyleSession:
             feeds[contract.INPUT_STRENGTH] = np.array(strength, np.float32)
         if style is not None:
             feeds[contract.INPUT_STYLE] = self.style_feed(style)
-        if self.io_binding:
-            out = self._run_bound(feeds)
-        else:
-            out = self.session.run([contract.OUTPUT], feeds)[0]
+        try:
+            out = self._run_bound(feeds) if self.io_binding else self.session.run([contract.OUTPUT], feeds)[0]
+        except UserError:
+            raise
+        except Exception as exc:  # onnxruntime's own failures (a size the graph cannot take, a broken node)
+            message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise UserError(f"{self.info.path.name} failed to paint a {batch.shape[2]}x{batch.shape[1]} frame: "
+                            f"{message}") from None
         self.check_output(out, feeds[contract.INPUT_FRAME])
         out = self._fetch(out)
         return out[0] if frame.ndim == 3 else out

@@ -75,7 +75,8 @@ def plan_video_outputs(inputs: list[str], output: str, model_name: str,
     if len(sources) == 1 and out.suffix and not out.is_dir():
         targets = [out]
     elif out.exists() and not out.is_dir():
-        raise UserError(f"-o {out}: several inputs need a folder, and this is a file")
+        raise UserError(f"-o {out}: several inputs need a folder, and this is a file" if len(sources) > 1 else
+                        f"-o {out}: not a folder, and not a video file name ({', '.join(VIDEO_SUFFIXES)})")
     else:
         targets = [out / f"{p.stem}_{model_name}{suffix}" for p in sources]
     check_outputs(sources, targets, overwrite)

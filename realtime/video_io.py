@@ -60,8 +60,7 @@ def open_video_file(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
         raise UserError(f"{path}: no video stream found")
     if info.width * info.height > images.max_pixels():
         cap.release()
-        raise UserError(f"{path}: frames of {info.width}x{info.height} are over the limit of "
-                        f"{images.max_pixels() / 1e6:.0f} megapixels (stylize --max-pixels N raises it)")
+        raise UserError(images.over_the_limit(f"{path}: frames", info.width, info.height))
     return cap, info
 
 

@@ -84,6 +84,8 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
         raise UserError("cannot open a window: no display here (SSH or a server?). Use --no-window, "
                         "or 'stylize video' for files")
     if record:
+        if Path(record).is_file():  # the webcam has no --overwrite: a recording never replaces a file
+            raise UserError(f"--record {record} already exists: choose another file name")
         prepare_output_file(record, [camera], overwrite=False, suffixes=(".mp4", ".mkv", ".mov", ".avi"))
     cap, info = open_camera(camera, size)
     is_file = isinstance(parse_camera(camera), str) and Path(camera).is_file()

@@ -137,3 +137,28 @@ def test_an_unbounded_model_is_refused_before_it_runs(tmp_path, photo, capsys, k
     assert "refused" in err and message in err and "Traceback" not in err and not (tmp_path / "out").exists()
     assert main(["import", str(model), "-o", str(tmp_path / "wrapped.onnx")]) == 2
     assert "refused" in capsys.readouterr().err and not (tmp_path / "wrapped.onnx").exists()
+
+
+def test_misleading_messages_now_say_what_happened(tmp_path, photo, clip, negative_model, capsys):
+    cv2.imwrite(str(tmp_path / "p.png"), photo)
+    (tmp_path / "taken.mp4").write_bytes(b"mine")
+    cases = [
+        (["--max-pixels", "1", "image", str(tmp_path / "p.png"), "-o", str(tmp_path / "o"), "-m", str(negative_model)],
+         "83x61 is 5063 pixels, over the limit of 1 pixels"),
+        (["webcam", "--camera", str(clip), "--no-window", "-m", str(negative_model), "--record",
+          str(tmp_path / "taken.mp4")], "choose another file name"),
+        (["video", str(clip), "-o", "/dev/null", "-m", str(negative_model)], "not a folder, and not a video file"),
+        (["image", str(tmp_path / "p.png"), "-o", str(tmp_path / "o"), "--style", str(tmp_path)],
+         "a folder, device or pipe"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and "--overwrite" not in err, (argv, err)
+    assert (tmp_path / "taken.mp4").read_bytes() == b"mine"
+
+
+def test_a_model_that_fails_while_painting_is_a_sentence(capsys):
+    assert main(["flicker", "--size", "2x2"]) == 2
+    err = capsys.readouterr().err
+    assert "failed to paint" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
