@@ -6,7 +6,7 @@ import json
 import signal
 import threading
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     """Train a style net into ``run_dir`` (checkpoint, previews, loss curve, settings.json).
 
     With ``resume`` the run continues from ``run_dir``'s checkpoint, whose settings win except
-    ``steps``. ``device``: auto (CUDA when torch sees a GPU), cpu or cuda. Started by torchrun,
+    ``steps`` and ``data`` (other settings that differ are refused). ``device``: auto (CUDA when torch sees a GPU), cpu or cuda. Started by torchrun,
     the processes train one net data-parallel (see :mod:`stylize.export.distributed`):
     ``batch_size`` is then per process, and only rank 0 writes. Returns the final checkpoint's path.
     """
@@ -81,6 +81,25 @@ def last_checkpoint_note(ckpt_path: Path) -> str:
     return f"the last checkpoint ({ckpt_path}, step {step}) is intact: the same command with --resume continues"
 
 
+RESUME_MAY_CHANGE = ("steps", "data")  # a resumed run may train longer, and find its photos elsewhere
+
+
+def refuse_changes_on_resume(given: TrainSettings, saved: TrainSettings) -> None:
+    """A resumed run continues as it was made: settings given that differ from both the default and the run's
+    are refused with a message (they were silently ignored), rather than half applied."""
+    default = TrainSettings()
+    changed = [f.name for f in fields(TrainSettings) if f.name not in RESUME_MAY_CHANGE
+               and getattr(given, f.name) != getattr(default, f.name)
+               and getattr(given, f.name) != getattr(saved, f.name)]
+    if given.style and Path(given.style).resolve() == Path(saved.style).resolve():
+        changed = [name for name in changed if name != "style"]
+    if changed:
+        listed = ", ".join(f"--{n.replace('_', '-')} {getattr(given, n)!r} (the run's: {getattr(saved, n)!r})"
+                           for n in changed)
+        raise UserError(f"--resume continues the run as it was made; these differ: {listed}. Start a new run "
+                        "(another -o, --init-from the old one) to change them")
+
+
 def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weights: str | None, progress: bool,
            world: World, place: torch.device) -> Path:
     ckpt_path = run_dir / CHECKPOINT_NAME
@@ -88,7 +107,9 @@ def _train(settings: TrainSettings, run_dir: Path, resume: bool, backbone_weight
     if resume:
         state = load_checkpoint(ckpt_path)
         resumed_net, saved = net_from_checkpoint(state)
-        settings = replace(saved, steps=settings.steps)  # the arch as resolved there
+        refuse_changes_on_resume(settings, saved)
+        # the arch as resolved there; only the steps and where the photos are may change
+        settings = replace(saved, **{name: getattr(settings, name) for name in RESUME_MAY_CHANGE})
     elif ckpt_path.exists():
         raise UserError(f"{run_dir} already holds a training run: pass --resume to continue it, or choose another -o")
 

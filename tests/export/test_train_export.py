@@ -455,3 +455,17 @@ def test_training_ends_by_saying_how_close_the_model_and_the_live_model_come(tmp
                  "--steps", "1", "--image-size", "32", "--batch-size", "1", "--held-out", "2",
                  "--export", str(tmp_path / "m2.onnx")]) == 0  # no VGG16 here: said, not failed
     assert "the painting distance is not measured" in capsys.readouterr().err
+
+
+def test_resume_refuses_settings_it_would_otherwise_ignore(tmp_path, photo_folder, style_image, capsys):
+    run = tmp_path / "run"
+    train(tiny_settings(style_image, photo_folder, steps=1), run, progress=False)
+    with pytest.raises(UserError, match=r"--width 0\.5 \(the run's: 0\.25\)"):
+        train(tiny_settings(style_image, photo_folder, width=0.5, steps=2), run, resume=True, progress=False)
+    other = tmp_path / "other.png"
+    other.write_bytes(style_image.read_bytes())
+    with pytest.raises(UserError, match="--style"):
+        train(tiny_settings(other, photo_folder, steps=2), run, resume=True, progress=False)
+    moved = tmp_path / "moved"
+    photo_folder.rename(moved)  # photos found elsewhere, and more steps: fine
+    assert train(tiny_settings(style_image, moved, steps=2), run, resume=True, progress=False).is_file()
