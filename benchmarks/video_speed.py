@@ -24,7 +24,8 @@ from stylize.realtime.bench import synthetic_frames
 from stylize.realtime.frames import PaintSize, parse_size
 from stylize.realtime.model_lookup import open_stylizer
 from stylize.realtime.video_conversion import convert_video
-from stylize.realtime.video_io import VideoWriter, decoded_frames, open_video_file
+from stylize.realtime.video_io import VideoWriter, open_video_file
+from stylize.realtime.video_rate import decoded_frames
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import interleaved, ms_per_frame, ratio_line  # noqa: E402

@@ -13,7 +13,8 @@ from .frame_stylizer import FrameStylizer
 from .frames import painted_size
 from .pipeline import run_pipeline
 from .session import StyleSession
-from .video_io import VideoWriter, decoded_frames, encoder_threads_beside, open_video_file
+from .video_io import VideoWriter, encoder_threads_beside, open_video_file
+from .video_rate import decoded_frames
 
 
 def synthetic_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:

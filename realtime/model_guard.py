@@ -24,7 +24,9 @@ UNBOUNDED_OPS = {"Loop", "Scan"}
 PROBE_MEMORY_BYTES = 3 << 30  # address space of the probe process: onnxruntime itself takes about 0.35 GB
 PROBE_SECONDS = 60.0
 PROBE_SIDE = 64  # the probe frame's free dimensions (a 64x64 frame)
-LOAD_FAILED = 3  # the probe's exit code when onnxruntime cannot load the model at all
+# the probe's exit codes when onnxruntime cannot load the model at all, and when the model refuses the probe's
+# inputs (declared sizes over 8192, other shapes): questions for the contract checks, not of bounds
+LOAD_FAILED, INPUT_REFUSED = 3, 4
 
 # run in the child: every input fed zeros of its declared shape (free dimensions PROBE_SIDE, the first 1)
 _PROBE = r"""
@@ -36,7 +38,7 @@ try:
 except (ValueError, OSError):
     pass
 import onnxruntime as ort
-LOAD_FAILED = 3
+LOAD_FAILED, INPUT_REFUSED, MAX_DECLARED = 3, 4, 8192
 TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(double)": np.float64,
          "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
 options = ort.SessionOptions()
@@ -50,12 +52,17 @@ except Exception as exc:
 side = int(sys.argv[3])
 feeds = {}
 for i in session.get_inputs():
-    dims = [d if isinstance(d, int) and d > 0 else (1 if k == 0 and len(i.shape) == 4 else side)
+    dims = [d if isinstance(d, int) and 0 < d <= MAX_DECLARED else (1 if k == 0 and len(i.shape) == 4 else side)
             for k, d in enumerate(i.shape)]
     if len(dims) == 4 and dims[-1] == 3:
         dims[0] = 1
     feeds[i.name] = np.zeros(dims, TYPES.get(i.type, np.float32))
-session.run(None, feeds)
+try:
+    session.run(None, feeds)
+except Exception as exc:
+    if "dimensions" in str(exc) or "rank" in str(exc).lower():  # it declares inputs the probe did not give
+        sys.exit(INPUT_REFUSED)
+    raise
 """
 
 
@@ -82,7 +89,8 @@ def check_bounded(path: str | Path) -> None:
     if unbounded:
         raise UserError(f"{path}: refused: the graph has {', '.join(unbounded)}, whose run time has no bound "
                         "(no style model needs them)")
-    probe(path)
+    if not probe(path):
+        return  # the model refused the probe's inputs: the contract checks that follow say why
     try:
         mark.parent.mkdir(parents=True, exist_ok=True)
         mark.touch()
@@ -97,7 +105,8 @@ def graph_ops(path: Path) -> set[str]:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - not a model: onnxruntime says so when it loads it
-        raise UserError(f"{path}: not an ONNX model ({str(exc).splitlines()[0][:200] if str(exc) else exc})") from None
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: onnxruntime cannot load this model: not an ONNX file ({reason})") from None
     ops: set[str] = set()
     graphs = [model.graph]
     while graphs:
@@ -108,8 +117,9 @@ def graph_ops(path: Path) -> set[str]:
     return ops
 
 
-def probe(path: Path) -> None:
-    """Run the model once at a small frame in a child process with capped memory and time."""
+def probe(path: Path) -> bool:
+    """Run the model once at a small frame in a child process with capped memory and time: True when it ran,
+    False when it refused the probe's inputs; a UserError when it is out of bounds or cannot be loaded."""
     try:
         done = subprocess.run([sys.executable, "-c", _PROBE, os.fspath(path), str(PROBE_MEMORY_BYTES), str(PROBE_SIDE)],
                               capture_output=True, text=True, timeout=PROBE_SECONDS)
@@ -117,8 +127,11 @@ def probe(path: Path) -> None:
         raise UserError(f"{path}: refused: one {PROBE_SIDE}x{PROBE_SIDE} frame took over {PROBE_SECONDS:.0f} s "
                         "(a graph that does not end, or one far too large)") from None
     last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
+    if done.returncode == INPUT_REFUSED:
+        return False
     if done.returncode == LOAD_FAILED:  # not a question of bounds: said as loading it here would say it
         raise UserError(f"{path}: onnxruntime cannot load this model: {last}")
     if done.returncode != 0:
         raise UserError(f"{path}: refused: the model cannot paint a {PROBE_SIDE}x{PROBE_SIDE} frame within "
                         f"{PROBE_MEMORY_BYTES >> 30} GB ({last})")
+    return True

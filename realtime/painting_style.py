@@ -109,6 +109,7 @@ class StyleEncoder:
                 shape, _, dtype = read_header(f)
                 if dtype != np.float32 or shape != (size,):
                     return None
+                f.seek(0)
                 vector = np.lib.format.read_array(f, allow_pickle=False)
         except (OSError, ValueError, EOFError, SyntaxError):
             return None

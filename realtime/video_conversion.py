@@ -12,8 +12,8 @@ from .errors import UserError
 from .frame_stylizer import FrameStylizer
 from .outputs import check_outputs, ensure_writable_folder
 from .pipeline import StageTimes, run_pipeline
-from .video_io import VideoWriter, decoded_frames, encoder_threads_beside, has_audio, open_video_file, \
-    variable_rate
+from .video_io import VideoWriter, encoder_threads_beside, has_audio, open_video_file
+from .video_rate import decoded_frames, variable_rate
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +16,6 @@ import numpy as np
 
 from . import images
 from .errors import UserError, not_a_file
-from .frames import fit
 from .outputs import publish, reserve_temporary
 from .providers import CPU
 from .text import opencv_path
@@ -280,54 +278,3 @@ class VideoWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
-
-
-def decoded_frames(cap: cv2.VideoCapture, size: tuple[int, int] | None,
-                   rate: float | None = None) -> Iterator[np.ndarray]:
-    """The frames of an open capture, each fitted to ``size`` (when given), until it ends; with ``rate``, at
-    that constant rate by their timestamps (see :func:`variable_rate`)."""
-    frames = _read_frames(cap) if rate is None else _at_constant_rate(cap, rate)
-    for frame in frames:
-        yield fit(frame, size)
-
-
-def _read_frames(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
-    while True:
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            return
-        yield frame
-
-
-def _at_constant_rate(cap: cv2.VideoCapture, rate: float) -> Iterator[np.ndarray]:
-    """A variable-rate stream as a constant-rate one: each frame repeated (or, where frames come faster than
-    ``rate``, dropped) so that it is shown from its own timestamp to the next frame's, as players show it."""
-    slot = 1000.0 / rate
-    previous, previous_at, next_slot, gap = None, 0.0, 0.0, slot
-    while True:
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            break
-        shown_at = cap.get(cv2.CAP_PROP_POS_MSEC)
-        if previous is None:
-            next_slot = shown_at
-        else:
-            gap = shown_at - previous_at
-            while next_slot + slot / 2 <= shown_at:
-                yield previous
-                next_slot += slot
-        previous, previous_at = frame, shown_at
-    if previous is not None:  # the last frame lasts as long as the one before it
-        for _ in range(max(1, round(gap / slot))):
-            yield previous
-
-
-def variable_rate(path: str | Path, info: VideoInfo) -> float | None:
-    """The base frame rate to convert a variable-frame-rate video (phones record them) at, or None for a
-    constant-rate one: ffmpeg's ``tbr`` where it differs from the average rate OpenCV reports."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    found = re.search(r"Stream #\S+.*: Video:.* ([\d.]+) fps, ([\d.]+) tbr", result.stderr)
-    if not found:
-        return None
-    base = float(found.group(2))
-    return base if 0 < base < 1000 and abs(base - info.fps) > 0.01 * base else None
