@@ -27,6 +27,7 @@ from .stabilize import Stabilizer
 from .video_io import LatestFrameReader, encoder_threads_beside, open_camera, parse_camera
 
 log = logging.getLogger(__name__)
+_IMPORTED_AT = time.monotonic()
 
 WINDOW = "stylize"
 
@@ -52,6 +53,16 @@ def blend_label(looks: list[FrameStylizer], state: LiveState) -> str:
     """``candy 75% + udnie 25%`` (styles with no weight left out)."""
     parts = [f"{style_label(look)} {round(100 * w)}%" for look, w in zip(looks, state.weights(len(looks))) if w > 0]
     return " + ".join(parts)
+
+
+def seconds_since_start() -> float:
+    """How long this process has run (Linux: from /proc; elsewhere from when this module was imported)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic() - _IMPORTED_AT
 
 
 @contextmanager
@@ -148,6 +159,9 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
             captured_at = result.captured_at
             shown = side_by_side(frame, out) if state.show_original else out
             new_fps = stats.update(time.perf_counter() - captured_at, infer)
+            if stats.frames == 1:
+                log.info(f"first painted frame {seconds_since_start():.2f} s after the command started (loading the "
+                         "model, encoding any painting, opening the camera and painting the frame)")
             if recorder is not None:
                 recorder.write(shown)
             if virtual is not None:

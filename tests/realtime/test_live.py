@@ -394,3 +394,11 @@ def test_output_piped_into_a_closed_pipe_is_not_an_error():
                           text=True, timeout=60)
     os.close(write_end)
     assert done.returncode == 0 and done.stderr == ""
+
+
+def test_the_webcam_says_when_its_first_painted_frame_came(clip, negative_model, capsys):
+    import re
+
+    assert main(["webcam", "--camera", str(clip), "--no-window", "--frames", "2", "-m", str(negative_model)]) == 0
+    found = re.search(r"first painted frame ([\d.]+) s after the command started", capsys.readouterr().err)
+    assert found and 0 < float(found.group(1)) < 600
