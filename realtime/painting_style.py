@@ -14,7 +14,7 @@ import onnxruntime as ort
 
 from .. import models
 from .errors import UserError, not_a_file
-from .images import read_image_with_alpha
+from .images import check_readable_image, read_image_with_alpha
 from .outputs import atomic_output
 from .text import printable
 
@@ -80,14 +80,17 @@ class StyleEncoder:
         rgb = (square[:, :, ::-1].astype(np.float32) / 255.0)[None]
         return self.session.run(None, {self.input_name: rgb})[0].reshape(-1).astype(np.float32)
 
-    def encode(self, painting: str | Path) -> np.ndarray:
-        """The style vector of a painting file, from the cache when this file was encoded before."""
+    def encode(self, painting: str | Path, digest: str | None = None) -> np.ndarray:
+        """The style vector of a painting file (its SHA-256 ``digest`` when known), from the cache when this
+        file was encoded before. The file's header is read first: a video or a huge file given as a painting
+        is refused before it is hashed."""
         painting = Path(painting)
         if painting.exists() and not painting.is_file():
             raise not_a_file(painting, "painting")
         if not painting.is_file():
             raise UserError(f"{painting}: no such painting (an image file, or a shipped style name)")
-        cached = cache_dir() / f"{file_digest(painting)}.npy"
+        check_readable_image(painting)
+        cached = cache_dir() / f"{digest or file_digest(painting)}.npy"
         vector = self.read_cached(cached)
         if vector is not None:
             return vector
@@ -164,8 +167,10 @@ def resolve_style(spec: str | Path, encoder: StyleEncoder | None = None) -> Pain
     if not path.is_file():
         names = ", ".join(sorted(shipped)) or "none"
         raise UserError(f"--style {spec}: no such painting file and no shipped style of that name (shipped: {names})")
-    vector = (encoder or StyleEncoder()).encode(path)
-    return PaintingStyle(path.stem, vector, {"file": path.name, "sha256": file_digest(path)})
+    check_readable_image(path)  # before hashing: a 6 GB video is refused at its header
+    digest = file_digest(path)
+    vector = (encoder or StyleEncoder()).encode(path, digest)
+    return PaintingStyle(path.stem, vector, {"file": path.name, "sha256": digest})
 
 
 def mix_weights(weights: list[float] | None, count: int) -> np.ndarray:

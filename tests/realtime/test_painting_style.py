@@ -214,3 +214,11 @@ def test_an_existing_output_is_refused_before_the_painting_is_encoded(tmp_path, 
     assert main(["image", str(tmp_path / "p.png"), "-o", str(tmp_path / "out.png"),
                  "--style", str(painting(tmp_path / "art.png", seed=8))]) == 2
     assert "already exists" in capsys.readouterr().err and (tmp_path / "out.png").read_bytes() == b"mine"
+
+
+def test_a_video_given_as_a_painting_is_refused_at_its_header_before_hashing(tmp_path, clip, monkeypatch):
+    from stylize.realtime import painting_style
+
+    monkeypatch.setattr(painting_style, "file_digest", lambda path: pytest.fail("hashed before the header check"))
+    with pytest.raises(UserError, match="clip.mp4"):
+        resolve_style(str(clip))
