@@ -235,7 +235,7 @@ def convert_on_ray(sources: list[Path], targets: list[Path], job: StyleJob, addr
                 log.info(f"{plan.source} -> {plan.target}")
     finally:
         ray.shutdown()
-    frames = sum(i.frames for p in plans for i in p.chunks)
+    frames = sum(i.frames for number, p in enumerate(plans) if number not in failed for i in p.chunks)
     log.info(f"ray: {len(written)} of {len(sources)} videos, {frames} frames in {time.perf_counter() - started:.1f} s")
     if failed:
         raise UserError("these videos failed twice and were not written: "
