@@ -31,6 +31,9 @@ def check_outputs(inputs: list[Path], targets: list[Path], overwrite: bool) -> N
     if len({t.resolve() for t in targets}) != len(targets):
         raise UserError("two outputs would be the same file (same file name in different folders?)")
     for target in targets:
+        if len(os.fsencode(target.name)) > MAX_NAME_BYTES:  # a generated name (<input>_<style>) can pass the limit
+            raise UserError(f"{target.name[:40]}...: an output name of {len(os.fsencode(target.name))} bytes is over "
+                            f"the file system's {MAX_NAME_BYTES}; give a shorter -o file name")
         if any(_same_file(target, source) for source in inputs):
             raise UserError(f"{target}: the output would overwrite an input; choose another output name")
         if target.is_dir():

@@ -373,3 +373,11 @@ def test_a_double_ctrl_c_ends_the_webcam_cleanly(tmp_path, negative_model):
             os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode in (0, 130) and "terminate" not in err and "no partial output" not in err, (gap, err)
+
+
+def test_a_generated_output_name_over_the_limit_is_a_message(tmp_path, negative_model, photo, capsys):
+    source = tmp_path / ("n" * 250 + ".png")
+    cv2.imwrite(str(source), photo)
+    assert main(["image", str(source), "-o", str(tmp_path / "out"), "-m", str(negative_model)]) == 2
+    err = capsys.readouterr().err
+    assert "over the file system's 255" in err and "Traceback" not in err
