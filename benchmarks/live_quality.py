@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         rows[path.stem], shown = score_painting(args.model, path, photos, network, peer, args.size)
         if len(cells) < GALLERY_ROWS:
             cells.append((path.stem, resize_longer_side(read_image(path), args.size), shown))
-        print(f"{path.stem:<34} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}"
-                                               for who, v in rows[path.stem].items() if who != "painting"), file=sys.stderr)
+        scored = {who: v for who, v in rows[path.stem].items() if who != "painting"}
+        print(f"{path.stem:<34} " + "  ".join(f"{who} {v['style']:.3f}/{v['content']:.3f}" for who, v in scored.items()),
+              file=sys.stderr)
     text = report(rows, len(photos), args.size, args.split)
     if not args.no_speed:
         text += ("\n\n" + speed_report(args.model, paintings[0], args.frames)

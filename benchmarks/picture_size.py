@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                 stylizer = open_stylizer(name, None, device="cpu", paint_size=parse_paint_size(rule))
                 scores = [painting_distance(network, stylizer(p), p, resize_longer_side(painting, size))
                           for p in (resize_longer_side(photo, size) for photo in photos)]
-                cells.append(f"{np.mean([s['style'] for s in scores]):.3f} / {np.mean([s['content'] for s in scores]):.2f}")
+                style, content = (np.mean([s[k] for s in scores]) for k in ("style", "content"))
+                cells.append(f"{style:.3f} / {content:.2f}")
             rows.append(f"| {name} | {size} | " + " | ".join(cells) + " |")
             print(rows[-1], file=sys.stderr)
     print(f"Picture size, {time.strftime('%Y-%m-%d')}, {len(photos)} photos, style distance / content change:\n")

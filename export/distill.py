@@ -139,7 +139,8 @@ def distill(settings: DistillSettings, run_dir: str | Path, resume: bool = False
         output = net(photo, style)
         terms = {"l1": settings.l1_weight * F.l1_loss(output, target)}
         if crop_colours is not None:
-            terms["colour"] = settings.colour_weight * colour_loss(output, w * crop_colours[a] + (1 - w) * crop_colours[b])
+            mixed = w * crop_colours[a] + (1 - w) * crop_colours[b]
+            terms["colour"] = settings.colour_weight * colour_loss(output, mixed)
         if vgg is not None:
             feats = vgg(output)
             with torch.no_grad():

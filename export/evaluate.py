@@ -53,8 +53,8 @@ def painting_distance(network: LossNetwork, output_bgr: np.ndarray, photo_bgr: n
     (0 = the photo's features). ``output_bgr`` and ``photo_bgr`` must have the same size.
     """
     with torch.no_grad():
-        feats = {"output": network(bgr_to_tensor([output_bgr])),
-                 "photo": _reference_features(network, photo_bgr), "painting": _reference_features(network, painting_bgr)}
+        feats = {"output": network(bgr_to_tensor([output_bgr])), "photo": _reference_features(network, photo_bgr),
+                 "painting": _reference_features(network, painting_bgr)}
         grams = {k: {n: gram_matrix(f[n]) for n in DISTANCE_LAYERS} for k, f in feats.items()}
         ratios = [float((grams["output"][n] - grams["painting"][n]).norm()
                         / (grams["photo"][n] - grams["painting"][n]).norm().clamp_min(1e-12)) for n in DISTANCE_LAYERS]

@@ -38,7 +38,8 @@ def train(settings: TrainSettings, run_dir: str | Path, resume: bool = False,
     """Train a style net into ``run_dir`` (checkpoint, previews, loss curve, settings.json).
 
     With ``resume`` the run continues from ``run_dir``'s checkpoint, whose settings win except
-    ``steps`` and ``data`` (other settings that differ are refused). ``device``: auto (CUDA when torch sees a GPU), cpu or cuda. Started by torchrun,
+    ``steps`` and ``data`` (other settings that differ are refused). ``device``: auto (CUDA when torch sees a
+    GPU), cpu or cuda. Started by torchrun,
     the processes train one net data-parallel (see :mod:`stylize.export.distributed`):
     ``batch_size`` is then per process, and only rank 0 writes. Returns the final checkpoint's path.
     """

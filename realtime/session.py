@@ -156,7 +156,8 @@ class StyleSession:
         single-threaded session of the same model and how many frames to run on it at once (this
         session's thread count); else (CUDA, IO binding, one thread already) this session and 1.
         A fast net's layers are too small to keep two threads busy: they wait for each other at every
-        layer and for the video encoder, so two frames side by side paint faster. The copy is opened once and kept: every file of a batch,
+        layer and for the video encoder, so two frames side by side paint faster. The copy is opened once and
+        kept: every file of a batch,
         every chunk a Ray worker converts share it."""
         if self.device != "cpu" or self.io_binding or self.threads <= 1:
             return self, 1

@@ -172,7 +172,8 @@ class LatestFrameReader:
 
 def encoder_threads_beside(provider: str) -> int | None:
     """Encoder threads for a writer that runs beside inference on ``provider``: one on the CPU, whose
-    cores inference keeps busy (x264's frame threads only add work there), the encoder's own choice beside a GPU (None)."""
+    cores inference keeps busy (x264's frame threads only add work there), the encoder's own choice beside a
+    GPU (None)."""
     return 1 if provider == CPU else None
 
 

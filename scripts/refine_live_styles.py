@@ -14,8 +14,8 @@ continues from it, and the record keeps the earlier runs'. A style the net was r
 vector when --steps refines the others. That rewrites models/live/any_painting.onnx (verified, its metadata kept, the
 refinement recorded as stylize.net_refined), any_painting.npz and the int8 copy (calibrated on --photos).
 Without --net-steps the default style's vector is only set inside both live models. Needs the training
-extra and VGG16 (`stylize weights install vgg16`); docs/any_painting.md has the times. The shipped model: --net-steps 700 with no
-pixel term, then --net-steps 600 with the default pixel weight.
+extra and VGG16 (`stylize weights install vgg16`); docs/any_painting.md has the times. The shipped model:
+--net-steps 700 with no pixel term, then --net-steps 600 with the default pixel weight.
 """
 from __future__ import annotations
 

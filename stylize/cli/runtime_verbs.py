@@ -242,7 +242,8 @@ def show_models(args: argparse.Namespace) -> int:
     else:
         print(f"{'name':<28} {'style':<22} {'architecture':<16} {'backbone':<13} {'io':<15} {'MB':>6}  steps")
         for r in rows:  # metadata is the model file's text: control characters are shown, never obeyed
-            cell = {k: printable(r[k], one_line=True) for k in ("name", "style", "architecture", "backbone", "io_layout")}
+            cell = {k: printable(r[k], one_line=True)
+                    for k in ("name", "style", "architecture", "backbone", "io_layout")}
             print(f"{cell['name']:<28} {cell['style']:<22} {cell['architecture']:<16} {cell['backbone']:<13} "
                   f"{cell['io_layout']:<15} {r['size_mb']:>6}  {printable(steps_text(r), one_line=True)}")
     return 0

@@ -164,7 +164,8 @@ def nan_model(path):
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
-        [helper.make_node("Sub", ["input1", "input1"], ["zero"]), helper.make_node("Div", ["zero", "zero"], ["output1"])],
+        [helper.make_node("Sub", ["input1", "input1"], ["zero"]),
+         helper.make_node("Div", ["zero", "zero"], ["output1"])],
         "nan", [helper.make_tensor_value_info("input1", TensorProto.FLOAT, [1, 3, "H", "W"])],
         [helper.make_tensor_value_info("output1", TensorProto.FLOAT, [1, 3, "H", "W"])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])

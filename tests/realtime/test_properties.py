@@ -94,7 +94,8 @@ def test_the_cli_answers_any_file_name_with_a_result_or_a_message(tmp_path, nega
 
 @FEW
 @given(st.one_of(st.integers(), st.floats(), WILD_TEXT, st.none(),
-                 st.builds(np.zeros, st.tuples(st.integers(0, 3), st.integers(0, 3)), st.sampled_from([np.uint8, np.float32])),
+                 st.builds(np.zeros, st.tuples(st.integers(0, 3), st.integers(0, 3)),
+                           st.sampled_from([np.uint8, np.float32])),
                  st.builds(np.zeros, st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 5)),
                            st.sampled_from([np.uint8, np.uint16, np.float64, np.bool_]))))
 def test_the_api_answers_any_image_with_a_picture_or_a_message(negative_model, source):

@@ -170,7 +170,8 @@ def test_a_cpu_machine_with_the_gpu_build_hears_one_note_and_no_cuda_noise(negat
     err = capfd.readouterr().err
     assert "no NVIDIA GPU here: running on the CPU" in err and "Failed to load" not in err
     assert main(["bench", "-m", str(negative_model), "--size", "32x24", "--frames", "2"]) == 0
-    assert "NVIDIA" not in capfd.readouterr().err  # said once on a machine, not on every command    assert main(["bench", "-m", str(negative_model), "--size", "32x24", "--frames", "2", "--device", "cpu"]) == 0
+    assert "NVIDIA" not in capfd.readouterr().err  # said once on a machine, not on every command
+    assert main(["bench", "-m", str(negative_model), "--size", "32x24", "--frames", "2", "--device", "cpu"]) == 0
     assert "NVIDIA" not in capfd.readouterr().err  # nothing at all with --device cpu
 
 
