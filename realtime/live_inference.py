@@ -126,8 +126,14 @@ class InferenceWorker:
         return np.sum([w * other.style for w, other in zip(weights, self.looks)], axis=0).astype(np.float32)
 
     def next(self) -> Inferred | None:
+        """The next painted frame, or None when the source ended or the loop was asked to quit."""
         while True:
-            item = self._results.get()
+            try:
+                item = self._results.get(timeout=0.2)
+            except queue.Empty:
+                if self.state.quit:  # Ctrl-C sets it (webcam.interrupts_quit): no frame is waited for
+                    return None
+                continue
             if isinstance(item, BaseException):
                 raise item
             if item is None:  # one thread ran out; the others may still be painting the last frames

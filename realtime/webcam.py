@@ -66,6 +66,25 @@ def seconds_since_start() -> float:
 
 
 @contextmanager
+def interrupts_quit(state: LiveState) -> Iterator[None]:
+    """While the live loop runs, Ctrl-C and SIGTERM ask it to quit (``state.quit``) instead of raising inside
+    whatever it is waiting on: an interrupt inside a lock's wait broke the lock ('release unlocked lock')."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def quit_loop(signum, frame) -> None:
+        state.quit = True
+
+    previous = {number: signal.signal(number, quit_loop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
 def interrupts_held() -> Iterator[None]:
     """Ctrl-C and SIGTERM ignored while the live loop's threads, camera and recording are closed: a terminal's
     double Ctrl-C would otherwise leave native threads running as the interpreter exits (an abort, exit 134)."""
@@ -143,70 +162,71 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
         return cv2.flip(frame, 1) if mirror else frame
 
     worker = InferenceWorker(reader, looks, state, prepare, frames_at_once)
-    try:
-        while not state.quit and (max_frames is None or stats.frames < max_frames):
-            result = worker.next()
-            if result is None:
-                log.info("the source ended")
-                break
-            frame, look = result.frame, result.look
-            if stabilizer is not None and look is not previous_look:
-                stabilizer.reset()  # no blending across a style switch
-            previous_look = look
-            look.strength, look.original_colors = state.strength, state.original_colors
-            out = look.finish(frame, result.stylized)
-            infer = result.infer_seconds
-            captured_at = result.captured_at
-            shown = side_by_side(frame, out) if state.show_original else out
-            new_fps = stats.update(time.perf_counter() - captured_at, infer)
-            if stats.frames == 1:
-                log.info(f"first painted frame {seconds_since_start():.2f} s after the command started (loading the "
-                         "model, encoding any painting, opening the camera and painting the frame)")
-            if recorder is not None:
-                recorder.write(shown)
-            if virtual is not None:
-                virtual.send(out)
-            if state.snapshot:
-                path = timestamped("snapshot", ".png", folder)
-                write_image(path, shown)
-                log.info(f"snapshot: {path}")
-                state.snapshot = False
-            if state.toggle_recording:
-                state.toggle_recording = False
-                if recorder is None:
-                    recorder = Recorder(timestamped("recording", ".mp4", folder), info.fps, encoder_threads)
-                    log.info(f"recording to {recorder.path}")
-                else:
-                    log.info(f"saved {recorder.finish()}")
-                    recorder = None
-            if window:
-                overlay = shown.copy()
-                style = blend_label(looks, state) if worker.blendable else style_label(look)
-                lines = [f"{style} ({look.session.info.architecture})  {stats.fps:.1f} fps  "
-                         f"latency {stats.latency_ms:.0f} ms",
-                         f"strength {state.strength:.1f}" + ("  original colours" if state.original_colors else "")
-                         + ("  REC" if recorder is not None else "")]
-                if state.show_help:
-                    lines += [f"{keys}: {what}" for keys, what in HOTKEYS]
-                cv2.imshow(WINDOW, draw_text_lines(overlay, lines))
-                state.handle_key(cv2.waitKey(1) & 0xFF, len(looks))
-            elif new_fps:
-                log.info(f"{stats.fps:5.1f} fps  inference {stats.infer_ms:5.1f} ms  latency {stats.latency_ms:5.1f} ms"
-                         f"  dropped {reader.dropped}  [{style_label(look)}, {look.session.provider}]")
-    except KeyboardInterrupt:
-        with interrupts_held():
-            log.info("\ninterrupted")
-    finally:
-        with interrupts_held():  # a second Ctrl-C must not cut the closing short
-            worker.close()
-            reader.close()
-            if virtual is not None:
-                virtual.close()
-            if window:
-                cv2.destroyAllWindows()
-            if recorder is not None:
-                saved = recorder.finish()
-                if saved:
-                    log.info(f"saved {saved}")
+    with interrupts_quit(state):  # Ctrl-C ends the loop as q does
+        try:
+            while not state.quit and (max_frames is None or stats.frames < max_frames):
+                result = worker.next()
+                if result is None:
+                    log.info("interrupted" if state.quit else "the source ended")
+                    break
+                frame, look = result.frame, result.look
+                if stabilizer is not None and look is not previous_look:
+                    stabilizer.reset()  # no blending across a style switch
+                previous_look = look
+                look.strength, look.original_colors = state.strength, state.original_colors
+                out = look.finish(frame, result.stylized)
+                infer = result.infer_seconds
+                captured_at = result.captured_at
+                shown = side_by_side(frame, out) if state.show_original else out
+                new_fps = stats.update(time.perf_counter() - captured_at, infer)
+                if stats.frames == 1:
+                    log.info(f"first painted frame {seconds_since_start():.2f} s after the command started (loading the "
+                             "model, encoding any painting, opening the camera and painting the frame)")
+                if recorder is not None:
+                    recorder.write(shown)
+                if virtual is not None:
+                    virtual.send(out)
+                if state.snapshot:
+                    path = timestamped("snapshot", ".png", folder)
+                    write_image(path, shown)
+                    log.info(f"snapshot: {path}")
+                    state.snapshot = False
+                if state.toggle_recording:
+                    state.toggle_recording = False
+                    if recorder is None:
+                        recorder = Recorder(timestamped("recording", ".mp4", folder), info.fps, encoder_threads)
+                        log.info(f"recording to {recorder.path}")
+                    else:
+                        log.info(f"saved {recorder.finish()}")
+                        recorder = None
+                if window:
+                    overlay = shown.copy()
+                    style = blend_label(looks, state) if worker.blendable else style_label(look)
+                    lines = [f"{style} ({look.session.info.architecture})  {stats.fps:.1f} fps  "
+                             f"latency {stats.latency_ms:.0f} ms",
+                             f"strength {state.strength:.1f}" + ("  original colours" if state.original_colors else "")
+                             + ("  REC" if recorder is not None else "")]
+                    if state.show_help:
+                        lines += [f"{keys}: {what}" for keys, what in HOTKEYS]
+                    cv2.imshow(WINDOW, draw_text_lines(overlay, lines))
+                    state.handle_key(cv2.waitKey(1) & 0xFF, len(looks))
+                elif new_fps:
+                    log.info(f"{stats.fps:5.1f} fps  inference {stats.infer_ms:5.1f} ms  latency {stats.latency_ms:5.1f} ms"
+                             f"  dropped {reader.dropped}  [{style_label(look)}, {look.session.provider}]")
+        except KeyboardInterrupt:
+            with interrupts_held():
+                log.info("\ninterrupted")
+        finally:
+            with interrupts_held():  # a second Ctrl-C must not cut the closing short
+                worker.close()
+                reader.close()
+                if virtual is not None:
+                    virtual.close()
+                if window:
+                    cv2.destroyAllWindows()
+                if recorder is not None:
+                    saved = recorder.finish()
+                    if saved:
+                        log.info(f"saved {saved}")
     log.info(f"{stats.frames} frames")
     return 0
