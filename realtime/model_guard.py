@@ -30,12 +30,13 @@ LOAD_FAILED, INPUT_REFUSED = 3, 4
 
 # run in the child: every input fed zeros of its declared shape (free dimensions PROBE_SIDE, the first 1)
 _PROBE = r"""
-import resource, sys
+import sys
 import numpy as np
 limit = int(sys.argv[2])
-try:
+try:  # no resource module on Windows: there the time limit alone applies
+    import resource
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-except (ValueError, OSError):
+except (ImportError, ValueError, OSError):
     pass
 import onnxruntime as ort
 LOAD_FAILED, INPUT_REFUSED, MAX_DECLARED = 3, 4, 8192
