@@ -10,7 +10,6 @@ A model that passed is remembered by its SHA-256 in the stylize cache, so the pr
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from .. import models
 from .errors import UserError
-from .painting_style import cache_root
+from .painting_style import cache_root, file_digest
 
 UNBOUNDED_OPS = {"Loop", "Scan"}
 PROBE_MEMORY_BYTES = 3 << 30  # address space of the probe process: onnxruntime itself takes about 0.35 GB
@@ -82,8 +81,7 @@ def check_bounded(path: str | Path) -> None:
     path = Path(path)
     if is_shipped(path):
         return
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    mark = cache_root() / "bounded-models" / digest
+    mark = cache_root() / "bounded-models" / file_digest(path)  # read in chunks: a large file is not held whole
     if mark.exists():
         return
     unbounded = sorted(UNBOUNDED_OPS & graph_ops(path))
