@@ -95,7 +95,8 @@ def build_style_bank(settings: DistillSettings, teacher: Teacher, rng: np.random
     from ..realtime.images import read_image
 
     vectors, crops, sources = [], [], []
-    for index, path in enumerate(training_paintings(settings)):
+    files = training_paintings(settings)  # once: with a split, every file is hashed to find it
+    for index, path in enumerate(files):
         painting = read_image(path)
         for k in range(settings.crops_per_painting + settings.colour_variants):
             crop = square_crop(painting, None) if k == 0 else square_crop(painting, rng, rng.uniform(0.5, 0.9))
@@ -105,7 +106,7 @@ def build_style_bank(settings: DistillSettings, teacher: Teacher, rng: np.random
             vectors.append(teacher.style_vector(crop))
             crops.append(crop)
             sources.append(index)
-    paintings = [{"file": p.name, "sha256": sha256(p)} for p in training_paintings(settings)]
+    paintings = [{"file": p.name, "sha256": sha256(p)} for p in files]
     return {"vectors": np.stack(vectors).astype(np.float32), "crops": np.stack(crops),
             "painting_of_crop": np.array(sources), "paintings": paintings}
 

@@ -27,8 +27,9 @@ PROBE_SIDE = 64  # the probe frame's free dimensions (a 64x64 frame)
 # inputs (declared sizes over 8192, other shapes): questions for the contract checks, not of bounds
 LOAD_FAILED, INPUT_REFUSED = 3, 4
 
+MAX_DECLARED = 8192  # a declared input size the probe feeds as it is; larger ones are fed PROBE_SIDE
 # run in the child: every input fed zeros of its declared shape (free dimensions PROBE_SIDE, the first 1)
-_PROBE = r"""
+_PROBE = f"LOAD_FAILED, INPUT_REFUSED, MAX_DECLARED = {LOAD_FAILED}, {INPUT_REFUSED}, {MAX_DECLARED}\n" + r"""
 import sys
 import numpy as np
 limit = int(sys.argv[2])
@@ -38,7 +39,6 @@ try:  # no resource module on Windows: there the time limit alone applies
 except (ImportError, ValueError, OSError):
     pass
 import onnxruntime as ort
-LOAD_FAILED, INPUT_REFUSED, MAX_DECLARED = 3, 4, 8192
 TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(double)": np.float64,
          "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
 options = ort.SessionOptions()
@@ -47,7 +47,7 @@ options.intra_op_num_threads = 1
 try:
     session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
 except Exception as exc:
-    print(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
+    sys.stderr.write((str(exc).splitlines()[0] if str(exc) else type(exc).__name__) + "\n")  # read by the parent
     sys.exit(LOAD_FAILED)
 side = int(sys.argv[3])
 feeds = {}

@@ -104,13 +104,16 @@ def publish(tmp: Path, target: Path, overwrite: bool) -> None:
         os.replace(tmp, target)
         return
     try:
-        os.link(tmp, target)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: claim the name exclusively, then fill it
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            os.replace(tmp, target)
     except FileExistsError:
         raise UserError(f"{target} already exists (another run wrote it meanwhile): pass --overwrite "
                         "(overwrite=True in the Python API) to replace it") from None
-    except OSError:  # a file system without hard links: claim the name exclusively, then fill it
-        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        os.replace(tmp, target)
     tmp.unlink(missing_ok=True)
 
 
@@ -127,9 +130,6 @@ def atomic_output(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
     try:
         yield tmp
         publish(tmp, target, overwrite)
-    except FileExistsError:
-        raise UserError(f"{target} already exists (another run wrote it meanwhile): pass --overwrite "
-                        "(overwrite=True in the Python API) to replace it") from None
     except OSError as exc:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:

@@ -12,7 +12,7 @@ from .errors import UserError
 from .frame_stylizer import FrameStylizer
 from .outputs import check_outputs, ensure_writable_folder
 from .pipeline import StageTimes, run_pipeline
-from .video_io import VideoWriter, encoder_threads_beside, has_audio, open_video_file
+from .video_io import VideoWriter, encoder_threads_beside, has_audio, media_header, open_video_file
 from .video_rate import decoded_frames, variable_rate
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,9 @@ def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tupl
     if stylize.stabilizer is not None:
         stylize.stabilizer.reset()
     try:
-        audio = source if has_audio(source) else None
-        rate = variable_rate(source, info)  # a phone's variable frame rate: kept in step with the sound
+        header = media_header(source)  # one ffmpeg look at the file: its sound and its frame timing
+        audio = source if has_audio(source, header) else None
+        rate = variable_rate(header, info)  # a phone's variable frame rate: kept in step with the sound
         bar = tqdm(total=None if rate else info.frames or None, desc=source.name, unit="frame",
                    disable=not progress, file=sys.stderr, dynamic_ncols=True)
         with VideoWriter(target, out_size, rate or info.fps, audio_from=audio,

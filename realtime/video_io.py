@@ -62,10 +62,14 @@ def open_video_file(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     return cap, info
 
 
-def has_audio(path: str | Path) -> bool:
-    """Whether a media file has an audio stream (asks ffmpeg)."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    return re.search(r"Stream #\S+.*: Audio:", result.stderr) is not None
+def media_header(path: str | Path) -> str:
+    """What ffmpeg says of a media file's streams (its ``-i`` report)."""
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+
+
+def has_audio(path: str | Path, header: str | None = None) -> bool:
+    """Whether a media file has an audio stream (from its :func:`media_header`, read when not given)."""
+    return re.search(r"Stream #\S+.*: Audio:", header if header is not None else media_header(path)) is not None
 
 
 OWN_PROCESS_GROUP = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"

@@ -4,15 +4,13 @@ with the sound."""
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .frames import fit
-from .video_io import VideoInfo, ffmpeg_exe
+from .video_io import VideoInfo
 
 
 def decoded_frames(cap: cv2.VideoCapture, size: tuple[int, int] | None,
@@ -55,11 +53,11 @@ def _at_constant_rate(cap: cv2.VideoCapture, rate: float) -> Iterator[np.ndarray
             yield previous
 
 
-def variable_rate(path: str | Path, info: VideoInfo) -> float | None:
+def variable_rate(header: str, info: VideoInfo) -> float | None:
     """The base frame rate to convert a variable-frame-rate video (phones record them) at, or None for a
-    constant-rate one: ffmpeg's ``tbr`` where it differs from the average rate OpenCV reports."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    found = re.search(r"Stream #\S+.*: Video:.* ([\d.]+) fps, ([\d.]+) tbr", result.stderr)
+    constant-rate one: ffmpeg's ``tbr`` (in the file's ``media_header``) where it differs from the average rate
+    OpenCV reports."""
+    found = re.search(r"Stream #\S+.*: Video:.* ([\d.]+) fps, ([\d.]+) tbr", header)
     if not found:
         return None
     base = float(found.group(2))

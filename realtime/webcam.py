@@ -67,8 +67,9 @@ def seconds_since_start() -> float:
 
 @contextmanager
 def interrupts_quit(state: LiveState) -> Iterator[None]:
-    """While the live loop runs, Ctrl-C and SIGTERM ask it to quit (``state.quit``) instead of raising inside
-    whatever it is waiting on: an interrupt inside a lock's wait broke the lock ('release unlocked lock')."""
+    """While the live loop runs and closes, Ctrl-C and SIGTERM ask it to quit (``state.quit``) instead of raising
+    inside whatever it is doing: an interrupt inside a lock's wait broke the lock ('release unlocked lock'), and a
+    second one while the threads closed left native threads running as the interpreter exited (exit 134)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -77,21 +78,6 @@ def interrupts_quit(state: LiveState) -> Iterator[None]:
         state.quit = True
 
     previous = {number: signal.signal(number, quit_loop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-@contextmanager
-def interrupts_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM ignored while the live loop's threads, camera and recording are closed: a terminal's
-    double Ctrl-C would otherwise leave native threads running as the interpreter exits (an abort, exit 134)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -213,20 +199,16 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
                 elif new_fps:
                     log.info(f"{stats.fps:5.1f} fps  inference {stats.infer_ms:5.1f} ms  latency {stats.latency_ms:5.1f} ms"
                              f"  dropped {reader.dropped}  [{style_label(look)}, {look.session.provider}]")
-        except KeyboardInterrupt:
-            with interrupts_held():
-                log.info("\ninterrupted")
-        finally:
-            with interrupts_held():  # a second Ctrl-C must not cut the closing short
-                worker.close()
-                reader.close()
-                if virtual is not None:
-                    virtual.close()
-                if window:
-                    cv2.destroyAllWindows()
-                if recorder is not None:
-                    saved = recorder.finish()
-                    if saved:
-                        log.info(f"saved {saved}")
+        finally:  # still inside interrupts_quit: a second Ctrl-C does not cut the closing short
+            worker.close()
+            reader.close()
+            if virtual is not None:
+                virtual.close()
+            if window:
+                cv2.destroyAllWindows()
+            if recorder is not None:
+                saved = recorder.finish()
+                if saved:
+                    log.info(f"saved {saved}")
     log.info(f"{stats.frames} frames")
     return 0

@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("stylize").removeHandler(handler)
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
+        if argv is None and previous_term is not None:  # run as the program: its work is done, it only exits;
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a late Ctrl-C (a double one) must not kill it now
 
 
 def _terminate(signum, frame) -> None:

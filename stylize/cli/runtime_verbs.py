@@ -139,10 +139,11 @@ def add_runtime_verbs(sub: argparse._SubParsersAction) -> None:
 def refuse_existing_output(args: argparse.Namespace) -> None:
     """An output file given by name (``image -o out.png``, ``video -o out.mp4``) that exists is refused at once
     without ``--overwrite``; the full checks (inputs, folders) follow where the outputs are planned."""
+    from ..realtime.outputs import check_outputs
+
     output = getattr(args, "output", None)
-    if args.verb in ("image", "video") and output and Path(output).suffix and Path(output).is_file() \
-            and not args.overwrite:
-        raise UserError(f"{output} already exists: pass --overwrite to replace it")
+    if args.verb in ("image", "video") and output and Path(output).suffix and Path(output).is_file():
+        check_outputs([], [Path(output)], args.overwrite)
 
 
 def run_runtime_verb(args: argparse.Namespace) -> int:
