@@ -20,14 +20,9 @@ import numpy as np
 
 from stylize.cli import main as stylize
 from stylize.export.data import resize_longer_side
-from stylize.export.evaluate import content_files, distance_network, painting_distance
+from stylize.export.evaluate import content_files, distance_network, mean_distance
 from stylize.realtime.images import read_image
 from stylize.realtime.model_lookup import open_stylizer
-
-
-def mean_distance(stylizer, photos: list[np.ndarray], painting: np.ndarray, network) -> dict[str, float]:
-    scores = [painting_distance(network, stylizer(photo), photo, painting) for photo in photos]
-    return {k: float(np.mean([s[k] for s in scores])) for k in ("style", "content")}
 
 
 def measure_tune(painting: str, data: str, photos: list[np.ndarray], network, size: int = 512,

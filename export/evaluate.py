@@ -174,9 +174,14 @@ def painting_closeness(model: str | Path, settings, size: int = 384,
     if not photos:
         return None
     painting = resize_longer_side(read_image(settings.style), size)
-    scores = {}
-    for name, stylizer in (("model", open_stylizer(str(model), device="cpu")),
-                           ("live", open_stylizer(None, [str(settings.style)], device="cpu"))):
-        scores[name] = float(np.mean([painting_distance(network, stylizer(p), p, painting)["style"] for p in photos]))
+    scores = {name: mean_distance(stylizer, photos, painting, network)["style"]
+              for name, stylizer in (("model", open_stylizer(str(model), device="cpu")),
+                                     ("live", open_stylizer(None, [str(settings.style)], device="cpu")))}
     return {**scores, "photos": len(photos)}
+
+
+def mean_distance(stylizer, photos: list[np.ndarray], painting: np.ndarray, network: LossNetwork) -> dict[str, float]:
+    """:func:`painting_distance`'s style and content figures of ``stylizer`` (BGR in, BGR out), mean over ``photos``."""
+    scores = [painting_distance(network, stylizer(photo), photo, painting) for photo in photos]
+    return {k: float(np.mean([s[k] for s in scores])) for k in ("style", "content")}
 

@@ -11,7 +11,6 @@ Before any training run the reserved evaluation paintings are refused (:func:`ch
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import subprocess
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..realtime.errors import UserError
+from ..realtime.painting_style import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,8 @@ class PaintingSplit:
             raise UserError(f"{path}: not a painting split ({exc})") from exc
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _entries(files: list[Path], root: Path) -> list[dict]:
-    return [{"file": p.relative_to(root).as_posix(), "sha256": file_sha256(p)} for p in files]
+    return [{"file": p.relative_to(root).as_posix(), "sha256": file_digest(p)} for p in files]
 
 
 def make_split(root: str | Path, fresh: list[str], known: list[str], validation_names: tuple[str, ...],
