@@ -19,7 +19,7 @@ def as_size(size: tuple[int, int] | str | None) -> tuple[int, int] | None:
         width, height = size
         if any(isinstance(v, bool) or int(v) != v for v in (width, height)):
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UserError(f"size {size!r}: expected (width, height) in whole pixels, 'WxH' or None") from None
     return parse_size(f"{int(width)}x{int(height)}")
 

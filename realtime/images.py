@@ -91,7 +91,8 @@ def over_the_limit(what: object, width: int, height: int, limit: int | None = No
     limit = max_pixels() if limit is None else limit
 
     def amount(pixels: int) -> str:
-        return f"{pixels / 1e6:.1f} megapixels" if pixels >= 100_000 else f"{pixels} pixels"
+        tenths = (pixels + 50_000) // 100_000  # whole-number arithmetic: any size prints
+        return f"{tenths // 10}.{tenths % 10} megapixels" if pixels >= 100_000 else f"{pixels} pixels"
 
     return f"{what}: {width}x{height} is {amount(width * height)}, over the limit of {amount(limit)} " \
            "(stylize --max-pixels N raises it)"

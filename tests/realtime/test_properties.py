@@ -16,7 +16,7 @@ from stylize.realtime.providers import checked_threads
 from stylize.realtime.text import metadata_text, printable, settings_json
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
 
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # text as file names and metadata arrive: any code point, lone surrogates (bytes of non-UTF-8 names) included
@@ -54,6 +54,7 @@ def test_mix_weights_are_proportions_or_a_message(weights):
 
 @FEW
 @given(st.one_of(ANYTHING, st.tuples(ANYTHING, ANYTHING), st.tuples(st.integers(-5, 10 ** 6), st.integers(-5, 10 ** 6))))
+@example((0.0, math.inf))  # found by CI: an infinite size overflowed int()
 def test_sizes_are_positive_within_the_limit_or_a_message(size):
     try:
         result = as_size(size)
