@@ -126,3 +126,19 @@ def test_one_user_error_class_and_no_stray_subpackages():
             "    raise SystemExit(name + ' is importable')\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_each_verb_is_declared_once_with_its_parser_and_its_handler():
+    import argparse
+
+    from stylize.cli import build_parser
+    from stylize.cli.registry import all_verbs
+
+    verbs = all_verbs()
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(subparsers.choices) == list(verbs)
+    assert {"webcam", "video", "image", "bake", "serve", "train", "export", "gatys"} <= set(verbs)
+    quiet = {name for name, v in verbs.items() if not v.writes_files}
+    assert quiet == {"webcam", "models", "bench", "flicker", "serve", "weights"}
+    cli_source = "\n".join(p.read_text() for p in (ROOT / "stylize" / "cli").glob("*.py"))
+    assert "args.verb ==" not in cli_source  # no dispatch chain beside the registry

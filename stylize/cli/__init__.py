@@ -1,7 +1,8 @@
 """The `stylize` command: argument parsing, then one library call per verb; only this layer prints.
 
 It sits above both halves: the runtime verbs (``runtime_verbs``) need numpy, OpenCV and onnxruntime
-only; the torch verbs (``training_verbs``) import the training side when they run.
+only; the torch verbs (``training_verbs``) import the training side when they run. Each verb is declared
+once in its module (``registry.verb``: its arguments and its handler).
 """
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from ..realtime import images
 from ..realtime.errors import UserError
 from ..realtime.text import printable
 from .arguments import number
-from .runtime_verbs import RUNTIME_VERBS, add_runtime_verbs, run_runtime_verb
-from .training_verbs import add_training_verbs, run_training_verb
+from .registry import add_verb_parsers, all_verbs
 
 EPILOG = """examples:
   stylize demo                      # no camera needed: writes demo/demo_candy.mp4 and a preview
@@ -44,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"largest image or frame size accepted, in pixels (default {images.MAX_PIXELS:,}); "
                              "a file claiming more is refused before it is decoded")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    add_runtime_verbs(sub)
-    add_training_verbs(sub)
+    add_verb_parsers(sub)
     return parser
 
 
@@ -67,9 +66,6 @@ def show_library_messages() -> logging.Handler:
     return handler
 
 
-QUIET_VERBS = ("webcam", "models", "bench", "flicker", "serve", "weights")  # write nothing a Ctrl-C could cut
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `stylize` command; returns the exit code."""
     for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print as escapes, never raise
@@ -81,14 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         else None
     try:
         with images.pixel_limit(args.max_pixels):
-            if args.verb in RUNTIME_VERBS:
-                return run_runtime_verb(args)
-            return run_training_verb(args)
+            return all_verbs()[args.verb].run(args)
     except UserError as exc:
         print(f"stylize {args.verb}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        kept = "; no partial output was kept" if args.verb not in QUIET_VERBS else ""
+        kept = "; no partial output was kept" if all_verbs()[args.verb].writes_files else ""
         print(f"stylize {args.verb}: interrupted{kept}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the output went to a pipe that closed early (| head): not an error
