@@ -68,20 +68,39 @@ def find_ort_web(explicit: str | Path | None = None) -> Path:
                     "root once (wheels carry it; scripts/vendor_ort_web.py packs it)")
 
 
+INT8_SUFFIX = ".int8"  # models/<name>.int8.onnx: a shipped model's int8 copy
+
+
 def model_catalogue(extra: list[str] | None = None, web_forms: Path | None = None) -> dict[str, dict]:
     """Every shipped model plus the given contract model files, by name, with what the page shows.
     Reading each file's metadata validates it: a file that is not a contract model fails here. A model
     with a style input (the live model) is served as a copy whose style input the page can feed,
-    written into ``web_forms``, with its default style vector listed."""
+    written into ``web_forms``, with its default style vector listed. A shipped model's int8 copy is
+    offered beside it (``int8Url``): onnxruntime-web runs int8 convolutions faster than float ones."""
     catalogue = {}
     for r in describe_models(extra):
         entry = {"name": r["name"], "style": r["style"], "architecture": r["architecture"], "size_mb": r["size_mb"],
                  "url": f"models/{r['name']}.onnx", "path": Path(r["path"])}
+        int8 = models.int8_copy(entry["path"])
+        if int8 is not None:
+            entry.update(int8Url=f"models/{r['name']}{INT8_SUFFIX}.onnx", int8_path=int8)
         if r["style_dims"] and web_forms is not None:
             entry["path"] = web_forms / f"{r['name']}.onnx"
             entry["styleDefault"] = [round(float(v), 6) for v in with_required_style_input(r["path"], entry["path"])]
+            if int8 is not None:
+                entry["int8_path"] = web_forms / f"{r['name']}{INT8_SUFFIX}.onnx"
+                with_required_style_input(int8, entry["int8_path"])
         catalogue[r["name"]] = entry
     return catalogue
+
+
+def model_file(catalogue: dict[str, dict], file_name: str) -> Path | None:
+    """The file behind ``models/<file_name>``: a model's, or its int8 copy's (``<name>.int8.onnx``)."""
+    stem = file_name.removesuffix(".onnx")
+    if stem in catalogue:
+        return catalogue[stem]["path"]
+    entry = catalogue.get(stem.removesuffix(INT8_SUFFIX)) if stem.endswith(INT8_SUFFIX) else None
+    return entry.get("int8_path") if entry else None
 
 
 class PageHandler(SimpleHTTPRequestHandler):
@@ -116,9 +135,9 @@ class PageHandler(SimpleHTTPRequestHandler):
         if len(parts) == 1 and (WEB_DIR / parts[0]).is_file():
             return str(WEB_DIR / parts[0])
         if len(parts) == 2 and parts[0] == "models" and parts[1].endswith(".onnx"):
-            entry = self.catalogue.get(parts[1][: -len(".onnx")])
-            if entry:
-                return str(entry["path"])
+            found = model_file(self.catalogue, parts[1])
+            if found:
+                return str(found)
         if parts == ["encoder.onnx"] and models.STYLE_ENCODER.is_file():
             return str(models.STYLE_ENCODER)
         if len(parts) == 2 and parts[0] == "ort":
@@ -147,7 +166,7 @@ class PageHandler(SimpleHTTPRequestHandler):
                 if live and models.STYLE_ENCODER.is_file() else None
             body = json.dumps({"ortVersion": ORT_WEB_VERSION,
                                "default": models.DEFAULT_STYLE, "paintings": paintings,
-                               "models": [{k: v for k, v in e.items() if k != "path"}
+                               "models": [{k: v for k, v in e.items() if k not in ("path", "int8_path")}
                                           for e in self.catalogue.values()]}).encode()
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "application/json")

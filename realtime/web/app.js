@@ -9,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   catalogue: [], sessions: new Map(), model: null, source: null, image: null, stream: null,
   loopToken: 0, frames: 0, lastMs: 0, fps: 0, lastFrameAt: 0, threads: 1, ortFrom: null, error: null,
-  paintings: null, encoder: null, styleVector: null, painting: null,
+  paintings: null, encoder: null, styleVector: null, painting: null, precision: null,
 };
 window.stylize = state;
 
@@ -43,15 +43,22 @@ async function loadOrt() {
   return base;
 }
 
+// The file the page runs for a model: its int8 copy where one is offered and int8 is chosen, else the model.
+function modelFile(entry) {
+  const int8 = $("precision").value === "int8" && entry.int8Url;
+  return int8 ? { url: entry.int8Url, precision: "int8" } : { url: entry.url, precision: "fp32" };
+}
+
 function getSession(name) {
-  if (!state.sessions.has(name)) {
-    const entry = state.catalogue.find((m) => m.name === name);
+  const entry = state.catalogue.find((m) => m.name === name);
+  const { url } = modelFile(entry);
+  if (!state.sessions.has(url)) {
     setStatus(`loading ${name} (${entry.size_mb} MB)…`, "loading");
-    const created = ort.InferenceSession.create(entry.url, { executionProviders: ["wasm"], logSeverityLevel: 3 });
-    created.catch(() => state.sessions.delete(name)); // a failed load is tried again next time
-    state.sessions.set(name, created);
+    const created = ort.InferenceSession.create(url, { executionProviders: ["wasm"], logSeverityLevel: 3 });
+    created.catch(() => state.sessions.delete(url)); // a failed load is tried again next time
+    state.sessions.set(url, created);
   }
-  return state.sessions.get(name);
+  return state.sessions.get(url);
 }
 
 // Canvas RGBA <-> the contract's uint8 BGR, NHWC.
@@ -125,7 +132,9 @@ async function stylizeFrame(source, width, height, mirror) {
   const rate = state.source === "image" ? "still image" : `${state.fps.toFixed(1)} fps`;
   $("fps").textContent = `${rate} · ${state.lastMs.toFixed(0)} ms/frame · ${w}×${h}`;
   const painted = state.painting && feeds.style ? ` (${state.painting})` : "";
-  setStatus(`${name}${painted} · onnxruntime-web ${ORT_VERSION} (wasm, ${state.threads} thread${state.threads > 1 ? "s" : ""})`,
+  const { precision } = modelFile(state.catalogue.find((m) => m.name === name));
+  state.precision = precision;
+  setStatus(`${name}${painted} · ${precision} · onnxruntime-web ${ORT_VERSION} (wasm, ${state.threads} thread${state.threads > 1 ? "s" : ""})`,
     "running");
 }
 
@@ -146,6 +155,7 @@ async function runVideoLoop() {
   const token = state.loopToken;
   const video = $("video");
   while (token === state.loopToken) {
+    const started = performance.now();
     if (video.readyState >= 2 && video.videoWidth) {
       try {
         await stylizeFrame(video, video.videoWidth, video.videoHeight, state.source === "webcam" && $("mirror").checked);
@@ -154,8 +164,18 @@ async function runVideoLoop() {
         return;
       }
     }
-    await new Promise((resolve) => requestAnimationFrame(resolve));
+    await nextTurn(performance.now() - started);
   }
+}
+
+// Let the page handle its events, then go on. A frame that took longer than a display refresh is followed at
+// once (waiting for the next refresh would idle the model for part of one every frame); faster ones wait for
+// the refresh, so a fast machine paints no more often than the display shows.
+const REFRESH_MS = 1000 / 60;
+const channel = new MessageChannel();
+function nextTurn(frameMs) {
+  if (frameMs < REFRESH_MS) return new Promise((resolve) => requestAnimationFrame(resolve));
+  return new Promise((resolve) => { channel.port1.onmessage = resolve; channel.port2.postMessage(null); });
 }
 
 async function startWebcam() {
@@ -256,6 +276,7 @@ async function main() {
   picker.addEventListener("change", guarded(async () => { state.model = picker.value; await restylizeImage(); }));
   $("strength").addEventListener("change", guarded(restylizeImage));
   $("max-size").addEventListener("change", guarded(restylizeImage));
+  $("precision").addEventListener("change", guarded(restylizeImage));
   $("webcam").addEventListener("click", guarded(startWebcam));
   $("image-input").addEventListener("change", guarded((event) => event.target.files[0] && showImage(event.target.files[0])));
   $("video-input").addEventListener("change", guarded((event) => event.target.files[0] && startVideo(event.target.files[0])));
