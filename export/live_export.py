@@ -10,11 +10,10 @@ import torch
 
 from .. import models
 from .conditional_net import ConditionalFastNet, shrink_styles
-from .checkpoint import CHECKPOINT_NAME
+from .checkpoint import KIND_LIVE, load_checkpoint
 from .onnx_export import export_net
 from .settings import DistillSettings
 from ..realtime.contract import build_metadata
-from .safe_load import load_tensors
 from ..realtime import contract
 from ..realtime.errors import UserError
 from ..realtime.painting_style import StyleEncoder, file_digest, read_painting
@@ -29,18 +28,14 @@ def live_architecture(settings: DistillSettings) -> str:
 
 def load_live_net(checkpoint: str | Path) -> tuple[ConditionalFastNet, DistillSettings, dict]:
     """The trained live net of a run folder or checkpoint file, its settings and the checkpoint."""
-    path = Path(checkpoint)
-    path = path / CHECKPOINT_NAME if path.is_dir() else path
-    state = load_tensors(path, "live-model checkpoint")
-    if not isinstance(state, dict) or "model" not in state or "settings" not in state:
-        raise UserError(f"{path}: not a checkpoint of the live model")
-    settings = DistillSettings.from_dict(json.loads(state["settings"]))
+    state = load_checkpoint(checkpoint, KIND_LIVE)
+    settings = DistillSettings.from_dict(state["settings"])
     net = ConditionalFastNet(width=settings.width, residual_blocks=settings.residual_blocks,
                              antialias=settings.antialias, smooth_body=settings.smooth_body)
     try:
-        net.load_state_dict(state["model"])
+        net.load_state_dict(state["net"])
     except RuntimeError as exc:
-        raise UserError(f"{path}: the weights do not fit the live net ({str(exc).splitlines()[0]})") from exc
+        raise UserError(f"{checkpoint}: the weights do not fit the live net ({str(exc).splitlines()[0]})") from exc
     return net.eval(), settings, state
 
 

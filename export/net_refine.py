@@ -18,8 +18,9 @@ from ..realtime.errors import UserError
 from ..realtime.session import StyleSession
 from .conditional_net import STYLE_DIMS, ConditionalFastNet
 from .losses import LossNetwork
-from .style_refine import (RefinedStyle, TeacherTargets, frozen, mean_gram_error, refinement_inputs, rounded,
-                           teacher_targets, texture_loss)
+from .loop import Loop
+from .style_refine import (RefinedStyle, TeacherTargets, frozen, mean_gram_error, refinement_inputs, reporter,
+                           rounded, teacher_targets, texture_loss)
 from .teacher_pairs import random_photo_crop, to_tensor
 
 
@@ -84,22 +85,20 @@ def refine_live_net(net: ConditionalFastNet, vector: np.ndarray, teacher: StyleS
         difference_before = mean_teacher_difference(paint, targets, settings.batch_size)
         optimizer = torch.optim.Adam([{"params": net.parameters(), "lr": settings.lr},
                                       {"params": [style], "lr": settings.vector_lr}])
+        def terms(step: int) -> dict[str, torch.Tensor]:
+            texture = texture_loss(network, paint, targets, settings.batch_size, settings.noise_weight, rng,
+                                   settings.pixel_weight)
+            others = to_tensor(np.stack([random_photo_crop(photos, rng, settings.image_size)
+                                         for _ in range(settings.batch_size)]))
+            chosen = held_styles[torch.from_numpy(rng.choice(len(held_styles), settings.batch_size))]
+            with torch.no_grad():
+                target = before_net(others, chosen)
+            return {"texture": texture, "hold": settings.hold_weight * (net(others, chosen) - target).abs().mean()}
+
         net.train()
         try:
-            for step in range(1, settings.steps + 1):
-                loss = texture_loss(network, paint, targets, settings.batch_size, settings.noise_weight, rng,
-                                    settings.pixel_weight)
-                others = to_tensor(np.stack([random_photo_crop(photos, rng, settings.image_size)
-                                             for _ in range(settings.batch_size)]))
-                chosen = held_styles[torch.from_numpy(rng.choice(len(held_styles), settings.batch_size))]
-                with torch.no_grad():
-                    target = before_net(others, chosen)
-                loss = loss + settings.hold_weight * (net(others, chosen) - target).abs().mean()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if progress is not None:
-                    progress(step, float(loss.detach()))
+            Loop(optimizer, settings.steps, "refining the live net", show_progress=False,
+                 watched=[style, *net.parameters()], after_step=reporter(progress)).run(terms)
         finally:
             net.eval()
         after = mean_gram_error(network, paint, targets, settings.batch_size)

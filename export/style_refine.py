@@ -22,6 +22,7 @@ from .. import models
 from ..realtime.errors import UserError
 from ..realtime.session import StyleSession
 from .conditional_net import ConditionalFastNet
+from .loop import Loop
 from .losses import LossNetwork, MissingWeightsError, build_loss_network, gram_matrix, relative_mse
 from .perceptual import camera_noise, noise_loss
 from .teacher_pairs import random_photo_crop, to_tensor
@@ -92,6 +93,11 @@ def mean_gram_error(network: LossNetwork, paint: Callable[[torch.Tensor], torch.
                               for i in range(0, len(crops), batch_size)]))
 
 
+def reporter(progress: Callable[[int, float], None] | None) -> Callable[[int, dict[str, float]], None] | None:
+    """A loop's ``after_step`` that calls ``progress(step, loss)``."""
+    return None if progress is None else lambda done, record: progress(done, record["total"])
+
+
 @contextmanager
 def frozen(*modules: torch.nn.Module) -> Iterator[None]:
     """The trainable parameters of ``modules`` held fixed inside the block, trainable again after it."""
@@ -138,13 +144,10 @@ def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: St
     with frozen(net, network):
         before = mean_gram_error(network, paint, targets, settings.batch_size)
         optimizer = torch.optim.Adam([style], lr=settings.lr)
-        for step in range(1, settings.steps + 1):
-            loss = texture_loss(network, paint, targets, settings.batch_size, settings.noise_weight, rng)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if progress is not None:
-                progress(step, float(loss.detach()))
+        Loop(optimizer, settings.steps, "refining a style vector", show_progress=False, watched=[style],
+             after_step=reporter(progress)).run(
+            lambda step: {"texture": texture_loss(network, paint, targets, settings.batch_size, settings.noise_weight,
+                                                  rng)})
         after = mean_gram_error(network, paint, targets, settings.batch_size)
     return RefinedStyle(style.detach().numpy().astype(np.float32), before, after)
 

@@ -31,10 +31,9 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from stylize.export.checkpoint import CHECKPOINT_NAME
+from stylize.export.checkpoint import CHECKPOINT_NAME, KIND_LIVE, load_checkpoint
 from stylize.export.distill import distill
 from stylize.export.settings import DistillSettings
-from stylize.export.safe_load import load_tensors
 from stylize.realtime.errors import UserError
 
 OPTIONS = [f for f in fields(DistillSettings) if f.name not in ("paintings", "held_out")]
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = Path(args.output) / CHECKPOINT_NAME
     base = DistillSettings()
     if args.resume and ckpt.is_file():
-        base = DistillSettings.from_dict(json.loads(load_tensors(ckpt, "live-model checkpoint")["settings"]))
+        base = DistillSettings.from_dict(load_checkpoint(ckpt, KIND_LIVE)["settings"])
     given = {f.name: getattr(args, f.name) for f in OPTIONS if getattr(args, f.name) is not None}
     if args.paintings:
         given["paintings"] = args.paintings

@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from stylize import models
+from stylize.export.checkpoint import KIND_LIVE, load_checkpoint
 from stylize.export.conditional_net import ConditionalFastNet, fixed_style_net, shrink_styles
 from stylize.export.distill import DistillSettings, distill
 from stylize.export.live_export import StyleShrink, export_live_model
 from stylize.realtime import contract
+from stylize.realtime.errors import UserError
 from stylize.realtime.session import StyleSession
 
 onnx = pytest.importorskip("onnx")
@@ -120,10 +122,10 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
         assert not np.array_equal(bank["crops"][2], bank["crops"][0])
     resumed = distill(DistillSettings(**{**settings.to_dict(), "steps": 6}), tmp_path / "run", resume=True,
                       progress=False)
-    state = torch.load(resumed, weights_only=True)
+    state = load_checkpoint(resumed, KIND_LIVE)
     assert state["step"] == 6 and resumed == checkpoint
     assert all(record["temporal"] > 0 and record["noise"] > 0 and record["motion"] > 0  # the terms against flicker
-               and record["colour"] > 0 for record in json.loads(state["history"]))
+               and record["colour"] > 0 for record in state["history"])
     model = tmp_path / "live.onnx"
     errors = export_live_model(tmp_path / "run", model, np.linspace(-1, 1, 100, dtype=np.float32),
                                [{"file": "art.png", "sha256": "0" * 64}])
@@ -136,7 +138,7 @@ def test_distill_then_export_gives_a_contract_model_with_a_style_input(tmp_path,
     assert default.shape == frame.shape and not np.array_equal(default, other)
 
     # moved towards a centre at export: any vector paints as the vector moved, and the model says so
-    for name, tensor in state["model"].items():  # style maps strong enough for the move to show
+    for name, tensor in state["net"].items():  # style maps strong enough for the move to show
         if ".to_scale.weight" in name or ".to_shift.weight" in name:
             tensor.normal_(std=0.1, generator=torch.Generator().manual_seed(0))
     torch.save(state, resumed)
@@ -173,14 +175,14 @@ def test_distill_starts_from_saved_live_weights_and_keeps_its_border_term(tmp_pa
                                width=0.25, crops_per_painting=1, pairs=4, steps=1, batch_size=2, image_size=64,
                                lr=1e-9, border_weight=1.0, teacher_style_weight=1.0,
                                init_from=str(tmp_path / "start.npz"))
-    state = torch.load(distill(settings, tmp_path / "run", progress=False, backbone_weights=str(vgg)),
-                       weights_only=True)
+    state = load_checkpoint(distill(settings, tmp_path / "run", progress=False, backbone_weights=str(vgg)),
+                            KIND_LIVE)
     trained, _ = load_shipped_live_net(tmp_path / "start.npz")
     for name, value in trained.state_dict().items():  # a step at lr 1e-9 leaves the start as it was
-        torch.testing.assert_close(state["model"][name], value, atol=1e-6, rtol=0)
-    first = json.loads(state["history"])[0]
+        torch.testing.assert_close(state["net"][name], value, atol=1e-6, rtol=0)
+    first = state["history"][0]
     assert first["border"] > 0 and first["teacher_style"] > 0
-    with pytest.raises(ValueError, match="not a net of width 0.5"):
+    with pytest.raises(UserError, match="not a net of width 0.5"):
         distill(DistillSettings(**{**settings.to_dict(), "width": 0.5}), tmp_path / "run2", progress=False,
                 backbone_weights=str(vgg))
 
@@ -240,14 +242,14 @@ def test_distilling_from_a_wider_live_net_starts_as_it_and_learns_its_paintings(
                                photos=str(photo_folder), width=0.75, residual_blocks=4, crops_per_painting=2,
                                pairs=4, steps=1, batch_size=2, image_size=64, lr=1e-9,
                                teacher_net=str(tmp_path / "wide.npz"))
-    state = torch.load(distill(settings, tmp_path / "run", progress=False), weights_only=True)
+    state = load_checkpoint(distill(settings, tmp_path / "run", progress=False), KIND_LIVE)
     student = ConditionalFastNet(width=0.75, residual_blocks=4).eval()
-    student.load_state_dict(state["model"])
+    student.load_state_dict(state["net"])
     rgb, style = torch.rand(2, 3, 40, 56), torch.randn(100)
     with torch.no_grad():
         torch.testing.assert_close(student(rgb, style), load_shipped_live_net(tmp_path / "wide.npz")[0](rgb, style),
                                    atol=1e-4, rtol=0)
-    assert json.loads(state["history"])[0]["l1"] < 1e-4  # the wide net's painting; the stand-in's would be far
+    assert state["history"][0]["l1"] < 1e-4  # the wide net's painting; the stand-in's would be far
     with np.load(tmp_path / "run" / "pairs.npz") as pairs:  # the teacher's paintings are not made: never read
         assert "outputs" not in pairs.files and len(pairs["inputs"]) == 4
 
@@ -353,9 +355,9 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
     networks = []
     monkeypatch.setattr(distill_module, "build_loss_network",
                         lambda *args, **kwargs: networks.append(build_loss_network(*args, **kwargs)) or networks[-1])
-    state = torch.load(distill(settings, tmp_path / "run", progress=False, backbone_weights=str(vgg)),
-                       weights_only=True)
-    assert all(record["style_net"] > 0 for record in json.loads(state["history"]))
+    state = load_checkpoint(distill(settings, tmp_path / "run", progress=False, backbone_weights=str(vgg)),
+                            KIND_LIVE)
+    assert all(record["style_net"] > 0 for record in state["history"])
     assert networks[0].style_layers == ("relu2_2", "relu3_3")  # every Gram term on the asked layers
 
     teachers = style_net_teachers(nets, load_style_bank(tmp_path / "run"), settings.crops_per_painting)
@@ -370,3 +372,25 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
         distill(DistillSettings(**{**settings.to_dict(), "style_net_samples": 3}),
                 tmp_path / "run3", progress=False, backbone_weights=str(vgg))
     assert not (tmp_path / "run3").exists()  # refused before the long start-up
+
+
+def test_one_checkpoint_layout_for_every_run_and_the_live_models_first_layout_still_reads(tmp_path):
+    """Style runs and live-model runs write one layout with its kind; the live model's earlier layout (its
+    weights as "model", settings and history as JSON text) loads as today's; a run of the other kind, given
+    where one kind is expected, is a message."""
+    from stylize.export.checkpoint import CHECKPOINT_FORMAT, KIND_STYLE, save_checkpoint
+    from stylize.export.live_export import load_live_net
+
+    settings = DistillSettings(width=0.25, residual_blocks=1)
+    net = ConditionalFastNet(width=0.25, residual_blocks=1)
+    save_checkpoint(tmp_path / "old.pt", {"model": net.state_dict(), "optimizer": {}, "step": 7, "seconds": 1.5,
+                                          "settings": json.dumps(settings.to_dict()),
+                                          "history": json.dumps([{"step": 7, "l1": 0.5}])})
+    state = load_checkpoint(tmp_path / "old.pt", KIND_LIVE)
+    assert state["format"] == CHECKPOINT_FORMAT and state["kind"] == KIND_LIVE and state["step"] == 7
+    assert state["history"] == [{"step": 7, "l1": 0.5}] and state["settings"]["width"] == 0.25
+    loaded, loaded_settings, _ = load_live_net(tmp_path / "old.pt")
+    assert loaded_settings.residual_blocks == 1
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in loaded.state_dict().items())
+    with pytest.raises(UserError, match="the live any-painting model's checkpoint, where a style net's"):
+        load_checkpoint(tmp_path / "old.pt", KIND_STYLE)
