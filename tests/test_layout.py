@@ -168,3 +168,11 @@ def test_functions_stay_short_or_say_why_not():
                         long[f"{path.relative_to(ROOT)}:{node.name}"] = lines
     assert set(long) <= set(LONG_FUNCTIONS), f"over {MAX_FUNCTION_LINES} lines: {set(long) - set(LONG_FUNCTIONS)}"
     assert set(LONG_FUNCTIONS) <= set(long), f"short now, strike from the list: {set(LONG_FUNCTIONS) - set(long)}"
+
+
+def test_the_architecture_page_names_every_module():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    modules = [p for folder in (*FOLDERS, "scripts", "benchmarks") for p in (ROOT / folder).rglob("*.py")
+               if p.name != "__init__.py" and "node_modules" not in p.parts]
+    missing = sorted(str(p.relative_to(ROOT)) for p in modules if p.name not in page)
+    assert not missing, f"docs/architecture.md does not name {missing}"
