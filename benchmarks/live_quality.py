@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -62,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write every figure to this JSON file")
     parser.add_argument("--styles", metavar="DIR", help="folder of the shipped styles' paintings: also report how "
                         "close and how steady the live model paints each shipped style beside that style's own net")
-    parser.add_argument("--tune-photos", metavar="DIR", help="also tune the split's first painting as the README "
-                        "says (`stylize train --style PAINTING --data DIR`, from the live model) and report it")
+    parser.add_argument("--tune-photos", metavar="DIR", help="also tune the split's first painting and the one the "
+                        "live model paints furthest from as the README says (`stylize train --style PAINTING --data "
+                        "DIR`, from the live model) and report them")
+    parser.add_argument("--tune-args", default="", help="options for those runs of `stylize train`, e.g. '--steps 150'")
     args = parser.parse_args(argv)
 
     paintings = PaintingSplit.load(args.split_file).paths(args.split, args.pool)[:args.limit]
@@ -84,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.styles:
         text += "\n\n" + shipped_styles_report(args.model, args.styles, photos, network)
     if args.tune_photos:
-        tuned = measure_tune(str(paintings[0]), args.tune_photos, [photo for _, photo in photos], network, args.size)
-        text += "\n\n" + tune_line(tuned)
+        hardest = max(paintings, key=lambda p: rows[p.stem]["ours"]["style"])
+        tunes = [measure_tune(str(painting), args.tune_photos, [photo for _, photo in photos], network, args.size,
+                              tuple(shlex.split(args.tune_args))) for painting in dict.fromkeys([paintings[0], hardest])]
+        text += "".join("\n\n" + tune_line(tuned) for tuned in tunes) + "\n\n" + tune_goal_line(tunes)
     print(text)
     if args.output:
         Path(args.output).write_text(INTRO + text + "\n")
@@ -94,6 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
+
+
+TUNE_GOAL = (0.45, 5.0)  # painting distance, minutes
+
+
+def tune_goal_line(tunes: list[dict]) -> str:
+    """Whether a tune of a test painting reached the goal distance within the goal time."""
+    distance, minutes = TUNE_GOAL
+    met = [t for t in tunes if t["tuned"]["style"] <= distance and t["minutes"] <= minutes]
+    return (f"Goal: a tune of a test painting reaches {distance} or closer in {minutes:.0f} minutes: "
+            f"{'met' if met else 'not met'} for {len(met)} of the {len(tunes)} tuned here.")
 
 
 def score_painting(model: str, path: Path, photos: list, network, peer, size: int) -> tuple[dict, list]:
