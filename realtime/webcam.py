@@ -88,8 +88,12 @@ def interrupts_quit(state: LiveState) -> Iterator[None]:
 def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, int] | None = None,
                record: str | None = None, window: bool = True, mirror: bool = False, strength: float = 1.0,
                max_frames: int | None = None, output_dir: str = ".", stabilize: bool = False,
-               virtual_camera: bool = False, mix: list[float] | None = None, frames_at_once: int = 1) -> int:
+               virtual_camera: bool = False, mix: list[float] | None = None, frames_at_once: int = 1,
+               started: float | None = None) -> int:
     """Run the live loop until the user quits, the source ends, Ctrl-C or ``max_frames``.
+
+    ``started``: the ``time.monotonic()`` at which the command started, from which the first painted frame
+    is timed (default: when this process started).
 
     ``looks`` are what n/p switch between (models, or paintings on the live model, which the 'm'
     hotkey also blends; ``mix`` gives the blend to start with). ``frames_at_once``: see
@@ -166,7 +170,8 @@ def run_webcam(looks: list[FrameStylizer], camera: str = "0", size: tuple[int, i
                 shown = side_by_side(frame, out) if state.show_original else out
                 new_fps = stats.update(time.perf_counter() - captured_at, infer)
                 if stats.frames == 1:
-                    log.info(f"first painted frame {seconds_since_start():.2f} s after the command started (loading the "
+                    waited = seconds_since_start() if started is None else time.monotonic() - started
+                    log.info(f"first painted frame {waited:.2f} s after the command started (loading the "
                              "model, encoding any painting, opening the camera and painting the frame)")
                 if recorder is not None:
                     recorder.write(shown)

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from ..realtime import images
 from ..realtime.errors import UserError
@@ -71,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print as escapes, never raise
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    entered = time.monotonic()
     args = build_parser().parse_args(argv)
+    args.started = None if argv is None else entered  # run as the program: timed from the process's start
     handler = show_library_messages()
     previous_term = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None

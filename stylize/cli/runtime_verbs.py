@@ -72,7 +72,8 @@ def run_webcam(args: argparse.Namespace) -> int:
     looks = open_looks(args.model, args.style, args.device, args.threads, args.precision, paint_size=args.paint_size)
     return run(looks, args.camera, parse_size(args.size), args.record, window=not args.no_window, mirror=args.mirror,
                strength=args.strength, max_frames=args.frames, output_dir=args.output_dir, stabilize=args.stabilize,
-               virtual_camera=args.virtual_camera, mix=args.mix, frames_at_once=args.frames_at_once)
+               virtual_camera=args.virtual_camera, mix=args.mix, frames_at_once=args.frames_at_once,
+               started=args.started)
 
 
 def video_arguments(p: argparse.ArgumentParser) -> None:

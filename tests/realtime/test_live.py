@@ -401,4 +401,4 @@ def test_the_webcam_says_when_its_first_painted_frame_came(clip, negative_model,
 
     assert main(["webcam", "--camera", str(clip), "--no-window", "--frames", "2", "-m", str(negative_model)]) == 0
     found = re.search(r"first painted frame ([\d.]+) s after the command started", capsys.readouterr().err)
-    assert found and 0 < float(found.group(1)) < 600
+    assert found and 0 < float(found.group(1)) < 120  # timed from main(), not from this long-running process
