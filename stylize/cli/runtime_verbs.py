@@ -9,11 +9,10 @@ from pathlib import Path
 
 from ..realtime.errors import UserError
 from ..realtime.text import printable
+from ..realtime.defaults import IMAGE_PAINT_SIZE, LIVE_PAINT_SIZE
 from .arguments import add_model_args, add_paint_size_arg, add_style_args, mix_weights, number
 from .registry import verb
 
-LIVE_PAINT_SIZE = "640x480"  # webcam, video, demo, bench: every frame is painted at this many pixels
-IMAGE_PAINT_SIZE = "640x480+"  # image: smaller pictures are painted enlarged to this many, larger ones as they are
 
 
 def open_chosen_stylizer(args: argparse.Namespace, **options):

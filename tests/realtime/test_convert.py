@@ -266,8 +266,8 @@ def test_image_float_tiff_single_file_output_and_model_names(tmp_path, negative_
 
 def test_video_paints_at_the_paint_size_and_images_at_least_at_it(tmp_path, negative_model, photo, monkeypatch):
     """Video (like the webcam) paints every frame at --paint-size's pixel count (default 640x480) and
-    resizes it back; images paint every pixel of a large picture and enlarge a small one to 640x480's
-    pixel count, unless --paint-size says otherwise."""
+    resizes it back; images paint every pixel of a picture, large or small, unless --paint-size says
+    otherwise (640x480+ enlarges a small one)."""
     from stylize.realtime.session import StyleSession
 
     seen = []
@@ -289,11 +289,22 @@ def test_video_paints_at_the_paint_size_and_images_at_least_at_it(tmp_path, nega
     cv2.imwrite(str(tmp_path / "big.png"), big)
     cv2.imwrite(str(tmp_path / "small.png"), small)
     for name, extra in (("big", []), ("big", ["--paint-size", "400x300"]), ("small", []),
-                        ("small", ["--paint-size", "full"])):
+                        ("small", ["--paint-size", "640x480+"])):
         out = tmp_path / f"{name}_{len(extra)}.png"
         assert main(["image", str(tmp_path / f"{name}.png"), "-o", str(out), "-m", str(negative_model), *extra]) == 0
         assert cv2.imread(str(out)).shape == (big if name == "big" else small).shape
-    assert seen == [(900, 1200), (300, 400), (480, 640), (240, 320)]
+    assert seen == [(900, 1200), (300, 400), (240, 320), (480, 640)]
+
+
+@pytest.mark.parametrize("verb, given", [("webcam", []), ("video", ["in.mp4", "-o", "out.mp4"]), ("demo", []),
+                                         ("bench", []), ("image", ["in.png", "-o", "out.png"])])
+def test_each_verb_has_its_picture_size_rule(verb, given):
+    """The live verbs paint every frame at 640x480's pixel count, enlarged or shrunk; image every pixel."""
+    from stylize.cli import build_parser
+    from stylize.realtime.frames import PaintSize
+
+    paint_size = build_parser().parse_args([verb, *given]).paint_size
+    assert paint_size == (None if verb == "image" else PaintSize(640 * 480, at_least=False))
 
 
 def test_a_folder_device_or_pipe_as_input_is_named_as_such(tmp_path, negative_model, capsys):
