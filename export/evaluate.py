@@ -50,7 +50,8 @@ def painting_distance(network: LossNetwork, output_bgr: np.ndarray, photo_bgr: n
     style: mean over relu1_2/2_2/3_3/4_3 of ||G(output) - G(painting)|| / ||G(photo) - G(painting)||
     (Frobenius norms of normalised Gram matrices): 1 = as far from the painting as the photo itself,
     0 = the painting's statistics. content: ||F(output) - F(photo)|| / ||F(photo)|| at relu3_3
-    (0 = the photo's features). ``output_bgr`` and ``photo_bgr`` must have the same size.
+    (0 = the photo's features). structure: :func:`structure_kept`. ``output_bgr`` and ``photo_bgr`` must have
+    the same size.
     """
     with torch.no_grad():
         feats = {"output": network(bgr_to_tensor([output_bgr])), "photo": _reference_features(network, photo_bgr),
@@ -60,7 +61,27 @@ def painting_distance(network: LossNetwork, output_bgr: np.ndarray, photo_bgr: n
                         / (grams["photo"][n] - grams["painting"][n]).norm().clamp_min(1e-12)) for n in DISTANCE_LAYERS]
         c = CONTENT_DISTANCE_LAYER
         content = float((feats["output"][c] - feats["photo"][c]).norm() / feats["photo"][c].norm().clamp_min(1e-12))
-    return {"style": float(np.mean(ratios)), "content": content}
+    return {"style": float(np.mean(ratios)), "content": content, "structure": structure_kept(output_bgr, photo_bgr)}
+
+
+STRUCTURE_SIZE = 256  # px, longer side: the photo's shapes, not the brush strokes
+
+
+def structure_kept(output_bgr: np.ndarray, photo_bgr: np.ndarray) -> float:
+    """How much of the photo's structure a stylization keeps: the local correlation of their grey levels
+    (SSIM's structure term, Gaussian windows of sigma 1.5), averaged with each window weighted by how much
+    both vary there, with both scaled to ``STRUCTURE_SIZE`` px. 1 = light and dark wherever the photo has
+    them (whatever the colours), 0 = no relation, -1 = inverted; brush texture alone lowers it little."""
+    def grey(bgr: np.ndarray) -> np.ndarray:
+        scale = STRUCTURE_SIZE / max(bgr.shape[:2])
+        small = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else bgr
+        return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float64)
+
+    a, b = grey(output_bgr), grey(photo_bgr)
+    blur = lambda x: cv2.GaussianBlur(x, (11, 11), 1.5)  # noqa: E731
+    mean_a, mean_b = blur(a), blur(b)
+    spread = np.sqrt(np.maximum(blur(a * a) - mean_a ** 2, 0) * np.maximum(blur(b * b) - mean_b ** 2, 0))
+    return float(np.sum(blur(a * b) - mean_a * mean_b) / max(float(np.sum(spread)), 1e-9))
 
 
 _REFERENCES: dict[tuple, dict[str, torch.Tensor]] = {}
@@ -181,7 +202,7 @@ def painting_closeness(model: str | Path, settings, size: int = 384,
 
 
 def mean_distance(stylizer, photos: list[np.ndarray], painting: np.ndarray, network: LossNetwork) -> dict[str, float]:
-    """:func:`painting_distance`'s style and content figures of ``stylizer`` (BGR in, BGR out), mean over ``photos``."""
+    """:func:`painting_distance`'s figures of ``stylizer`` (BGR in, BGR out), mean over ``photos``."""
     scores = [painting_distance(network, stylizer(photo), photo, painting) for photo in photos]
-    return {k: float(np.mean([s[k] for s in scores])) for k in ("style", "content")}
+    return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
 

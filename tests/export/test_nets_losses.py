@@ -174,3 +174,21 @@ def test_the_binomial_blur_removes_the_finest_pattern_up_to_the_edges(pattern):
     phase = {"rows": yy, "columns": xx, "checkerboard": yy + xx}[pattern]
     stripes = (phase % 2 * 2 - 1).float().expand(1, 4, 12, 16)
     assert float(BinomialBlur(4)(stripes).abs().max()) < 1e-6
+
+
+def test_structure_kept_sees_the_photos_shapes_not_its_brush_strokes():
+    import cv2
+    import numpy as np
+
+    from stylize.export.evaluate import structure_kept
+    from stylize.realtime.demo import SAMPLE_PHOTOS, SAMPLES_DIR
+    from stylize.realtime.images import read_image
+
+    rng = np.random.default_rng(0)
+    photo = read_image(SAMPLES_DIR / SAMPLE_PHOTOS[0])
+    strokes = np.clip(photo.astype(int) + rng.integers(-40, 41, photo.shape), 0, 255).astype(np.uint8)
+    tinted = (photo * np.array([0.4, 0.9, 1.0])).astype(np.uint8)  # other colours, the same light and dark
+    assert structure_kept(photo, photo) == pytest.approx(1.0, abs=1e-6)
+    assert structure_kept(tinted, photo) > 0.9 and structure_kept(strokes, photo) > 0.5
+    assert abs(structure_kept(rng.integers(0, 256, photo.shape, np.uint8), photo)) < 0.2  # unrelated
+    assert structure_kept(255 - photo, photo) < -0.9  # light where the photo is dark
