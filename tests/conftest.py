@@ -15,6 +15,20 @@ from stylize.realtime import contract
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
+# `pytest -m "not slow"` leaves these out: the training runs, packaging and cluster tests, and the tests that
+# wait on real processes, windows and browsers (the README's command and CI run everything)
+SLOW_MODULES = {"test_train_export.py", "test_style_refine.py", "test_live_model.py", "test_distributed.py",
+                "test_weights.py", "test_gatys.py", "test_quantize.py", "test_package.py", "test_cluster.py",
+                "test_web.py"}
+SLOW_TESTS = {"test_ctrl_c_to_the_process_group_keeps_the_webcam_recording", "test_a_double_ctrl_c_ends_the_webcam_cleanly",
+              "test_the_cli_answers_any_file_name_with_a_result_or_a_message", "test_window_on_a_virtual_display"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def own_cache(tmp_path_factory):
