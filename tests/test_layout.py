@@ -176,3 +176,11 @@ def test_the_architecture_page_names_every_module():
                if p.name != "__init__.py" and "node_modules" not in p.parts]
     missing = sorted(str(p.relative_to(ROOT)) for p in modules if p.name not in page)
     assert not missing, f"docs/architecture.md does not name {missing}"
+
+
+def test_the_readme_is_a_short_guide_without_dated_figures():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 300
+    assert not re.search(r"20\d\d-\d\d-\d\d", readme), "dates and their figures belong in the generated reports"
