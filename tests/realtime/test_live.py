@@ -4,6 +4,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -153,7 +154,12 @@ def test_window_on_a_virtual_display(tmp_path, negative_model):
     display = ":97"
     xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.0)
+        socket_file = Path("/tmp/.X11-unix") / f"X{display[1:]}"
+        for _ in range(300):  # the display is up when its socket appears
+            if socket_file.exists() or xvfb.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert socket_file.exists(), "Xvfb did not start"
         clip = make_clip(tmp_path / "cam.mp4", size=(320, 240), frames=400, audio=False)
         env = {"DISPLAY": display, "PATH": "/usr/bin:/bin"}
         proc = subprocess.Popen([sys.executable, "-m", "stylize", "webcam", "--camera", str(clip),
