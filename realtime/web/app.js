@@ -1,5 +1,6 @@
 // The browser page of `stylize serve`: runs contract models (uint8 BGR NHWC in and out) with
-// onnxruntime-web's WebAssembly backend on a webcam, an image or a video.
+// onnxruntime-web's WebAssembly backend on a webcam, an image or a video. The models run in painters
+// (painter.js), workers that paint whole frames side by side, so the page itself never waits on a model.
 "use strict";
 
 const ORT_VERSION = "1.30.0"; // keep in step with package.json and realtime/serve.py
@@ -8,8 +9,8 @@ const $ = (id) => document.getElementById(id);
 // Everything the page knows, also read by the browser test.
 const state = {
   catalogue: [], sessions: new Map(), model: null, source: null, image: null, stream: null,
-  loopToken: 0, frames: 0, lastMs: 0, fps: 0, lastFrameAt: 0, threads: 1, ortFrom: null, error: null,
-  paintings: null, encoder: null, styleVector: null, painting: null, precision: null,
+  loopToken: 0, frames: 0, lastMs: 0, fps: 0, frameInterval: 0, lastFrameAt: 0, painters: 0, ortFrom: null, error: null,
+  paintings: null, encoderInput: null, styleVector: null, painting: null, precision: null,
 };
 window.stylize = state;
 
@@ -24,23 +25,46 @@ function fail(error) {
   console.error(error);
 }
 
-function loadScript(src) {
+// The painters: one worker per core (at most 4), each running onnxruntime-web on one thread. onnxruntime-web
+// is loaded by them from this server (the copy inside the package): nothing is loaded from elsewhere.
+const ORT_BASE = "ort/";
+const painters = [];
+let lastJobId = 0;
+
+function startPainters(count) {
+  for (let i = 0; i < count; i += 1) {
+    const painter = { worker: new Worker("painter.js"), jobs: new Map() };
+    painter.worker.onmessage = ({ data }) => {
+      const job = painter.jobs.get(data.id);
+      painter.jobs.delete(data.id);
+      if (data.error) job.reject(new Error(data.error)); else job.resolve(data);
+    };
+    painter.worker.onerror = (event) => {
+      event.preventDefault();
+      painter.jobs.forEach((job) => job.reject(new Error(`a painter stopped: ${event.message}`)));
+      painter.jobs.clear();
+    };
+    painters.push(painter);
+  }
+  state.painters = count;
+}
+
+// Ask a painter (the least busy one, or each of them with `everyPainter`) to load the model at `url` and, given
+// feeds ({name: {type, data, dims}}), to run it; answers {outputs, ms}, or the model's input and output names.
+function ask(painter, url, feeds) {
+  const id = ++lastJobId;
   return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = src;
-    script.crossOrigin = "anonymous";
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`cannot load ${src}`));
-    document.head.append(script);
+    painter.jobs.set(id, { resolve, reject });
+    painter.worker.postMessage({ id, url, feeds });
   });
 }
 
-// onnxruntime-web from this server (the copy inside the package): nothing is loaded from elsewhere.
-async function loadOrt() {
-  const base = "ort/";
-  await loadScript(base + "ort.wasm.min.js");
-  ort.env.wasm.wasmPaths = new URL(base, location.href).href;
-  return base;
+function leastBusy() {
+  return painters.reduce((best, painter) => (painter.jobs.size < best.jobs.size ? painter : best));
+}
+
+function paint(url, feeds) {
+  return ask(leastBusy(), url, feeds);
 }
 
 // The file the page runs for a model: its int8 copy where one is offered and int8 is chosen, else the model.
@@ -49,16 +73,21 @@ function modelFile(entry) {
   return int8 ? { url: entry.int8Url, precision: "int8" } : { url: entry.url, precision: "fp32" };
 }
 
-function getSession(name) {
-  const entry = state.catalogue.find((m) => m.name === name);
-  const { url } = modelFile(entry);
-  if (!state.sessions.has(url)) {
-    setStatus(`loading ${name} (${entry.size_mb} MB)…`, "loading");
-    const created = ort.InferenceSession.create(url, { executionProviders: ["wasm"], logSeverityLevel: 3 });
-    created.catch(() => state.sessions.delete(url)); // a failed load is tried again next time
-    state.sessions.set(url, created);
+// Load a model into every painter once (the status says so meanwhile); a failed load is tried again next time.
+const loaded = new Map();
+function loadEverywhere(url, label) {
+  if (!loaded.has(url)) {
+    setStatus(`loading ${label}…`, "loading");
+    const loading = Promise.all(painters.map((painter) => ask(painter, url))).then((names) => names[0]);
+    loading.catch(() => loaded.delete(url));
+    loaded.set(url, loading);
   }
-  return state.sessions.get(url);
+  return loaded.get(url);
+}
+
+function loadModel(name) {
+  const entry = state.catalogue.find((m) => m.name === name);
+  return loadEverywhere(modelFile(entry).url, `${name} (${entry.size_mb} MB)`);
 }
 
 // Canvas RGBA <-> the contract's uint8 BGR, NHWC.
@@ -92,55 +121,77 @@ function fitSize(width, height) {
 }
 
 const inputCanvas = document.createElement("canvas");
+const inputContext = inputCanvas.getContext("2d", { willReadFrequently: true });
 
-async function stylizeFrame(source, width, height, mirror) {
+// A canvas keeps its pixels unless resized: resizing one to the size it has would reallocate it every frame.
+function sizeCanvas(canvas, width, height) {
+  if (canvas.width !== width) canvas.width = width;
+  if (canvas.height !== height) canvas.height = height;
+}
+
+// The source's picture at the processing size, as canvas pixels and as the contract's input.
+function captureFrame(source, width, height, mirror) {
   const [w, h] = fitSize(width, height);
-  inputCanvas.width = w;
-  inputCanvas.height = h;
-  const context = inputCanvas.getContext("2d", { willReadFrequently: true });
-  context.save();
-  if (mirror) { context.translate(w, 0); context.scale(-1, 1); }
-  context.drawImage(source, 0, 0, w, h);
-  context.restore();
-  const pixels = context.getImageData(0, 0, w, h);
+  sizeCanvas(inputCanvas, w, h);
+  inputContext.save();
+  if (mirror) { inputContext.translate(w, 0); inputContext.scale(-1, 1); }
+  inputContext.drawImage(source, 0, 0, w, h);
+  inputContext.restore();
+  const pixels = inputContext.getImageData(0, 0, w, h);
+  return { w, h, pixels, frame: rgbaToBgr(pixels.data) };
+}
 
+// Hand a captured frame to a painter with the chosen model; the job's result comes when it is painted.
+async function startPainting(captured) {
   const name = state.model;
-  const session = await getSession(name);
-  const frame = rgbaToBgr(pixels.data);
-  const feeds = { frame: new ort.Tensor("uint8", frame, [1, h, w, 3]) };
-  if (session.inputNames.includes("style")) { // the live model: the dropped painting's style, or its default
-    const entry = state.catalogue.find((m) => m.name === name);
-    feeds.style = new ort.Tensor("float32", state.styleVector || Float32Array.from(entry.styleDefault),
-      [entry.styleDefault.length]);
+  const entry = state.catalogue.find((m) => m.name === name);
+  const { url, precision } = modelFile(entry);
+  await loadModel(name);
+  const { w, h, frame } = captured;
+  const feeds = { frame: { type: "uint8", data: frame, dims: [1, h, w, 3] } };
+  if (entry.styleDefault) { // the live model: the dropped painting's style, or its default
+    feeds.style = { type: "float32", data: state.styleVector || Float32Array.from(entry.styleDefault),
+      dims: [entry.styleDefault.length] };
   }
-  const started = performance.now();
-  const { stylized } = await session.run(feeds);
-  const now = performance.now();
-  bgrIntoRgba(blend(frame, stylized.data, Number($("strength").value)), pixels.data);
+  return { captured, name, precision, painted: Boolean(state.painting && entry.styleDefault), token: state.loopToken,
+    result: paint(url, feeds) };
+}
+
+// Show a painted frame and its figures, unless its source has been replaced meanwhile.
+async function showPainted(job) {
+  const { outputs, ms } = await job.result;
+  if (job.token !== state.loopToken) return;
+  const { w, h, pixels, frame } = job.captured;
+  bgrIntoRgba(blend(frame, outputs.stylized.data, Number($("strength").value)), pixels.data);
   const output = $("output");
-  output.width = w;
-  output.height = h;
+  sizeCanvas(output, w, h);
   output.getContext("2d").putImageData(pixels, 0, 0);
 
+  const now = performance.now();
   state.frames += 1;
-  state.lastMs = now - started;
-  if (state.lastFrameAt) {
-    const fps = 1000 / (now - state.lastFrameAt);
-    state.fps = state.fps ? 0.9 * state.fps + 0.1 * fps : fps;
+  state.lastMs = ms;
+  if (state.lastFrameAt) { // frames shown per second: the inverse of the mean time between them
+    const interval = now - state.lastFrameAt;
+    state.frameInterval = state.frameInterval ? 0.9 * state.frameInterval + 0.1 * interval : interval;
+    state.fps = 1000 / state.frameInterval;
   }
   state.lastFrameAt = now;
+  state.precision = job.precision;
   const rate = state.source === "image" ? "still image" : `${state.fps.toFixed(1)} fps`;
-  $("fps").textContent = `${rate} · ${state.lastMs.toFixed(0)} ms/frame · ${w}×${h}`;
-  const painted = state.painting && feeds.style ? ` (${state.painting})` : "";
-  const { precision } = modelFile(state.catalogue.find((m) => m.name === name));
-  state.precision = precision;
-  setStatus(`${name}${painted} · ${precision} · onnxruntime-web ${ORT_VERSION} (wasm, ${state.threads} thread${state.threads > 1 ? "s" : ""})`,
-    "running");
+  const workers = `${state.painters} worker${state.painters > 1 ? "s" : ""}`;
+  $("fps").textContent = `${rate} · ${ms.toFixed(0)} ms/frame in one of ${workers} · ${w}×${h}`;
+  const painted = job.painted ? ` (${state.painting})` : "";
+  setStatus(`${job.name}${painted} · ${job.precision} · onnxruntime-web ${ORT_VERSION} (wasm, ${workers})`, "running");
+}
+
+async function stylizeFrame(source, width, height) {
+  await showPainted(await startPainting(captureFrame(source, width, height, false)));
 }
 
 function stopSources() {
   state.loopToken += 1;
   state.fps = 0;
+  state.frameInterval = 0;
   state.lastFrameAt = 0;
   if (state.stream) state.stream.getTracks().forEach((track) => track.stop());
   state.stream = null;
@@ -150,22 +201,35 @@ function stopSources() {
   video.removeAttribute("src");
 }
 
-// Webcam and video: stylize the newest frame, then the next, for as long as this source is current.
+// Webcam and video: each painter in turn gets the newest frame, the turns spaced evenly over a frame's painting
+// time so that painted frames come evenly too; they are shown in the order they were taken, for as long as
+// this source is current.
 async function runVideoLoop() {
   const token = state.loopToken;
   const video = $("video");
+  const inFlight = [];
+  let lastStart = 0;
   while (token === state.loopToken) {
     const started = performance.now();
-    if (video.readyState >= 2 && video.videoWidth) {
-      try {
-        await stylizeFrame(video, video.videoWidth, video.videoHeight, state.source === "webcam" && $("mirror").checked);
-      } catch (error) {
-        fail(error);
-        return;
+    try {
+      if (inFlight.length >= painters.length) await showPainted(inFlight.shift());
+      await pause(lastStart + state.lastMs / painters.length - performance.now());
+      if (token === state.loopToken && video.readyState >= 2 && video.videoWidth) {
+        const mirror = state.source === "webcam" && $("mirror").checked;
+        lastStart = performance.now();
+        inFlight.push(await startPainting(captureFrame(video, video.videoWidth, video.videoHeight, mirror)));
       }
+    } catch (error) {
+      fail(error);
+      return;
     }
     await nextTurn(performance.now() - started);
   }
+  inFlight.forEach((job) => job.result.catch(() => {})); // the source changed: frames still painting are not shown
+}
+
+function pause(ms) {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 // Let the page handle its events, then go on. A frame that took longer than a display refresh is followed at
@@ -210,7 +274,7 @@ async function showImage(file) {
 
 async function restylizeImage() {
   if (state.source === "image" && state.image) {
-    await stylizeFrame(state.image, state.image.width, state.image.height, false);
+    await stylizeFrame(state.image, state.image.width, state.image.height);
   }
 }
 
@@ -236,10 +300,9 @@ async function usePainting(file) {
     rgb[j] = rgba[i] / 255; rgb[j + 1] = rgba[i + 1] / 255; rgb[j + 2] = rgba[i + 2] / 255;
   }
   setStatus(`reading the style of ${file.name}…`, "loading");
-  state.encoder = state.encoder || await ort.InferenceSession.create(state.paintings.encoder,
-    { executionProviders: ["wasm"], logSeverityLevel: 3 });
-  const results = await state.encoder.run({ [state.encoder.inputNames[0]]: new ort.Tensor("float32", rgb, [1, size, size, 3]) });
-  state.styleVector = Float32Array.from(results[state.encoder.outputNames[0]].data);
+  const { inputNames, outputNames } = await loadEverywhere(state.paintings.encoder, "the style encoder");
+  const { outputs } = await paint(state.paintings.encoder, { [inputNames[0]]: { type: "float32", data: rgb, dims: [1, size, size, 3] } });
+  state.styleVector = Float32Array.from(outputs[outputNames[0]].data);
   state.painting = file.name;
   state.model = state.paintings.model;
   $("style").value = state.model;
@@ -257,9 +320,7 @@ async function main() {
   const config = await response.json();
   state.catalogue = config.models;
   state.paintings = config.paintings;
-  state.ortFrom = await loadOrt();
-  state.threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  ort.env.wasm.numThreads = state.threads;
+  startPainters(Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)));
 
   const picker = $("style");
   for (const model of state.catalogue) {
@@ -270,7 +331,8 @@ async function main() {
   const known = (name) => state.catalogue.some((m) => m.name === name);
   state.model = known(requested) ? requested : known(config.default) ? config.default : state.catalogue[0].name;
   picker.value = state.model;
-  await getSession(state.model);
+  await loadModel(state.model);
+  state.ortFrom = ORT_BASE; // the painters loaded it from there
   setStatus(`ready: ${state.model} · choose the webcam, an image or a video`, "ready");
 
   picker.addEventListener("change", guarded(async () => { state.model = picker.value; await restylizeImage(); }));

@@ -181,11 +181,12 @@ def canvas_image(page) -> np.ndarray:
     return cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
 
 
-def test_page_offers_every_shipped_model_and_runs_multithreaded(page):
+def test_page_offers_every_shipped_model_and_paints_in_a_worker_per_core(page):
     options = page.eval_on_selector_all("#style option", "options => options.map(o => o.value)")
     assert sorted(options) == sorted(models.shipped_models())
     assert page.evaluate("window.stylize.ortFrom") == "ort/"  # the packaged copy
-    assert page.evaluate("self.crossOriginIsolated")  # the server's headers allow wasm threads
+    assert page.evaluate("window.stylize.painters") == page.evaluate("Math.min(4, navigator.hardwareConcurrency)")
+    assert page.evaluate("self.crossOriginIsolated")  # the server's headers isolate the page
 
 
 @pytest.mark.parametrize("name", sorted(models.shipped_models()))
@@ -229,6 +230,21 @@ def test_page_stylizes_the_webcam_live(page):
     assert re.match(r"\d+\.\d fps", page.text_content("#fps"))
     assert page.evaluate("window.stylize.fps") > 0
     assert canvas_image(page).std() > 1  # a real picture, not an empty canvas
+
+
+def test_a_still_image_replaces_the_webcam_while_its_frames_are_painting(page, tmp_path):
+    photo = np.full((40, 60, 3), 90, np.uint8)
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    page.select_option("#max-size", "0")
+    page.click("#webcam")
+    page.wait_for_function("() => window.stylize.frames >= 2 || window.stylize.error", timeout=60_000)
+    page.set_input_files("#image-input", str(tmp_path / "photo.png"))
+    page.wait_for_function("() => window.stylize.source === 'image' && document.getElementById('output').width === 60"
+                           " || window.stylize.error", timeout=60_000)
+    frames = page.evaluate("window.stylize.frames")
+    page.wait_for_timeout(500)  # no webcam frame still painting is shown over the image
+    assert page.evaluate("window.stylize.error") is None and page.evaluate("window.stylize.frames") == frames
+    assert canvas_image(page).shape == photo.shape
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
