@@ -18,7 +18,7 @@ from ..realtime import contract
 from ..realtime.contract import build_metadata
 from ..realtime.errors import UserError
 from ..realtime.outputs import atomic_output, prepare_output_file
-from ..realtime.text import metadata_text
+from ..realtime.text import metadata_text, onnxruntime_source
 
 # Frame sizes (H, W) the export is verified on: tiny, odd and ordinary ones.
 VERIFY_SIZES = ((3, 5), (37, 53), (96, 128), (241, 321))
@@ -176,7 +176,7 @@ def export_net(net: nn.Module, path: str | Path, metadata: dict[str, str], io_la
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # the overridable 'strength' initializer is intended
-        session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(onnxruntime_source(tmp), options, providers=["CPUExecutionProvider"])
         results = {}
         for (label, frame, strength, vector), ref in zip(cases, references):
             feeds = {contract.INPUT_FRAME: frame, contract.INPUT_STRENGTH: np.array(strength, np.float32)}

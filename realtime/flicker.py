@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import UserError
 from .stabilize import estimate_flow, warp
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 Stylize = Callable[[np.ndarray], np.ndarray]
 NOISE_SIGMA = 2.0  # gray levels, i.e. 2/255
+PAN_FRAMES, PAN_SHIFT = 8, 2  # the known pan of motion_consistency: frames, px per frame
+MIN_SIDE = 32  # the smallest frame side measured
 
 
 def _noisy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -48,7 +51,8 @@ def pan_frames(photo: np.ndarray, frames: int, shift: int, width: int) -> list[n
     return [photo[:, i * shift:i * shift + width] for i in range(frames)]
 
 
-def motion_consistency(run: Stylize, photo: np.ndarray, frames: int = 8, shift: int = 2, seed: int = 0) -> float:
+def motion_consistency(run: Stylize, photo: np.ndarray, frames: int = PAN_FRAMES, shift: int = PAN_SHIFT,
+                       seed: int = 0) -> float:
     """Error between each output and the previous output moved by the known pan, over the
     overlap, relative to the same error of the (noisy) inputs."""
     rng = np.random.default_rng(seed)
@@ -140,6 +144,9 @@ def measure_flicker(stylizer: "FrameStylizer", size: tuple[int, int], video: str
     from .pipeline import run_pipeline
     from .stabilize import Stabilizer
 
+    if min(size) < MIN_SIDE:
+        raise UserError(f"flicker at {size[0]}x{size[1]}: the measurement needs frames of at least "
+                        f"{MIN_SIDE}x{MIN_SIDE} pixels (the pan moves {PAN_SHIFT * (PAN_FRAMES - 1)} px)")
     source, clip = flicker_clip(size, video, frames)
     photo = clip[0]
     results: dict = {"clip": str(source) if source else "generated", "size": f"{size[0]}x{size[1]}"}

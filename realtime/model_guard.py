@@ -44,8 +44,14 @@ TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(double)
 options = ort.SessionOptions()
 options.log_severity_level = 4
 options.intra_op_num_threads = 1
+source = sys.argv[1]
 try:
-    session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+    source.encode("utf-8")
+except UnicodeEncodeError:  # onnxruntime takes only names it can encode: the file's bytes instead
+    with open(source, "rb") as model_file:
+        source = model_file.read()
+try:
+    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 except Exception as exc:
     sys.stderr.write((str(exc).splitlines()[0] if str(exc) else type(exc).__name__) + "\n")  # read by the parent
     sys.exit(LOAD_FAILED)

@@ -16,7 +16,7 @@ from .. import models
 from .errors import UserError, not_a_file
 from .images import check_readable_image, read_image_with_alpha
 from .outputs import atomic_output
-from .text import printable
+from .text import onnxruntime_source, printable
 
 ENCODER_INPUT_SIZE = 256  # the style-prediction net sees a centred square of the painting at this size
 MIN_PAINTING_SIDE = 16  # smaller images hold no brush strokes to speak of
@@ -68,7 +68,7 @@ class StyleEncoder:
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(onnxruntime_source(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def encode_image(self, bgr: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from . import contract
 from .cpu_graph import cpu_model
 from .errors import UserError
 from .model_guard import check_bounded
-from .text import settings_json
+from .text import onnxruntime_source, settings_json
 
 NO_GPU = "no NVIDIA GPU here: running on the CPU"  # the GPU build of onnxruntime on a machine without one
 from .providers import CPU, CUDA, TENSORRT, check_providers, cpu_threads, nvidia_gpu_present, provider_plan, \
@@ -126,7 +126,7 @@ class StyleSession:
         rewritten, self.cpu_rewrites = cpu_model(path) if cpu_rewrites and not wants_gpu else (None, 0)
         try:
             with stdout_to_stderr():  # native CUDA loaders print there too; stdout stays the command's output
-                self.session = ort.InferenceSession(rewritten or str(path), options, providers=requested)
+                self.session = ort.InferenceSession(rewritten or onnxruntime_source(path), options, providers=requested)
         except Exception as exc:
             raise UserError(f"{path}: onnxruntime cannot load this model: {str(exc).splitlines()[0][:300]}") from exc
         self.providers = self.session.get_providers()

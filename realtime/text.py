@@ -65,6 +65,12 @@ def is_utf8(path: str | Path) -> bool:
         return False
 
 
+def onnxruntime_source(path: str | Path) -> str | bytes:
+    """What to hand onnxruntime for a model file: its path, or its bytes where the name is not valid UTF-8
+    (onnxruntime takes only names it can encode)."""
+    return os.fspath(path) if is_utf8(path) else Path(path).read_bytes()
+
+
 def opencv_path(path: str | Path, what: str = "file") -> str:
     """``path`` as OpenCV may take it; a name that is not valid UTF-8 (which crashes OpenCV) is refused."""
     text = os.fspath(path)

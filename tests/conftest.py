@@ -73,6 +73,10 @@ def make_contract_model(path: Path, kind: str = "negative", metadata: dict[str, 
         nodes.append(helper.make_node("Slice", ["x", "s0", "s1", "axes"], ["corner"]))
         nodes.append(helper.make_node("Sub", ["c255", "corner"], ["styled_small"]))
         nodes.append(helper.make_node("Cast", ["styled_small"], [contract.OUTPUT], to=TensorProto.UINT8))
+    elif kind == "square_only":  # paints 64x64 frames (the bounds probe's) alone: other sizes fail while running
+        inits.append(numpy_helper.from_array(np.array([1, 64, 64, 3], np.int64), "square"))
+        nodes.append(helper.make_node("Reshape", ["x", "square"], ["x64"]))
+        nodes.append(helper.make_node("Sub", ["c255", "x64"], ["styled"]))
     else:
         nodes.append(helper.make_node("Sub", ["x", "x"], ["zero"]))
         nodes.append(helper.make_node("Add", ["zero", "c128"], ["styled"]))

@@ -54,7 +54,7 @@ class _StderrHandler(logging.Handler):
     ``sys.stderr`` is honoured)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(self.format(record), file=sys.stderr)
+        print(printable(self.format(record)), file=sys.stderr)
 
 
 def show_library_messages() -> logging.Handler:

@@ -191,7 +191,7 @@ def run_bake(args: argparse.Namespace) -> int:
     from ..realtime.bake import bake
 
     path = bake(args.paintings, args.output, args.mix, args.model, args.name, args.overwrite)
-    print(f"baked {path}: a contract model of {args.name or ', '.join(args.paintings)} (checked: it loads, "
+    print(f"baked {printable(path)}: a contract model of {printable(args.name or ', '.join(args.paintings))} (checked: it loads, "
           "runs, and paints as the live model does)", file=sys.stderr)
     return 0
 

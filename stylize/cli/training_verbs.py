@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..export.settings import EvalSettings, GatysSettings, TrainSettings
 from ..realtime.errors import UserError
+from ..realtime.text import printable
 from .arguments import add_settings_options, number, settings_from_args
 from .registry import verb
 
@@ -74,10 +75,10 @@ def run_train(args: argparse.Namespace) -> int:
                        device=args.device)
     if not is_main_process():  # under torchrun, rank 0 reports and exports
         return 0
-    print(f"checkpoint: {checkpoint}", file=sys.stderr)
+    print(f"checkpoint: {printable(checkpoint)}", file=sys.stderr)
     if args.export:
         errors = export_checkpoint(checkpoint, args.export)
-        print(f"exported {args.export} (max |onnxruntime - torch| per size: {errors})", file=sys.stderr)
+        print(f"exported {printable(args.export)} (max |onnxruntime - torch| per size: {errors})", file=sys.stderr)
         print_closeness(args.export, settings, args.backbone_weights)
     return 0
 
@@ -157,7 +158,7 @@ def run_import(args: argparse.Namespace) -> int:
         if len(fixed) < len(pairs):
             raise UserError("--input names the same input twice: give each input once")
         wrap_float_model(args.checkpoint, args.output, args.range, args.style_name, args.overwrite, fixed)
-        print(f"wrapped {args.checkpoint} -> {args.output} (checked at odd sizes and against the original)",
+        print(f"wrapped {printable(args.checkpoint)} -> {printable(args.output)} (checked at odd sizes and against the original)",
               file=sys.stderr)
         return 0
     if args.input:
@@ -166,7 +167,7 @@ def run_import(args: argparse.Namespace) -> int:
     from ..export.interop import import_pytorch_example
 
     results = import_pytorch_example(args.checkpoint, args.output, args.style_name, overwrite=args.overwrite)
-    print(f"imported {args.checkpoint} -> {args.output}; verified, max |onnxruntime - PyTorch| "
+    print(f"imported {printable(args.checkpoint)} -> {printable(args.output)}; verified, max |onnxruntime - PyTorch| "
           f"{max(results.values()):.3g}", file=sys.stderr)
     return 0
 
@@ -191,7 +192,7 @@ def run_gatys(args: argparse.Namespace) -> int:
     settings = settings_from_args(GatysSettings, args)
     summary = stylize(args.content, args.style, args.output, settings, args.backbone_weights, args.overwrite)
     last = summary["history"][-1]
-    print(f"wrote {args.output} and {args.output}.json (final content {last['content']:.4g}, "
+    print(f"wrote {printable(args.output)} and {printable(args.output)}.json (final content {last['content']:.4g}, "
           f"style {last['style']:.4g})", file=sys.stderr)
     return 0
 
@@ -215,7 +216,7 @@ def run_eval(args: argparse.Namespace) -> int:
     summary = evaluate(str(resolve_model(args.model)), args.style, args.content, args.output,
                        settings_from_args(EvalSettings, args).gatys(), args.backbone_weights, args.overwrite)
     for row in summary["photos"]:
-        print(f"{Path(row['photo']).name:<24} style x{row['style_ratio']:.2f} content x{row['content_ratio']:.2f} "
+        print(f"{printable(Path(row['photo']).name, one_line=True):<24} style x{row['style_ratio']:.2f} content x{row['content_ratio']:.2f} "
               f"of Gatys; {1000 * row['fast']['seconds']:.0f} ms vs {row['gatys']['seconds']:.0f} s")
     print(f"mean: style x{summary['mean_style_ratio']:.2f}, content x{summary['mean_content_ratio']:.2f} "
           f"of the Gatys reference; report in {args.output}")
@@ -253,7 +254,7 @@ def run_export(args: argparse.Namespace) -> int:
     int8_psnr = results.pop("int8_psnr", None)
     measure = "PSNR in dB against fp32" if args.fp16 else "max |onnxruntime - PyTorch|"
     checks = ", ".join(f"{k}: {v:.3g}" for k, v in results.items())
-    print(f"exported {args.output}; verified ({measure}) {checks}", file=sys.stderr)
+    print(f"exported {printable(args.output)}; verified ({measure}) {checks}", file=sys.stderr)
     if int8_psnr is not None:
         print(f"int8: at least {int8_psnr:.1f} dB PSNR against the fp32 model on the calibration photos", file=sys.stderr)
     return 0

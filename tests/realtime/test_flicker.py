@@ -86,6 +86,12 @@ def test_flicker_command(negative_model, tmp_path, capsys):
     assert {"noise_flicker", "motion_consistency", "warping_error", "fps"} <= set(result["stabilized"])
 
 
+@pytest.mark.parametrize("size", ["2x2", "31x200"])
+def test_flicker_at_a_size_too_small_to_measure_is_a_message(negative_model, size, capsys):
+    assert main(["flicker", "-m", str(negative_model), "--size", size, "--frames", "3"]) == 2
+    assert "at least 32x32 pixels" in capsys.readouterr().err
+
+
 def test_video_with_stabilizer(tmp_path, clip, negative_model):
     from tests.conftest import probe
 

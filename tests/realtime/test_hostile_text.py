@@ -85,6 +85,24 @@ def test_a_painting_whose_name_is_not_utf8_bakes_into_valid_metadata(tmp_path, p
     assert meta["stylize.style"] == "in\\xff"
 
 
+@needs_byte_names
+def test_a_model_whose_name_is_not_utf8_is_baked_checked_and_run(tmp_path, photo):
+    """onnxruntime takes only names it can encode: such a model is handed to it as bytes, in the bounds probe too."""
+    painting, model = tmp_path / "art.png", tmp_path / os.fsdecode(NOT_UTF8 + b".onnx")
+    cv2.imwrite(str(painting), photo)
+    assert main(["bake", str(painting), "-o", str(model)]) == 0
+    assert main(["image", str(painting), "-m", str(model), "-o", str(tmp_path / "painted.png")]) == 0
+    assert cv2.imread(str(tmp_path / "painted.png")).shape == photo.shape
+
+
+def test_output_names_with_control_characters_print_as_escapes(tmp_path, photo, negative_model, capfd):
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    output = tmp_path / "x\x1b[2Jy.png"
+    assert main(["image", str(tmp_path / "photo.png"), "-m", str(negative_model), "-o", str(output)]) == 0
+    printed = capfd.readouterr()
+    assert output.is_file() and "\x1b" not in printed.out + printed.err and "x\\x1b[2Jy.png" in printed.err
+
+
 @pytest.mark.parametrize("settings", ["[" * 100_000, "{\"trained_steps\": " + "9" * 5000 + "}", "[1, 2]",
                                       "{\"width\": \"abc\", \"trained_steps\": Infinity}", "x" * (2 << 20)])
 def test_hostile_settings_metadata_is_ignored_not_a_traceback(tmp_path, capsys, settings):
@@ -158,7 +176,9 @@ def test_misleading_messages_now_say_what_happened(tmp_path, photo, clip, negati
     assert (tmp_path / "taken.mp4").read_bytes() == b"mine"
 
 
-def test_a_model_that_fails_while_painting_is_a_sentence(capsys):
-    assert main(["flicker", "--size", "2x2"]) == 2
+def test_a_model_that_fails_while_painting_is_a_sentence(tmp_path, photo, capsys):
+    model = make_contract_model(tmp_path / "square.onnx", kind="square_only")
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    assert main(["image", str(tmp_path / "photo.png"), "-m", str(model), "-o", str(tmp_path / "out.png")]) == 2
     err = capsys.readouterr().err
     assert "failed to paint" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
