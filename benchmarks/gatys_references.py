@@ -1,6 +1,6 @@
 """Gatys reference stylizations with `stylize gatys`'s defaults, and a picture grid of them.
 
-Writes OUT_DIR/<photo>__<style>.png for every photo and painting (the files models_report.py reads
+Writes OUT_DIR/<photo>__<style>.png for every photo and painting (the files scripts/models_report.py reads
 with --gatys) and, with --grid, one image: a row per photo, a column per painting.
 
     python benchmarks/gatys_references.py --content ../shared/data/content/tubingen.jpg ... \\

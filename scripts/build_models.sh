@@ -36,10 +36,10 @@ for s in ${stages[*]}; do
       stage "int8"; $python scripts/quantize_shipped.py --photos "$data/train" ;;
     reports)  # the generated pages and galleries
       stage "reports"
-      PYTHONPATH=$peer $python benchmarks/live_quality.py --pool "$data" --content "$test_photos" --split test \
+      PYTHONPATH=$peer $python scripts/live_quality.py --pool "$data" --content "$test_photos" --split test \
         -o models/live/README.md --gallery docs/live_gallery.jpg --styles "$data/styles" \
         --tune-photos "$data/train" --tune-args "--steps 150"
-      PYTHONPATH=$peer $python benchmarks/models_report.py --content "$test_photos" \
+      PYTHONPATH=$peer $python scripts/models_report.py --content "$test_photos" \
         --sizes-content "$data/content" --styles "$data/styles" -o models/README.md \
         --gallery models/gallery.jpg --sizes-gallery models/gallery_sizes.jpg ;;
     *) echo "unknown stage $s (styles live refine int8 reports)" >&2; exit 2 ;;

