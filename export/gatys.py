@@ -12,6 +12,7 @@ magnitude between layers).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 import logging
 import time
 from dataclasses import asdict
@@ -21,8 +22,8 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
+from .loop import Loop, LoopState
 from .losses import LossNetwork, build_loss_network, total_variation
 from .settings import GatysSettings
 from .data import bgr_to_tensor, resize_longer_side, tensor_to_bgr
@@ -157,21 +158,7 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
         inputs.append(Path(settings.init))
     out = prepare_output_file(output, inputs, overwrite, suffixes=IMAGE_SUFFIXES)
     check_outputs(inputs, [out.with_name(out.name + ".json")], overwrite=True)
-    if not style_paths:
-        raise UserError("give at least one --style image")
-    blend = settings.style_blend or [1.0] * len(style_paths)
-    if len(blend) != len(style_paths):
-        raise UserError(f"{len(style_paths)} style images but {len(blend)} --style-blend weights: give one per style")
-    if any(w < 0 for w in blend) or sum(blend) <= 0:
-        raise UserError("--style-blend weights must be non-negative and not all zero")
-    blend = [w / sum(blend) for w in blend]
-    if settings.size < MIN_SIZE or settings.size / 2 ** (settings.levels - 1) < MIN_SIZE / 2:
-        raise UserError(f"--size {settings.size} is too small for the network (at least {MIN_SIZE} px per level)")
-    if settings.size * settings.size > max_pixels():  # the longer side squared bounds the image's pixels
-        raise UserError(f"--size {settings.size}: up to {settings.size * settings.size / 1e6:.0f} megapixels, over the "
-                        f"limit of {max_pixels() / 1e6:.0f} (stylize --max-pixels N raises it)")
-    if settings.optimizer not in ("lbfgs", "adam"):
-        raise UserError(f"--optimizer {settings.optimizer}: choose lbfgs or adam")
+    blend = checked_blend(settings, len(style_paths))
     content_bgr = read_image(content_path)
     styles_bgr = [read_image(p) for p in style_paths]
     init_bgr = None if settings.init in ("content", "noise") else read_image(settings.init)
@@ -188,88 +175,106 @@ def stylize(content_path: str, style_paths: list[str], output: str, settings: Ga
         content_in, styles_in = content_bgr, styles_bgr
 
     torch.manual_seed(settings.seed)
-    history: list[dict] = []
-    image: torch.Tensor | None = None
+    started = time.perf_counter()
+    state, history, image = LoopState(), [], None
     sizes = level_sizes(settings.size, settings.levels)
     per_level = [settings.iterations // len(sizes)] * len(sizes)
     per_level[-1] += settings.iterations - sum(per_level)
-    bar = tqdm(total=settings.iterations, disable=not progress, desc="gatys", unit="it")
-    started = time.perf_counter()
-    done = 0
     for size, iterations in zip(sizes, per_level):
-        content = bgr_to_tensor([resize_longer_side(content_in, size)])
-        style_size = max(MIN_SIZE, round(size * settings.style_scale))
-        styles = [bgr_to_tensor([resize_longer_side(s, style_size)]) for s in styles_in]
-        if min(min(t.shape[2:]) for t in styles) < MIN_STYLE_SIDE:
-            raise UserError(f"a style image is too narrow at this size (under {MIN_STYLE_SIDE} px on its short side, "
-                            "smaller than the loss network's filters need): use a larger image or --style-scale")
-        objective = GatysObjective(network, content, styles, blend, settings)
-        if image is None:
-            if settings.init == "content":
-                image = content.clone()
-            elif settings.init == "noise":
-                image = torch.rand_like(content)
-            else:
-                image = bgr_to_tensor([cv2.resize(init_bgr, (content.shape[3], content.shape[2]))])
-        else:
-            image = F.interpolate(image, size=content.shape[2:], mode="bilinear", align_corners=False)
-        image = image.detach().clamp(0, 1).requires_grad_(True)
-        objective.calibrate(image)
-        if settings.optimizer == "lbfgs":
-            # one iteration per step, with room for a real line search (the default allows one evaluation,
-            # which accepts whatever it finds, and the loss can jump up and stay there)
-            optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, max_eval=LBFGS_MAX_EVALUATIONS,
-                                          history_size=50, line_search_fn="strong_wolfe")
-        else:
-            optimizer = torch.optim.Adam([image], lr=settings.lr)
-        last: dict[str, torch.Tensor] = {}
-        evaluated: dict[str, torch.Tensor] = {}
+        objective, image = level_start(network, content_in, styles_in, blend, settings, size, image, init_bgr)
 
-        def closure() -> torch.Tensor:
-            # each L-BFGS step starts by evaluating the point the previous step ended on: reuse that
-            if "at" in evaluated and torch.equal(evaluated["at"], image.detach()):
-                image.grad = evaluated["grad"].clone()
-                return evaluated["loss"]
-            optimizer.zero_grad()
-            terms = objective(image)
-            terms["total"].backward()
-            last.update(terms)
-            evaluated.update(at=image.detach().clone(), grad=image.grad.clone(), loss=terms["total"].detach())
-            return terms["total"]
+        def save(done: int, picture: torch.Tensor = image) -> None:
+            write_image(out.with_name(f"{out.stem}_iter{done:04d}{out.suffix}"), finish(picture, content_bgr, settings))
 
-        for iteration in range(iterations):
-            loss = closure()
-            if not (torch.isfinite(loss) and torch.isfinite(image.grad).all()):
-                raise diverged(f"the loss became {float(loss.detach())}", done + 1)
-            if not (loss > 0 and image.grad.abs().max() > 0):  # e.g. content and style the same picture
-                log.info(f"nothing left to optimise at {size} px (loss {float(loss.detach()):.3g}, no gradient)")
-                bar.update(iterations - iteration)
-                done += iterations - iteration
-                break
-            optimizer.step(closure)
-            if not torch.isfinite(image).all():
-                raise diverged("not-a-number pixels", done + 1)
-            if settings.optimizer == "adam":  # clamping between L-BFGS steps would break its curvature history
-                with torch.no_grad():
-                    image.clamp_(0, 1)
-            else:  # the terms where the line search ended (free: the next step starts from this evaluation)
-                closure()
-            done += 1
-            record = {"iteration": done, "size": size, **{k: float(v.detach()) for k, v in last.items()}}
-            history.append(record)
-            bar.update(1)
-            bar.set_postfix(content=f"{record['content']:.3g}", style=f"{record['style']:.3g}",
-                            tv=f"{record['tv']:.3g}")
-            if settings.save_every and done % settings.save_every == 0:
-                write_image(out.with_name(f"{out.stem}_iter{done:04d}{out.suffix}"),
-                            finish(image, content_bgr, settings))
-    bar.close()
+        optimise_level(objective, image, settings, state, state.step + iterations, progress, save)
+        history += [{"iteration": h["step"], "size": size, **{k: v for k, v in h.items() if k != "step"}}
+                    for h in state.history[len(history):]]
     result = finish(image, content_bgr, settings)
     write_image(out, result)
     summary = {"output": str(out), "content": str(content_path), "styles": [str(p) for p in style_paths],
                "settings": asdict(settings), "history": history, "seconds": time.perf_counter() - started}
     out.with_name(out.name + ".json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def checked_blend(settings: GatysSettings, styles: int) -> list[float]:
+    """The style blend weights, summing to 1, once the settings are known to be usable (else a UserError)."""
+    if not styles:
+        raise UserError("give at least one --style image")
+    blend = settings.style_blend or [1.0] * styles
+    if len(blend) != styles:
+        raise UserError(f"{styles} style images but {len(blend)} --style-blend weights: give one per style")
+    if any(w < 0 for w in blend) or sum(blend) <= 0:
+        raise UserError("--style-blend weights must be non-negative and not all zero")
+    if settings.size < MIN_SIZE or settings.size / 2 ** (settings.levels - 1) < MIN_SIZE / 2:
+        raise UserError(f"--size {settings.size} is too small for the network (at least {MIN_SIZE} px per level)")
+    if settings.size * settings.size > max_pixels():  # the longer side squared bounds the image's pixels
+        raise UserError(f"--size {settings.size}: up to {settings.size * settings.size / 1e6:.0f} megapixels, over the "
+                        f"limit of {max_pixels() / 1e6:.0f} (stylize --max-pixels N raises it)")
+    if settings.optimizer not in ("lbfgs", "adam"):
+        raise UserError(f"--optimizer {settings.optimizer}: choose lbfgs or adam")
+    return [w / sum(blend) for w in blend]
+
+
+def level_start(network: LossNetwork, content_in: np.ndarray, styles_in: list[np.ndarray], blend: list[float],
+                settings: GatysSettings, size: int, image: torch.Tensor | None,
+                init_bgr: np.ndarray | None) -> tuple[GatysObjective, torch.Tensor]:
+    """One level's objective, and the picture it starts from: the previous level's enlarged, or the start."""
+    content = bgr_to_tensor([resize_longer_side(content_in, size)])
+    style_size = max(MIN_SIZE, round(size * settings.style_scale))
+    styles = [bgr_to_tensor([resize_longer_side(s, style_size)]) for s in styles_in]
+    if min(min(t.shape[2:]) for t in styles) < MIN_STYLE_SIDE:
+        raise UserError(f"a style image is too narrow at this size (under {MIN_STYLE_SIDE} px on its short side, "
+                        "smaller than the loss network's filters need): use a larger image or --style-scale")
+    objective = GatysObjective(network, content, styles, blend, settings)
+    if image is not None:
+        image = F.interpolate(image, size=content.shape[2:], mode="bilinear", align_corners=False)
+    elif settings.init == "content":
+        image = content.clone()
+    elif settings.init == "noise":
+        image = torch.rand_like(content)
+    else:
+        image = bgr_to_tensor([cv2.resize(init_bgr, (content.shape[3], content.shape[2]))])
+    image = image.detach().clamp(0, 1).requires_grad_(True)
+    objective.calibrate(image)
+    return objective, image
+
+
+def optimise_level(objective: GatysObjective, image: torch.Tensor, settings: GatysSettings, state: LoopState,
+                   until: int, progress: bool, save: Callable[[int], None]) -> None:
+    """Optimise the picture on the loop from ``state.step`` to ``until``; a picture with nothing left to
+    optimise (the photo is already the painting) is left as it is."""
+    start = objective(image)["total"]
+    start.backward()
+    if not (torch.isfinite(start) and torch.isfinite(image.grad).all()):
+        raise diverged(f"the loss became {float(start.detach())}", state.step + 1)
+    if not (start > 0 and image.grad.abs().max() > 0):  # e.g. content and style the same picture
+        log.info(f"nothing left to optimise at {image.shape[3]} px (loss {float(start.detach()):.3g}, no gradient)")
+        state.step = until
+        return
+    image.grad = None
+    if settings.optimizer == "lbfgs":
+        # one iteration per step, with room for a real line search (the default allows one evaluation,
+        # which accepts whatever it finds, and the loss can jump up and stay there)
+        optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, max_eval=LBFGS_MAX_EVALUATIONS,
+                                      history_size=50, line_search_fn="strong_wolfe")
+    else:
+        optimizer = torch.optim.Adam([image], lr=settings.lr)
+
+    def after_step(done: int, record: dict[str, float]) -> None:
+        if settings.optimizer == "adam":  # clamping between L-BFGS steps would break its curvature history
+            with torch.no_grad():
+                image.clamp_(0, 1)
+        if settings.save_every and done % settings.save_every == 0:
+            save(done)
+
+    def message(step: int, total: float) -> str:
+        return str(diverged(f"the loss became {total}" if not np.isfinite(total) else "not-a-number pixels", step))
+
+    loop = Loop(optimizer, until, "gatys", progress, after_step=after_step, watched=[image], message=message,
+                shown=lambda r: {k: f"{r[k]:.3g}" for k in ("content", "style", "tv")},
+                progress_total=settings.iterations, reuse_evaluations=settings.optimizer == "lbfgs")
+    loop.run(lambda step: objective(image), state)
 
 
 def diverged(what: str, iteration: int) -> UserError:

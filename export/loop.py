@@ -1,7 +1,8 @@
-"""The one optimisation loop of the trainings in export/: the style nets (:mod:`.train`), the live model
-(:mod:`.distill`) and its refinements (:mod:`.style_refine`, :mod:`.net_refine`). Each supplies its loss
-terms for a step; the loop does the rest the same way for all: the optimiser step, the finite check,
-the history, the progress bar, checkpoints every N steps and where a resumed run stands."""
+"""The one optimisation loop of export/: the style nets (:mod:`.train`), the live model (:mod:`.distill`),
+its refinements (:mod:`.style_refine`, :mod:`.net_refine`) and Gatys' optimisation of a picture
+(:mod:`.gatys`). Each supplies its loss terms for a step; the loop does the rest the same way for all: the
+optimiser step, the finite check, the history, the progress bar, checkpoints every N steps and where a
+resumed run stands."""
 from __future__ import annotations
 
 import time
@@ -54,11 +55,16 @@ class Loop:
     message: Callable[[int, float], str] = diverged_message
     note: Callable[[], str] | None = None
     shown: Callable[[dict[str, float]], dict[str, str]] | None = None  # the progress bar's figures
+    progress_total: int | None = None  # the progress bar's length, where this run is a part of a longer one
+    # L-BFGS evaluates, at the start of a step, the point where the previous one ended: with this, an evaluation
+    # at the parameters of the one before is reused, and the history keeps the terms where each step ended
+    reuse_evaluations: bool = False
+    _last: dict | None = field(default=None, init=False, repr=False)
 
     def run(self, terms: LossTerms, state: LoopState | None = None) -> LoopState:
         """Optimise from ``state`` (a new run: step 0) to ``steps``; returns where the run ends."""
         state = state or LoopState()
-        with tqdm(total=self.steps, initial=state.step, desc=self.description, unit="step",
+        with tqdm(total=self.progress_total or self.steps, initial=state.step, desc=self.description, unit="step",
                   disable=not self.show_progress) as bar:
             while state.step < self.steps:
                 started = time.perf_counter()
@@ -76,10 +82,27 @@ class Loop:
                     self.checkpoint(state)
         return state
 
+    def _parameters(self) -> list[torch.Tensor]:
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+    def _reuse(self, named: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The last evaluation's total, its gradients put back, if the parameters have not moved since."""
+        last, parameters = self._last, self._parameters()
+        if last is None or not all(torch.equal(a, p) for a, p in zip(last["at"], parameters)):
+            return None
+        for p, grad in zip(parameters, last["grads"]):
+            p.grad = grad.clone()
+        named.clear()
+        named.update(last["named"])
+        return named["total"]
+
     def _step(self, terms: LossTerms, step: int) -> dict[str, float]:
         named: dict[str, torch.Tensor] = {}
 
         def closure() -> torch.Tensor:
+            reused = self._reuse(named) if self.reuse_evaluations else None
+            if reused is not None:
+                return reused
             self.optimizer.zero_grad(set_to_none=True)
             named.clear()
             named.update(terms(step))
@@ -89,9 +112,15 @@ class Loop:
             if self.before_update is not None:
                 self.before_update()
             named["total"] = total
+            if self.reuse_evaluations:
+                parameters = self._parameters()
+                self._last = {"at": [p.detach().clone() for p in parameters], "named": {k: v.detach() for k, v in named.items()},
+                              "grads": [p.grad.clone() for p in parameters]}
             return total
 
         self.optimizer.step(closure)
+        if self.reuse_evaluations:  # the terms where the step ended (free where its last evaluation was there)
+            closure()
         record = {k: float(v.detach()) for k, v in named.items()}
         if self.summarise is not None:
             record = self.summarise(record)

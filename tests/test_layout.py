@@ -148,7 +148,6 @@ def test_each_verb_is_declared_once_with_its_parser_and_its_handler():
 MAX_FUNCTION_LINES = 60
 LONG_FUNCTIONS = {
     "realtime/webcam.py:run_webcam": "the capture loop: camera, hotkeys, outputs and the closing, read top to bottom",
-    "export/gatys.py:stylize": "the L-BFGS pyramid loop, its closure cache and its checks (not yet on export/loop.py)",
     "realtime/pipeline.py:run_pipeline": "decode, paint and encode threads with their queues and shutdown in one place",
     "export/onnx_export.py:export_net": "eval, reference, export, checker and onnxruntime comparison, in order",
     "export/float_wrap.py:wrapper_graph": "one ONNX graph built node by node",
