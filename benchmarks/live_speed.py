@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from stylize import models
-from stylize.realtime.bench import bench, synthetic_frames
-from stylize.realtime.frames import parse_size
+from stylize.realtime.bench import bench
+from stylize.realtime.core.frames import synthetic_frames
+from stylize.realtime.core.frames import parse_size
 from stylize.realtime.model_lookup import open_stylizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -21,8 +21,8 @@ import numpy as np
 from stylize import models
 from stylize.export.data import resize_longer_side
 from stylize.export.evaluate import content_files, distance_network, painting_distance
-from stylize.realtime.frames import parse_paint_size
-from stylize.realtime.images import read_image
+from stylize.realtime.core.frames import parse_paint_size
+from stylize.realtime.core.images import read_image
 from stylize.realtime.model_lookup import open_stylizer
 
 

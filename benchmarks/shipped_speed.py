@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from stylize import models
-from stylize.realtime.bench import bench, synthetic_frames
-from stylize.realtime.frames import PaintSize
+from stylize.realtime.bench import bench
+from stylize.realtime.core.frames import synthetic_frames
+from stylize.realtime.core.frames import PaintSize
 from stylize.realtime.model_lookup import open_stylizer
-from stylize.realtime.providers import int8_pays
+from stylize.realtime.core.providers import int8_pays
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import interleaved, ms_per_frame, ratio_line  # noqa: E402

@@ -21,7 +21,7 @@ import numpy as np
 from stylize.cli import main as stylize
 from stylize.export.data import resize_longer_side
 from stylize.export.evaluate import content_files, distance_network, mean_distance
-from stylize.realtime.images import read_image
+from stylize.realtime.core.images import read_image
 from stylize.realtime.model_lookup import open_stylizer
 
 

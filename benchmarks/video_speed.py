@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from stylize import models
-from stylize.realtime.bench import synthetic_frames
-from stylize.realtime.frames import PaintSize, parse_size
+from stylize.realtime.core.frames import synthetic_frames
+from stylize.realtime.core.frames import PaintSize, parse_size
 from stylize.realtime.model_lookup import open_stylizer
 from stylize.realtime.video_conversion import convert_video
 from stylize.realtime.video_io import VideoWriter, open_video_file

@@ -20,7 +20,7 @@ import numpy as np
 
 from stylize import models
 from stylize.realtime.serve import make_server
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.session import StyleSession
 
 # the fake camera at 60 fps, faster than the page paints: every frame painted is a new one
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
+from .loop import LoopState
 from .nets import build_net, residual_blocks_in
 from .safe_load import load_tensors
-from .loop import LoopState
 from .settings import DistillSettings, TrainSettings
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 # 2: "fast" is the zero-padded net; a format-1 "fast" checkpoint holds a fast-v2 or fast-v1 net.

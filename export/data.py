@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..realtime.errors import UserError
-from ..realtime.images import list_images, read_image
+from ..realtime.core.errors import UserError
+from ..realtime.core.images import list_images, read_image
 
 
 def bgr_to_tensor(images: list[np.ndarray]) -> torch.Tensor:

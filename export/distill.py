@@ -34,7 +34,7 @@ from .painting_split import check_not_reserved
 from .perceptual import border_loss, border_margin, camera_noise, motion_loss, noise_loss, random_motions, \
     temporal_loss
 from .settings import DistillSettings
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 from .teacher_pairs import TEACHER_SIZE, Teacher, build_pairs, build_style_bank, load_cached, load_style_bank, \
     pair_mix, pair_styles, save_style_bank, style_net_teachers, to_tensor
 

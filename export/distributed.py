@@ -18,7 +18,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 
 # how long a rank waits for the others at start-up and in each all-reduce
 PEER_TIMEOUT = timedelta(minutes=5)

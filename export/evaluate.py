@@ -17,15 +17,15 @@ import cv2
 import numpy as np
 import torch
 
+from .data import bgr_to_tensor, resize_longer_side
 from .gatys import GatysObjective, GatysSettings, gatys_network, stylize
 from .losses import LossNetwork, build_loss_network, gram_matrix
-from .data import bgr_to_tensor, resize_longer_side
 from .losses import resolve_backbone
-from ..realtime.errors import UserError
-from ..realtime.frames import draw_text_lines
-from ..realtime.images import list_images, read_image, write_image
-from ..realtime.outputs import check_outputs, ensure_writable_folder
-from ..realtime.session import StyleSession
+from ..realtime.core.errors import UserError
+from ..realtime.core.frames import draw_text_lines
+from ..realtime.core.images import list_images, read_image, write_image
+from ..realtime.core.outputs import check_outputs, ensure_writable_folder
+from ..realtime.core.session import StyleSession
 
 
 def content_files(inputs: list[str]) -> list[Path]:

@@ -23,14 +23,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .data import bgr_to_tensor, resize_longer_side, tensor_to_bgr
 from .loop import Loop, LoopState
 from .losses import LossNetwork, build_loss_network, total_variation
-from .settings import GatysSettings
-from .data import bgr_to_tensor, resize_longer_side, tensor_to_bgr
 from .losses import resolve_backbone
-from ..realtime.errors import UserError
-from ..realtime.images import IMAGE_SUFFIXES, max_pixels, read_image, write_image
-from ..realtime.outputs import check_outputs, prepare_output_file
+from .settings import GatysSettings
+from ..realtime.core.errors import UserError
+from ..realtime.core.images import IMAGE_SUFFIXES, max_pixels, read_image, write_image
+from ..realtime.core.outputs import check_outputs, prepare_output_file
 
 log = logging.getLogger(__name__)
 

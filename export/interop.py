@@ -9,10 +9,10 @@ import torch
 
 from .nets import PyTorchExampleNet
 from .onnx_export import export_net
-from ..realtime.contract import build_metadata
 from .safe_load import load_tensors
-from ..realtime import contract
-from ..realtime.errors import UserError
+from ..realtime.core import contract
+from ..realtime.core.contract import build_metadata
+from ..realtime.core.errors import UserError
 
 # old checkpoints (PyTorch < 0.4) carry instance-norm running statistics that the net does not use
 STALE_KEY = re.compile(r"\.running_(mean|var)$|\.num_batches_tracked$")

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import models
-from .conditional_net import ConditionalFastNet, shrink_styles
 from .checkpoint import KIND_LIVE, load_checkpoint
+from .conditional_net import ConditionalFastNet, shrink_styles
 from .onnx_export import export_net
 from .settings import DistillSettings
-from ..realtime.contract import build_metadata
-from ..realtime import contract
-from ..realtime.errors import UserError
+from .. import models
+from ..realtime.core import contract
+from ..realtime.core.contract import build_metadata
+from ..realtime.core.errors import UserError
 from ..realtime.painting_style import StyleEncoder, file_digest, read_painting
 
 LIVE_STYLE_NAME = "any painting"
@@ -96,7 +96,7 @@ def training_painting_vectors(paintings: list[dict], folders: list[str | Path], 
     """The style vectors [K, 100] of a live model's training paintings (file names and SHA-256, as in
     its ``stylize.paintings`` metadata), each found by name anywhere under ``folders`` and checked against its
     SHA-256."""
-    from ..realtime.images import list_images
+    from ..realtime.core.images import list_images
 
     by_name: dict[str, list[Path]] = {}
     for folder in folders:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import models
 from .conditional_net import ConditionalFastNet, fixed_style_net
 from .nets import FastNet, residual_blocks_in
+from .. import models
 from ..realtime.painting_style import StyleEncoder
 
 log = logging.getLogger(__name__)

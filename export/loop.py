@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 
 LossTerms = Callable[[int], dict[str, torch.Tensor]]  # step (from 0) -> named loss terms, already weighted
 

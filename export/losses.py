@@ -10,7 +10,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .vgg_files import IMAGENET_MEAN, IMAGENET_STD, VGG_CONVS, find_installed, read_features
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

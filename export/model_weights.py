@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import models
 from .checkpoint import load_checkpoint, net_from_checkpoint
 from .nets import UpsampleConv, build_net, residual_blocks_in
 from .onnx_export import FLOAT_TOLERANCE, UINT8_TOLERANCE, ContractWrapper, example_frame
 from .settings import TrainSettings
 from .subpixel import upsample_conv_params
-from ..realtime import contract
-from ..realtime.errors import UserError
+from .. import models
+from ..realtime.core import contract
+from ..realtime.core.errors import UserError
 
 MAX_MODEL_BYTES = 256 * 2**20  # the shipped nets are 1-7 MB; the Johnson net about 7
 NET_PREFIX = "net."  # export names the wrapped net's parameters so

@@ -13,12 +13,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import models
-from ..realtime.errors import UserError
-from ..realtime.session import StyleSession
 from .conditional_net import STYLE_DIMS, ConditionalFastNet
-from .losses import LossNetwork
 from .loop import Loop
+from .losses import LossNetwork
+from .. import models
+from ..realtime.core.errors import UserError
+from ..realtime.core.session import StyleSession
 from .style_refine import (RefinedStyle, TeacherTargets, frozen, mean_gram_error, refinement_inputs, reporter,
                            rounded, teacher_targets, texture_loss)
 from .teacher_pairs import random_photo_crop, to_tensor

@@ -14,11 +14,11 @@ from torch import nn
 import torch.nn.functional as F
 
 from .subpixel import inference_form
-from ..realtime import contract
-from ..realtime.contract import build_metadata
-from ..realtime.errors import UserError
-from ..realtime.outputs import atomic_output, prepare_output_file
-from ..realtime.text import metadata_text, onnxruntime_source
+from ..realtime.core import contract
+from ..realtime.core.contract import build_metadata
+from ..realtime.core.errors import UserError
+from ..realtime.core.outputs import atomic_output, prepare_output_file
+from ..realtime.core.text import metadata_text, onnxruntime_source
 
 # Frame sizes (H, W) the export is verified on: tiny, odd and ordinary ones.
 VERIFY_SIZES = ((3, 5), (37, 53), (96, 128), (241, 321))
@@ -212,7 +212,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, io_layout: str =
     import tempfile
 
     from .checkpoint import CHECKPOINT_NAME, load_checkpoint, net_from_checkpoint
-    from .quantize import calibration_frames, quantize_model
+    from ..realtime.graph.quantize import calibration_frames, quantize_model
 
     if int8 and (fp16 or io_layout != contract.IO_UINT8_BGR):
         raise UserError("--int8 exports the contract's uint8 BGR model in int8: not with --fp16 or --io float-rgb")

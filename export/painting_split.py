@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 from ..realtime.painting_style import file_digest
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def make_split(root: str | Path, fresh: list[str], known: list[str], validation_
     """Split the paintings under ``root``: of every ``fresh`` folder's sub-folders, one painting in ``every``
     (by digest order) goes to test and one to validation; ``known`` folders go to train except
     ``validation_names``, which chose earlier models and so can only validate."""
-    from ..realtime.images import list_images
+    from ..realtime.core.images import list_images
 
     root = Path(root)
     split = PaintingSplit()

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .data import tensor_to_bgr
-from ..realtime.images import write_image
+from ..realtime.core.images import write_image
 
 
 def draw_loss_curve(history: list[dict], path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 
 
 def load_tensors(path: str | Path, what: str) -> object:

@@ -18,14 +18,14 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .. import models
-from ..realtime.errors import UserError
-from ..realtime.session import StyleSession
 from .conditional_net import ConditionalFastNet
 from .loop import Loop
 from .losses import LossNetwork, MissingWeightsError, build_loss_network, gram_matrix, relative_mse
 from .perceptual import camera_noise, noise_loss
 from .teacher_pairs import random_photo_crop, to_tensor
+from .. import models
+from ..realtime.core.errors import UserError
+from ..realtime.core.session import StyleSession
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def refine_style_vector(net: ConditionalFastNet, vector: np.ndarray, teacher: St
 def refinement_inputs(photos: str | Path, what: str) -> tuple[list[Path], LossNetwork]:
     """The photos in the folder ``photos`` and VGG16, or a :class:`UserError` saying which is missing
     (``what``: what would have been refined on them)."""
-    from ..realtime.images import list_images
+    from ..realtime.core.images import list_images
 
     images = list_images(Path(photos))
     if not images:

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..realtime.errors import UserError
-from ..realtime.session import StyleSession
 from .settings import DistillSettings
+from ..realtime.core.errors import UserError
+from ..realtime.core.session import StyleSession
 
 TEACHER_SIZE = 384  # the teacher transform net's fixed input size
 STYLE_INPUT_SIZE = 256  # the style-prediction net's input size
@@ -67,7 +67,7 @@ class Teacher:
 def training_paintings(settings: DistillSettings) -> list[Path]:
     """Every image file in the painting folders, less the held-out ones and the split's validation and test
     paintings, found by content (sorted: reproducible)."""
-    from ..realtime.images import list_images
+    from ..realtime.core.images import list_images
     from .painting_split import PaintingSplit
 
     held = set(settings.held_out)
@@ -92,7 +92,7 @@ def colour_variant(crop_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 def build_style_bank(settings: DistillSettings, teacher: Teacher, rng: np.random.Generator) -> dict:
     """Style vectors (and the crops they came from) for every training painting."""
-    from ..realtime.images import read_image
+    from ..realtime.core.images import read_image
 
     vectors, crops, sources = [], [], []
     files = training_paintings(settings)  # once: with a split, every file is hashed to find it
@@ -134,7 +134,7 @@ def style_net_teachers(folder: str | Path, bank: dict, plain_crops: int) -> dict
 
 
 def random_photo_crop(paths: list[Path], rng: np.random.Generator, size: int) -> np.ndarray:
-    from ..realtime.images import read_image
+    from ..realtime.core.images import read_image
 
     while True:
         image = read_image(paths[int(rng.integers(len(paths)))])
@@ -152,7 +152,7 @@ def build_pairs(settings: DistillSettings, teacher: Teacher, bank: dict, rng: np
     """``settings.pairs`` photo crops with a style mix each (two crops, weight) and the teacher's painting
     of it; without the paintings when ``settings.teacher_net`` paints the targets during training."""
     from tqdm import tqdm
-    from ..realtime.images import list_images
+    from ..realtime.core.images import list_images
 
     photos = list_images(Path(settings.photos))
     count = len(bank["vectors"])

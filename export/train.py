@@ -25,9 +25,9 @@ from .perceptual import TEMPORAL_NOISE, PerceptualLoss, border_loss, border_marg
 from .previews import draw_loss_curve, write_preview
 from .safe_load import load_tensors
 from .settings import TrainSettings
-from ..realtime.errors import UserError
-from ..realtime.images import read_image
-from ..realtime.outputs import ensure_writable_folder
+from ..realtime.core.errors import UserError
+from ..realtime.core.images import read_image
+from ..realtime.core.outputs import ensure_writable_folder
 
 log = logging.getLogger(__name__)
 # nets laid out as the live model's (zero padding): its weights start them

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .safe_load import load_tensors
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -22,7 +22,7 @@ import torch
 from .losses import VGGFeatures
 from .vgg_files import (CAFFE_MEAN_BGR, CAFFE_VGG16_CONV1_1_BIAS, TORCHVISION_FILES, VGG_CONVS, _conv_nodes, cache_dir,
                         check_shapes, installed_file, read_features)
-from ..realtime.errors import UserError
+from ..realtime.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

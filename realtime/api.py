@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import models
+from .core.errors import UserError
+from .core.frames import PaintSize, as_size, parse_paint_size
+from .core.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, to_bgr, write_image
+from .core.outputs import prepare_output_file
+from .core.providers import checked_threads
+from .core.session import ModelInfo
 from .model_lookup import open_stylizer
-from .video_conversion import convert_videos
-from .errors import UserError
-from .frames import PaintSize, as_size, parse_paint_size
-from .images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, read_image_with_alpha, to_bgr, write_image
-from .outputs import prepare_output_file
-from .providers import checked_threads
-from .session import ModelInfo
 from .stabilize import Stabilizer
+from .video_conversion import convert_videos
+from .. import models
 
 
 def as_paint_size(paint_size: tuple[int, int] | str | None) -> PaintSize | None:
@@ -51,7 +51,7 @@ class Stylizer:
     does and strokes keep their size relative to any frame; 'WxH+' enlarges only smaller frames, as
     ``stylize image`` does (default None: every frame at its own size). ``stabilize`` keeps frames of
     a stream steady (for :meth:`frame` calls on consecutive video frames; :meth:`video` restarts it per file). Bad
-    input raises :class:`~stylize.realtime.errors.UserError` with a message meant for people.
+    input raises :class:`~stylize.realtime.core.errors.UserError` with a message meant for people.
     """
 
     def __init__(self, model: str | Path | None = None, device: str = "auto", threads: int | None = None,

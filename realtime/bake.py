@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import models
-from . import contract
-from .errors import UserError
-from .outputs import atomic_output, prepare_output_file
+from .core import contract
+from .core.errors import UserError
+from .core.outputs import atomic_output, prepare_output_file
+from .core.session import StyleSession, check_model_runs
+from .core.text import metadata_text
 from .painting_style import StyleEncoder, describe_mix, mix_weights, mixed_vector, resolve_style
-from .session import StyleSession, check_model_runs
-from .text import metadata_text
+from .. import models
 
 CHECK_SIZE = (97, 131)  # an odd frame size the baked model is compared with the live model on
 

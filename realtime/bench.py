@@ -5,32 +5,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from . import contract
+from .core import contract
+from .core.frames import painted_size, synthetic_frames
+from .core.session import StyleSession
 from .frame_stylizer import FrameStylizer
-from .frames import painted_size
 from .pipeline import run_pipeline
-from .session import StyleSession
 from .video_io import VideoWriter, encoder_threads_beside, open_video_file
 from .video_rate import decoded_frames
-
-
-def synthetic_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
-    """A moving, textured test scene (no camera or clip needed)."""
-    width, height = size
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    frames = []
-    for i in range(count):
-        shift = 3.0 * i
-        channels = [127 + 120 * np.sin((xx + shift) / (17 + 9 * c)) * np.cos((yy - shift) / (23 + 5 * c))
-                    for c in range(3)]
-        frame = np.stack(channels, -1).astype(np.uint8)
-        cv2.circle(frame, (int(width / 2 + width / 4 * np.sin(i / 9)), height // 2), max(4, height // 6),
-                   (40, 200, 240), -1)
-        frames.append(frame)
-    return frames
 
 
 def bench(stylize: FrameStylizer | StyleSession, size: tuple[int, int] = (640, 480), frames: int = 60,

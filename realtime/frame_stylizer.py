@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .frames import PaintSize, keep_original_colors, painted_within
-from .session import StyleSession
+from .core.frames import PaintSize, keep_original_colors, painted_within
+from .core.session import StyleSession
 from .stabilize import Stabilizer
 
 

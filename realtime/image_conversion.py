@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .core.errors import UserError
+from .core.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, check_whole_image, read_image_with_alpha, write_image
+from .core.outputs import check_outputs, ensure_writable_folder
 from .frame_stylizer import FrameStylizer
-from .images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, check_whole_image, read_image_with_alpha, write_image
-from .outputs import check_outputs, ensure_writable_folder
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .core.frames import painted_within
 from .frame_stylizer import FrameStylizer
-from .frames import painted_within
 from .live_controls import LiveState
 from .video_io import LatestFrameReader
 

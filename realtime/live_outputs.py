@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-from .frames import fit
+from .core.errors import UserError
+from .core.frames import fit
 from .video_io import VideoWriter
 
 log = logging.getLogger(__name__)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .core.session import StyleSession
+from .core.text import settings_json
 from .. import models
-from .session import StyleSession
-from .text import settings_json
 
 
 def describe_models(paths: list[str] | None) -> list[dict]:

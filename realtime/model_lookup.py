@@ -4,12 +4,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .. import models
-from .errors import UserError
+from .core.errors import UserError
+from .core.providers import int8_pays, runs_on_cpu
+from .core.session import NO_GPU, StyleSession
 from .frame_stylizer import FrameStylizer
 from .painting_style import StyleEncoder, cache_root, describe_mix, mixed_vector, resolve_style
-from .providers import int8_pays, runs_on_cpu
-from .session import NO_GPU, StyleSession
+from .. import models
 
 log = logging.getLogger(__name__)
 NO_GPU_MARK = "no-gpu-note-shown"

@@ -2,9 +2,7 @@
 run once per painting and cached), vectors mix by weights, and the live model paints with the result."""
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,11 +10,12 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from .core.cache import cache_root, file_digest
+from .core.errors import UserError, not_a_file
+from .core.images import check_readable_image, read_image_with_alpha
+from .core.outputs import atomic_output
+from .core.text import onnxruntime_source, printable
 from .. import models
-from .errors import UserError, not_a_file
-from .images import check_readable_image, read_image_with_alpha
-from .outputs import atomic_output
-from .text import onnxruntime_source, printable
 
 ENCODER_INPUT_SIZE = 256  # the style-prediction net sees a centred square of the painting at this size
 MIN_PAINTING_SIDE = 16  # smaller images hold no brush strokes to speak of
@@ -24,12 +23,6 @@ MIN_PAINTING_SIDE = 16  # smaller images hold no brush strokes to speak of
 # within +-3.1 for every painting, noise, black and white image tried, so a larger one is not its output
 MAX_CACHE_ENTRY_BYTES = 4096
 STYLE_VALUE_LIMIT = 8.0
-
-
-def cache_root() -> Path:
-    """The project's cache folder: ``$STYLIZE_CACHE``, else ``$XDG_CACHE_HOME/stylize``, else ``~/.cache/stylize``."""
-    return Path(os.environ.get("STYLIZE_CACHE")
-                or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylize")
 
 
 def cache_dir() -> Path:
@@ -48,14 +41,6 @@ def read_painting(path: str | Path) -> np.ndarray:
         a = alpha[:, :, None].astype(np.float32) / 255.0
         image = (image * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
     return image
-
-
-def file_digest(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class StyleEncoder:

@@ -22,11 +22,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .. import models
 from .bake import with_required_style_input
-from .errors import UserError
+from .core.errors import UserError
 from .model_listing import describe_models
 from .painting_style import ENCODER_INPUT_SIZE, shipped_style_vectors
+from .. import models
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from .errors import UserError
+from .core.errors import UserError
+from .core.outputs import check_outputs, ensure_writable_folder
+from .core.text import printable
 from .frame_stylizer import FrameStylizer
-from .outputs import check_outputs, ensure_writable_folder
 from .pipeline import StageTimes, run_pipeline
-from .text import printable
 from .video_io import VideoWriter, encoder_threads_beside, has_audio, media_header, open_video_file
 from .video_rate import decoded_frames, variable_rate
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import images
-from .errors import UserError, not_a_file
-from .outputs import publish, reserve_temporary
-from .providers import CPU
-from .text import opencv_path
+from .core import images
+from .core.errors import UserError, not_a_file
+from .core.outputs import publish, reserve_temporary
+from .core.providers import CPU
+from .core.text import opencv_path
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from .frames import fit
+from .core.frames import fit
 from .video_io import VideoInfo
 
 

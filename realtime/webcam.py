@@ -14,14 +14,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import UserError
+from .core.errors import UserError
+from .core.frames import draw_text_lines, fit, fit_inside, side_by_side
+from .core.images import write_image
+from .core.outputs import prepare_output_file
 from .frame_stylizer import FrameStylizer
-from .frames import draw_text_lines, fit, fit_inside, side_by_side
-from .images import write_image
 from .live_controls import HOTKEYS, LiveState
 from .live_inference import InferenceWorker, Stats
 from .live_outputs import Recorder, VirtualCamera
-from .outputs import prepare_output_file
 from .painting_style import mix_weights
 from .stabilize import Stabilizer
 from .video_io import LatestFrameReader, encoder_threads_beside, open_camera, parse_camera

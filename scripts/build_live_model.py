@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from stylize import models
-from stylize.export.quantize import quantize_live_model
+from stylize.realtime.graph.quantize import quantize_live_model
 from stylize.export.live_export import (StyleShrink, export_live_model, export_refined_live_model, load_live_net,
                                         training_painting_vectors)
 from stylize.export.live_start import save_live_weights
@@ -33,7 +33,7 @@ from stylize.export.net_refine import NetRefineSettings, refine_default_style_ne
 from stylize.export.style_refine import RefineSettings, refine_shipped_styles
 from stylize.export.teacher_pairs import run_paintings
 from stylize.realtime.model_listing import describe_models
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 from stylize.realtime.painting_style import StyleEncoder, file_digest, read_painting, save_shipped_styles, \
     shipped_style_vectors
 

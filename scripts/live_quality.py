@@ -32,7 +32,7 @@ from stylize import models
 from stylize.export.data import resize_longer_side
 from stylize.export.evaluate import colourfulness, content_files, distance_network, painting_distance, rms_contrast
 from stylize.export.painting_split import PaintingSplit
-from stylize.realtime.images import read_image
+from stylize.realtime.core.images import read_image
 from stylize.realtime.model_lookup import open_stylizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -150,7 +150,8 @@ def speed_report(model: str, painting: Path, frames: int) -> str:
     from live_speed import peer_arbitrary
     from timing import interleaved, ms_per_frame, ratio_line
 
-    from stylize.realtime.bench import bench, synthetic_frames
+    from stylize.realtime.bench import bench
+    from stylize.realtime.core.frames import synthetic_frames
 
     given = None if model == str(models.LIVE_MODEL) else model
     precisions = ("fp32", "int8") if given is None else ("fp32",)

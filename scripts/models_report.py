@@ -31,12 +31,12 @@ from stylize.export.evaluate import content_files, distance_network, painting_di
 from stylize.export.data import resize_longer_side
 from stylize.realtime.bench import bench
 from stylize.realtime.model_listing import describe_models
-from stylize.realtime.defaults import IMAGE_PAINT_SIZE
-from stylize.realtime.frames import PaintSize, draw_text_lines, parse_paint_size
-from stylize.realtime.images import read_image
-from stylize.realtime.errors import UserError
-from stylize.realtime.outputs import atomic_output
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.defaults import IMAGE_PAINT_SIZE
+from stylize.realtime.core.frames import PaintSize, draw_text_lines, parse_paint_size
+from stylize.realtime.core.images import read_image
+from stylize.realtime.core.errors import UserError
+from stylize.realtime.core.outputs import atomic_output
+from stylize.realtime.core.session import StyleSession
 from stylize.realtime.model_lookup import open_stylizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the speed figures' benchmarks

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from stylize import models
-from stylize.export.quantize import calibration_frames, quantize_model
+from stylize.realtime.graph.quantize import calibration_frames, quantize_model
 
 
 def main(argv: list[str] | None = None) -> int:

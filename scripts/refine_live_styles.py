@@ -29,13 +29,13 @@ from stylize import models
 from stylize.export.live_export import export_refined_live_model, training_painting_vectors
 from stylize.export.live_start import load_shipped_live_net, save_live_weights
 from stylize.export.net_refine import NetRefineSettings, refine_default_style_net
-from stylize.export.quantize import quantize_live_model
+from stylize.realtime.graph.quantize import quantize_live_model
 from stylize.export.style_refine import RefineSettings, refine_shipped_styles
-from stylize.realtime import contract
+from stylize.realtime.core import contract
 from stylize.realtime.bake import set_default_style
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 from stylize.realtime.painting_style import StyleEncoder, save_shipped_styles, shipped_style_vectors
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.session import StyleSession
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from stylize import models
 from stylize.export.painting_split import SPLITS, check_not_reserved, make_split
 from stylize.export.settings import HELD_OUT_PAINTINGS
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ from pathlib import Path
 from stylize.export.checkpoint import CHECKPOINT_NAME, KIND_LIVE, load_checkpoint
 from stylize.export.distill import distill
 from stylize.export.settings import DistillSettings
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 
 OPTIONS = [f for f in fields(DistillSettings) if f.name not in ("paintings", "held_out")]
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stylize.realtime import contract
+from stylize.realtime.core import contract
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -13,8 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"realtime": "stylize.realtime", "export": "stylize.export", "models": "stylize.models",
            "stylize": "stylize"}
-# a package may import those below it only: the CLI sits above both halves, export uses the runtime
-LAYERS = {"stylize.cli": 3, "stylize": 3, "stylize.export": 2, "stylize.realtime": 1, "stylize.models": 0}
+# a package may import those below it only: the CLI sits above both halves, export uses the runtime; inside the
+# runtime, its verbs use the ONNX graph tools, which use the core
+LAYERS = {"stylize.cli": 5, "stylize": 5, "stylize.export": 4, "stylize.realtime": 3, "stylize.realtime.graph": 2,
+          "stylize.realtime.core": 1, "stylize.models": 0}
 MAX_LINES = 320
 
 
@@ -64,8 +66,8 @@ def package_of(module: str) -> str:
 
 
 def test_the_import_graph_is_visible_inside_each_half(graph):
-    inside = lambda half: sum(1 for m, targets in graph.items() if package_of(m) == half  # noqa: E731
-                              for t in targets if package_of(t) == half)
+    inside = lambda half: sum(1 for m, targets in graph.items() if m.startswith(half)  # noqa: E731
+                              for t in targets if t.startswith(half))
     assert inside("stylize.realtime") >= 30
     assert inside("stylize.export") >= 15
 
@@ -93,7 +95,7 @@ def test_no_layer_imports_a_higher_one(graph):
               if LAYERS[package_of(t)] > LAYERS[package_of(m)]]
     assert not upward, upward
     assert not [(m, t) for m, targets in graph.items() for t in targets
-                if package_of(m) == "stylize.realtime" and package_of(t) == "stylize.export"]
+                if m.startswith("stylize.realtime") and package_of(t) == "stylize.export"]
 
 
 def test_library_modules_do_not_print_and_stay_short():
@@ -119,7 +121,7 @@ def test_a_folder_imported_by_its_own_name_refuses(folder):
 
 
 def test_one_user_error_class_and_no_stray_subpackages():
-    code = ("import importlib, stylize.realtime.errors as e, stylize.export.safe_load as s\n"
+    code = ("import importlib, stylize.realtime.core.errors as e, stylize.export.safe_load as s\n"
             "assert s.UserError is e.UserError\n"
             "for name in ('stylize.tests', 'stylize.benchmarks', 'stylize.docs'):\n"
             "    try:\n        importlib.import_module(name)\n    except ImportError:\n        continue\n"
@@ -150,7 +152,7 @@ LONG_FUNCTIONS = {
     "realtime/webcam.py:run_webcam": "the capture loop: camera, hotkeys, outputs and the closing, read top to bottom",
     "realtime/pipeline.py:run_pipeline": "decode, paint and encode threads with their queues and shutdown in one place",
     "export/onnx_export.py:export_net": "eval, reference, export, checker and onnxruntime comparison, in order",
-    "export/float_wrap.py:wrapper_graph": "one ONNX graph built node by node",
+    "realtime/graph/float_wrap.py:wrapper_graph": "one ONNX graph built node by node",
     "realtime/cluster.py:convert_on_ray": "the Ray session: start, submit, join, report, shut down",
     "realtime/bench.py:bench": "the measurements in the order their figures are printed",
 }

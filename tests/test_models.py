@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from stylize import models
-from stylize.realtime import contract
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core import contract
+from stylize.realtime.core.session import StyleSession
 
 SHIPPED = models.shipped_models()
 SAMPLES = Path(__file__).resolve().parents[1] / "realtime" / "samples"
@@ -75,7 +75,7 @@ def varied_photos() -> list[np.ndarray]:
     show sky, ground, a cup or a cat."""
     import cv2
 
-    from stylize.realtime.images import read_image
+    from stylize.realtime.core.images import read_image
 
     photos = []
     for path in sorted(SAMPLES.glob("*.jpg")):
@@ -102,7 +102,7 @@ def test_no_style_paints_the_same_band_along_the_top_or_bottom_of_every_picture(
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_every_shipped_model_has_an_int8_copy_close_to_it(name):
-    from stylize.export.quantize import psnr
+    from stylize.realtime.graph.quantize import psnr
 
     copy = models.int8_copy(SHIPPED[name])
     assert copy is not None and copy.parent == models.INT8_DIR
@@ -115,7 +115,7 @@ def test_every_shipped_model_has_an_int8_copy_close_to_it(name):
 
 def test_precision_picks_the_file(monkeypatch):
     from stylize.realtime import model_lookup
-    from stylize.realtime.errors import UserError
+    from stylize.realtime.core.errors import UserError
 
     candy = SHIPPED[models.DEFAULT_STYLE]
     monkeypatch.setattr(model_lookup, "int8_pays", lambda: True)

@@ -131,7 +131,7 @@ def test_the_lowest_supported_opencv_runs_the_demo_the_api_and_the_overlay(dist,
     assert version.startswith(floor + ".")
     run([python, "-m", "stylize", "demo", "-o", tmp_path / "demo"], tmp_path)
     run_readme_api_example(python, tmp_path)
-    overlay = ("import numpy as np; from stylize.realtime.frames import draw_text_lines; "
+    overlay = ("import numpy as np; from stylize.realtime.core.frames import draw_text_lines; "
                "f = draw_text_lines(np.full((120, 320, 3), 128, np.uint8), ['candy 30 fps']); "
                "assert (f.min(axis=2) > 200).sum() > 50 and (f.max(axis=2) < 60).sum() > 50")  # white text, dark outline
     run([python, "-c", overlay], tmp_path)

@@ -14,11 +14,11 @@ import sys
 import threading
 import time
 
-from ..realtime import images
-from ..realtime.errors import UserError
-from ..realtime.text import printable
 from .arguments import number
 from .registry import add_verb_parsers, all_verbs
+from ..realtime.core import images
+from ..realtime.core.errors import UserError
+from ..realtime.core.text import printable
 
 EPILOG = """examples:
   stylize demo                      # no camera needed: writes demo/demo_candy.mp4 and a preview

@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 
 from ..export.settings import check_value, range_problem
-from ..realtime.providers import DEVICES, MAX_THREADS
+from ..realtime.core.providers import DEVICES, MAX_THREADS
 
 
 def number(kind: type = int, minimum: float | None = None, maximum: float | None = None,
@@ -65,8 +65,6 @@ def settings_from_args(settings_class: type, args: argparse.Namespace, **given):
     return settings_class(**{**{n: getattr(args, n) for n in names if hasattr(args, n)}, **given})
 
 
-
-
 def add_model_args(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument("--model", "-m", action="append" if many else "store", metavar="NAME_OR_PATH",
                    help="shipped style name (see 'stylize models') or path to a contract .onnx file"
@@ -92,10 +90,10 @@ def add_style_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_paint_size_arg(p: argparse.ArgumentParser, default: str) -> None:
-    """``--paint-size``: the pixels the net paints frames at (a :class:`~stylize.realtime.frames.PaintSize`;
+    """``--paint-size``: the pixels the net paints frames at (a :class:`~stylize.realtime.core.frames.PaintSize`;
     'full': None)."""
-    from ..realtime.errors import UserError
-    from ..realtime.frames import PaintSize, parse_paint_size
+    from ..realtime.core.errors import UserError
+    from ..realtime.core.frames import PaintSize, parse_paint_size
 
     def paint_size(text: str) -> PaintSize | None:
         try:

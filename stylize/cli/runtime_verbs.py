@@ -7,12 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from ..realtime.errors import UserError
-from ..realtime.text import printable
-from ..realtime.defaults import IMAGE_PAINT_SIZE, LIVE_PAINT_SIZE
 from .arguments import add_model_args, add_paint_size_arg, add_style_args, mix_weights, number
 from .registry import verb
-
+from ..realtime.core.defaults import IMAGE_PAINT_SIZE, LIVE_PAINT_SIZE
+from ..realtime.core.errors import UserError
+from ..realtime.core.text import printable
 
 
 def open_chosen_stylizer(args: argparse.Namespace, **options):
@@ -26,7 +25,7 @@ def open_chosen_stylizer(args: argparse.Namespace, **options):
 def refuse_existing_output(args: argparse.Namespace) -> None:
     """An output file given by name (``image -o out.png``, ``video -o out.mp4``) that exists is refused at once
     without ``--overwrite``; the full checks (inputs, folders) follow where the outputs are planned."""
-    from ..realtime.outputs import check_outputs
+    from ..realtime.core.outputs import check_outputs
 
     if Path(args.output).suffix and Path(args.output).is_file():
         check_outputs([], [Path(args.output)], args.overwrite)
@@ -64,7 +63,7 @@ def webcam_arguments(p: argparse.ArgumentParser) -> None:
 @verb("webcam", "stylize a camera live in a window", webcam_arguments, writes_files=False,
       description="Stylize a camera (or a URL or video file standing in for one) live.")
 def run_webcam(args: argparse.Namespace) -> int:
-    from ..realtime.frames import parse_size
+    from ..realtime.core.frames import parse_size
     from ..realtime.model_lookup import open_looks
     from ..realtime.webcam import run_webcam as run
 
@@ -101,7 +100,7 @@ def video_arguments(p: argparse.ArgumentParser) -> None:
 
 @verb("video", "stylize video files offline (audio kept)", video_arguments)
 def run_video(args: argparse.Namespace) -> int:
-    from ..realtime.frames import parse_size
+    from ..realtime.core.frames import parse_size
     from ..realtime.stabilize import Stabilizer
     from ..realtime.video_conversion import convert_videos
 
@@ -236,7 +235,7 @@ def bench_arguments(p: argparse.ArgumentParser) -> None:
 @verb("bench", "measure decode, inference, encode and the pipelined frame rate", bench_arguments, writes_files=False)
 def run_bench(args: argparse.Namespace) -> int:
     from ..realtime.bench import bench, format_bench
-    from ..realtime.frames import parse_size
+    from ..realtime.core.frames import parse_size
 
     result = bench(open_chosen_stylizer(args), parse_size(args.size), args.frames, args.video)
     print(json.dumps(result, indent=2) if args.json else format_bench(result))
@@ -255,7 +254,7 @@ def flicker_arguments(p: argparse.ArgumentParser) -> None:
 @verb("flicker", "measure temporal flicker, plain and with the stabilizer", flicker_arguments, writes_files=False)
 def run_flicker(args: argparse.Namespace) -> int:
     from ..realtime.flicker import format_flicker, measure_flicker
-    from ..realtime.frames import parse_size
+    from ..realtime.core.frames import parse_size
 
     result = measure_flicker(open_chosen_stylizer(args), parse_size(args.size), args.video, args.frames)
     print(json.dumps(result, indent=2) if args.json else format_flicker(result))

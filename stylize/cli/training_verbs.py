@@ -12,11 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from ..export.settings import EvalSettings, GatysSettings, TrainSettings
-from ..realtime.errors import UserError
-from ..realtime.text import printable
 from .arguments import add_settings_options, number, settings_from_args
 from .registry import verb
+from ..export.settings import EvalSettings, GatysSettings, TrainSettings
+from ..realtime.core.errors import UserError
+from ..realtime.core.text import printable
 
 
 def install_hint() -> str:
@@ -61,7 +61,7 @@ def run_train(args: argparse.Namespace) -> int:
     from ..export.distributed import is_main_process
     from ..export.onnx_export import export_checkpoint
     from ..export.train import train
-    from ..realtime.outputs import check_outputs, prepare_output_file
+    from ..realtime.core.outputs import check_outputs, prepare_output_file
 
     settings = settings_from_args(TrainSettings, args, style=args.style, data=args.data)
     if args.export:
@@ -149,7 +149,7 @@ def import_arguments(p: argparse.ArgumentParser) -> None:
       "contract model (a .pth needs torch)", import_arguments)
 def run_import(args: argparse.Namespace) -> int:
     if Path(args.checkpoint).suffix.lower() == ".onnx":  # wrapping an ONNX model is graph editing: no torch
-        from ..export.float_wrap import parse_fixed_input, wrap_float_model
+        from ..realtime.graph.float_wrap import parse_fixed_input, wrap_float_model
 
         if not Path(args.checkpoint).is_file():
             raise UserError(f"{args.checkpoint}: no such model file")
@@ -244,7 +244,7 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
 def run_export(args: argparse.Namespace) -> int:
     require_training_extra()
     from ..export.onnx_export import export_checkpoint
-    from ..realtime import contract
+    from ..realtime.core import contract
 
     io_layout = contract.IO_UINT8_BGR if args.io == "uint8-bgr" else contract.IO_FLOAT_RGB
     if args.calibration and not args.int8:

@@ -7,7 +7,7 @@ import torch
 
 from stylize.export.gatys import GatysSettings, content_loss, gram, style_layer_loss, stylize
 from stylize.cli import main
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import torch
 
 from stylize.export.nets import PyTorchExampleNet
 from stylize.cli import main
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.session import StyleSession
 
 
 def example_checkpoint(path, stale_keys: bool):

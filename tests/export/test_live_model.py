@@ -14,9 +14,9 @@ from stylize.export.checkpoint import KIND_LIVE, load_checkpoint
 from stylize.export.conditional_net import ConditionalFastNet, fixed_style_net, shrink_styles
 from stylize.export.distill import DistillSettings, distill
 from stylize.export.live_export import StyleShrink, export_live_model
-from stylize.realtime import contract
-from stylize.realtime.errors import UserError
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core import contract
+from stylize.realtime.core.errors import UserError
+from stylize.realtime.core.session import StyleSession
 
 onnx = pytest.importorskip("onnx")
 
@@ -94,7 +94,7 @@ def test_saved_live_weights_keep_the_layout(tmp_path, antialias, smooth_body):
 
 
 def test_settings_that_cannot_train_are_refused_before_the_run_starts(tmp_path):
-    from stylize.realtime.errors import UserError
+    from stylize.realtime.core.errors import UserError
 
     with pytest.raises(UserError, match="--smooth-body true needs --antialias true"):
         distill(DistillSettings(smooth_body=True), tmp_path / "run", progress=False)
@@ -256,7 +256,7 @@ def test_distilling_from_a_wider_live_net_starts_as_it_and_learns_its_paintings(
 
 def test_colour_variants_are_other_paintings_of_the_same_size(style_image):
     from stylize.export.teacher_pairs import colour_variant
-    from stylize.realtime.images import read_image
+    from stylize.realtime.core.images import read_image
 
     crop = cv2.resize(read_image(style_image), (64, 64))
     rng = np.random.default_rng(0)
@@ -332,7 +332,7 @@ def test_per_style_nets_teach_the_uncoloured_crops_of_their_own_paintings(tmp_pa
     from stylize.export import distill as distill_module
     from stylize.export.losses import build_loss_network
     from stylize.export.teacher_pairs import load_style_bank, style_net_teachers
-    from stylize.realtime.errors import UserError
+    from stylize.realtime.core.errors import UserError
 
     vgg = tmp_path / "vgg16.pth"
     torch.save(torchvision.models.vgg16(weights=None).state_dict(), vgg)  # random weights, real code path

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from stylize.export.loop import Loop, LoopState  # noqa: E402
-from stylize.realtime.errors import UserError  # noqa: E402
+from stylize.realtime.core.errors import UserError  # noqa: E402
 
 
 def quadratic_run(reuse: bool, steps: int = 6) -> tuple[LoopState, int, torch.Tensor]:

@@ -10,9 +10,9 @@ from stylize.export.model_weights import net_from_model, warm_start_net
 from stylize.export.nets import ARCHITECTURES, build_net
 from stylize.export.onnx_export import export_net
 from stylize.export.subpixel import subpixel_weight, upsample_conv_weight
-from stylize.realtime import contract
-from stylize.realtime.contract import build_metadata
-from stylize.realtime.errors import UserError
+from stylize.realtime.core import contract
+from stylize.realtime.core.contract import build_metadata
+from stylize.realtime.core.errors import UserError
 
 
 def exported(tmp_path, arch: str, **settings) -> tuple[torch.nn.Module, object]:

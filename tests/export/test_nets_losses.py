@@ -177,12 +177,11 @@ def test_the_binomial_blur_removes_the_finest_pattern_up_to_the_edges(pattern):
 
 
 def test_structure_kept_sees_the_photos_shapes_not_its_brush_strokes():
-    import cv2
     import numpy as np
 
     from stylize.export.evaluate import structure_kept
     from stylize.realtime.demo import SAMPLE_PHOTOS, SAMPLES_DIR
-    from stylize.realtime.images import read_image
+    from stylize.realtime.core.images import read_image
 
     rng = np.random.default_rng(0)
     photo = read_image(SAMPLES_DIR / SAMPLE_PHOTOS[0])

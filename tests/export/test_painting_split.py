@@ -15,7 +15,7 @@ from stylize.export.distill import DistillSettings, distill
 from stylize.export.losses import colour_loss, colour_statistics
 from stylize.export.painting_split import RESERVED_TOOL, PaintingSplit, check_not_reserved, make_split
 from stylize.export.teacher_pairs import training_paintings
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 
 
 def painting(path: Path, seed: int) -> Path:

@@ -8,11 +8,11 @@ import torch
 from stylize.cli import main
 from stylize.export.nets import ARCHITECTURES, build_net
 from stylize.export.onnx_export import export_net
-from stylize.export.quantize import INT8_MIN_PSNR, MAX_CHANNEL_GAIN, equalize_before_norms, psnr, quantize_model
-from stylize.realtime import contract
-from stylize.realtime.contract import build_metadata
-from stylize.realtime.errors import UserError
-from stylize.realtime.session import StyleSession
+from stylize.realtime.graph.quantize import INT8_MIN_PSNR, MAX_CHANNEL_GAIN, equalize_before_norms, psnr, quantize_model
+from stylize.realtime.core import contract
+from stylize.realtime.core.contract import build_metadata
+from stylize.realtime.core.errors import UserError
+from stylize.realtime.core.session import StyleSession
 
 
 def frames(count: int, seed: int = 0) -> list[np.ndarray]:
@@ -41,7 +41,7 @@ def exported(tmp_path, arch: str, wide_channel: bool = False):
 
 def conv_outputs_before_norms(model: onnx.ModelProto, feeds: list[dict]) -> list[np.ndarray]:
     """Per-channel spread (max |x - channel mean|) of every conv output that feeds an instance norm."""
-    from stylize.export.quantize import _convs_before_norms
+    from stylize.realtime.graph.quantize import _convs_before_norms
 
     targets = _convs_before_norms(model.graph)
     probe = onnx.ModelProto()
@@ -81,7 +81,7 @@ def test_equalizing_before_the_norms_keeps_the_fp32_model_and_evens_the_channels
 
 
 def test_equalizing_gives_the_int8_copy_of_a_wide_channel_net_a_finer_step(tmp_path, monkeypatch):
-    import stylize.export.quantize as quantize
+    import stylize.realtime.graph.quantize as quantize
 
     path = exported(tmp_path, "fast", wide_channel=True)
     feeds = [{contract.INPUT_FRAME: f[None]} for f in frames(6)]
@@ -136,7 +136,7 @@ def test_bad_int8_exports_are_messages(tmp_path, photo_folder, style_image, caps
 def test_the_fixed_blurs_of_an_anti_aliased_net_stay_in_float(tmp_path, arch, blurs):
     """fast-aa's three binomial blurs are found and left in float; the outermost learned convs are
     counted without them (the stem conv after the first blur stays float, as a plain net's stem does)."""
-    from stylize.export.quantize import fixed_blurs
+    from stylize.realtime.graph.quantize import fixed_blurs
 
     path = exported(tmp_path, arch)
     found = fixed_blurs(onnx.load(str(path)).graph)

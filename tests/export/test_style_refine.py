@@ -19,9 +19,9 @@ from stylize.export.live_export import export_refined_live_model
 from stylize.export.net_refine import NetRefineSettings, refine_default_style_net, refine_live_net
 from stylize.export.style_refine import RefineSettings, refine_shipped_styles, refine_style_vector
 from stylize.realtime.bake import check_frame, set_default_style
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 from stylize.realtime.painting_style import resolve_style
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.session import StyleSession
 
 pytest.importorskip("onnx")
 
@@ -52,7 +52,7 @@ def random_vgg(monkeypatch):
 
 def test_refining_brings_the_texture_closer_to_the_styles_own_net_and_leaves_the_nets_alone(
         tiny_net, random_vgg, photo_folder):
-    from stylize.realtime.images import list_images
+    from stylize.realtime.core.images import list_images
 
     weights = {k: v.clone() for k, v in tiny_net.state_dict().items()}
     vgg_weights = {k: v.clone() for k, v in random_vgg.state_dict().items()}
@@ -131,7 +131,7 @@ def held_vectors() -> np.ndarray:
 
 
 def test_refining_the_net_brings_the_style_closer_and_the_hold_keeps_the_other_styles(random_vgg, photo_folder):
-    from stylize.realtime.images import list_images
+    from stylize.realtime.core.images import list_images
 
     vgg_weights = {k: v.clone() for k, v in random_vgg.state_dict().items()}
     teacher = StyleSession(models.MODELS_DIR / "candy.onnx", "cpu", threads=1)
@@ -180,7 +180,7 @@ def test_refining_the_net_again_keeps_the_earlier_records_in_order(tiny_net, ran
 
 
 def test_the_pixel_term_brings_the_paintings_nearer_the_styles_own_net(random_vgg, photo_folder):
-    from stylize.realtime.images import list_images
+    from stylize.realtime.core.images import list_images
 
     teacher = StyleSession(models.MODELS_DIR / "candy.onnx", "cpu", threads=1)
     start = np.asarray(resolve_style("candy").vector)
@@ -199,7 +199,7 @@ def test_refining_the_net_on_a_folder_without_photos_is_refused(tiny_net, random
 
 
 def test_a_refined_net_is_exported_over_the_live_model_with_its_metadata_kept(tiny_net, tmp_path):
-    from stylize.realtime import contract
+    from stylize.realtime.core import contract
 
     live = tmp_path / "live.onnx"
     shutil.copyfile(models.LIVE_MODEL, live)

@@ -7,15 +7,15 @@ import torch
 
 from stylize.export.nets import ARCHITECTURES, build_net
 from stylize.export.onnx_export import UINT8_TOLERANCE, VERIFY_SIZES, export_checkpoint, export_net
-from stylize.realtime.contract import build_metadata
+from stylize.realtime.core.contract import build_metadata
 from stylize.export.losses import build_loss_network, training_taps
 from stylize.export.settings import TrainSettings
 from stylize.export.checkpoint import load_checkpoint, net_from_checkpoint
 from stylize.export.train import train
-from stylize.realtime import contract
+from stylize.realtime.core import contract
 from stylize.cli import main
-from stylize.realtime.errors import UserError
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.errors import UserError
+from stylize.realtime.core.session import StyleSession
 
 
 def tiny_settings(style, data, **overrides) -> TrainSettings:
@@ -237,7 +237,7 @@ def test_temporal_term_lowers_noise_flicker(tmp_path, photo_folder, style_image)
 def test_colour_term_brings_the_palette_closer_to_the_painting(tmp_path, photo_folder, style_image):
     from stylize.export.data import bgr_to_tensor, resize_longer_side
     from stylize.export.losses import colour_loss, colour_statistics
-    from stylize.realtime.images import read_image
+    from stylize.realtime.core.images import read_image
 
     painting = colour_statistics(bgr_to_tensor([resize_longer_side(read_image(style_image), 64)]))[0]
     photos = bgr_to_tensor([read_image(p) for p in sorted(photo_folder.glob("*.png"))[:2]])

@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 
 from stylize import Stylizer
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
+import stylize
 from tests.conftest import make_clip, probe
+
+
+def test_the_api_error_is_the_one_the_library_raises():
+    assert stylize.UserError is UserError and set(stylize.__all__) == {"Stylizer", "UserError"}
 
 
 def test_frames_images_and_strength(tmp_path, negative_model):
@@ -68,7 +73,7 @@ def test_an_empty_frame_is_a_clear_error(negative_model):
 
 
 def test_paint_size_paints_frames_at_that_many_pixels_and_resizes_them_back(negative_model, monkeypatch):
-    from stylize.realtime.session import StyleSession
+    from stylize.realtime.core.session import StyleSession
 
     seen = []
     run = StyleSession.run

@@ -268,7 +268,7 @@ def test_video_paints_at_the_paint_size_and_images_at_least_at_it(tmp_path, nega
     """Video (like the webcam) paints every frame at --paint-size's pixel count (default 640x480) and
     resizes it back; images paint every pixel of a picture, large or small, unless --paint-size says
     otherwise (640x480+ enlarges a small one)."""
-    from stylize.realtime.session import StyleSession
+    from stylize.realtime.core.session import StyleSession
 
     seen = []
     run = StyleSession.run
@@ -301,7 +301,7 @@ def test_video_paints_at_the_paint_size_and_images_at_least_at_it(tmp_path, nega
 def test_each_verb_has_its_picture_size_rule(verb, given):
     """The live verbs paint every frame at 640x480's pixel count, enlarged or shrunk; image every pixel."""
     from stylize.cli import build_parser
-    from stylize.realtime.frames import PaintSize
+    from stylize.realtime.core.frames import PaintSize
 
     paint_size = build_parser().parse_args([verb, *given]).paint_size
     assert paint_size == (None if verb == "image" else PaintSize(640 * 480, at_least=False))
@@ -359,7 +359,7 @@ def test_video_on_the_cpu_paints_frames_at_once_and_in_order(tmp_path, negative_
     """On the CPU a video runs as many single-threaded frames at once as the session had threads,
     and every output frame is its own input's painting (a mix-up of order would show)."""
     from stylize.realtime.frame_stylizer import FrameStylizer
-    from stylize.realtime.session import StyleSession
+    from stylize.realtime.core.session import StyleSession
     from stylize.realtime.video_conversion import convert_video
 
     two = FrameStylizer(StyleSession(negative_model, "cpu", threads=2))

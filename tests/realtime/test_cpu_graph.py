@@ -8,9 +8,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from stylize import models
-from stylize.realtime.cpu_graph import cpu_model, shuffles_as_transposed_convs
-from stylize.realtime.errors import UserError
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.cpu_graph import cpu_model, shuffles_as_transposed_convs
+from stylize.realtime.core.errors import UserError
+from stylize.realtime.core.session import StyleSession
 
 SHIPPED = list(models.shipped_models().values())
 SHIPPED += [c for c in map(models.int8_copy, SHIPPED) if c is not None]

@@ -14,8 +14,8 @@ import onnx
 import pytest
 
 from stylize.cli import main
-from stylize.realtime.text import metadata_text, opencv_path, printable
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.text import metadata_text, opencv_path, printable
+from stylize.realtime.core.errors import UserError
 from tests.conftest import contract_metadata, make_contract_model
 
 STYLIZE = [sys.executable, "-c", "import sys; from stylize.cli import main; sys.exit(main())"]

@@ -322,7 +322,7 @@ def test_frames_at_once_paint_side_by_side_and_never_go_back_in_time():
 def test_live_frames_are_painted_at_the_paint_size_and_resized_back():
     """1280x720 live costs what 640x480 does: the net sees --paint-size's pixels (same aspect), larger
     or smaller, and the window gets the frame's size; 'full' paints every frame at its own size."""
-    from stylize.realtime.frames import PaintSize
+    from stylize.realtime.core.frames import PaintSize
     from stylize.realtime.live_inference import InferenceWorker
 
     frames = [np.full((72, 128, 3), 40 * i, np.uint8) for i in range(3)]

@@ -11,9 +11,9 @@ import pytest
 
 from stylize import Stylizer, models
 from stylize.cli import main
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 from stylize.realtime.painting_style import StyleEncoder, mix_weights, resolve_style
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.session import StyleSession
 
 
 @pytest.fixture(autouse=True)
@@ -178,7 +178,8 @@ def test_style_on_a_fixed_model_and_mix_without_styles_are_clear_errors(tmp_path
 
 
 def test_int8_is_picked_only_where_it_pays(monkeypatch):
-    from stylize.realtime import model_lookup, providers
+    from stylize.realtime import model_lookup
+    from stylize.realtime.core import providers
 
     assert providers.int8_pays("processor : 0\nflags : fpu sse2 avx512f avx512_vnni\n")
     assert providers.int8_pays("flags : fpu avx2 avx_vnni")
@@ -194,7 +195,7 @@ def test_int8_is_picked_only_where_it_pays(monkeypatch):
 
 
 def test_the_int8_live_model_stays_close_to_fp32(photo):
-    from stylize.export.quantize import INT8_MIN_PSNR, psnr
+    from stylize.realtime.graph.quantize import INT8_MIN_PSNR, psnr
 
     if not models.LIVE_MODEL_INT8.is_file():
         pytest.skip("no int8 live model shipped")

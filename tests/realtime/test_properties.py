@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from stylize.cli import main
-from stylize.realtime.errors import UserError
-from stylize.realtime.frames import as_size, parse_paint_size
+from stylize.realtime.core.errors import UserError
+from stylize.realtime.core.frames import as_size, parse_paint_size
 from stylize.realtime.painting_style import mix_weights
-from stylize.realtime.providers import checked_threads
-from stylize.realtime.text import metadata_text, printable, settings_json
+from stylize.realtime.core.providers import checked_threads
+from stylize.realtime.core.text import metadata_text, printable, settings_json
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402

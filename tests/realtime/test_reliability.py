@@ -140,7 +140,7 @@ def test_sigterm_during_video_leaves_no_partial_file(tmp_path, negative_model):
 def test_json_output_stays_clean_when_cuda_libraries_complain(negative_model, monkeypatch, capfd):
     import onnxruntime as ort
 
-    from stylize.realtime import session
+    from stylize.realtime.core import session
 
     monkeypatch.setattr(session, "nvidia_gpu_present", lambda: True)  # a GPU machine whose CUDA libraries are missing
     def noisy_preload():
@@ -159,7 +159,7 @@ def test_a_cpu_machine_with_the_gpu_build_hears_one_note_and_no_cuda_noise(negat
                                                                           tmp_path):
     import onnxruntime as ort
 
-    from stylize.realtime import session
+    from stylize.realtime.core import session
 
     monkeypatch.setenv("STYLIZE_CACHE", str(tmp_path / "fresh-cache"))  # a machine that never ran stylize
     monkeypatch.setattr(session, "nvidia_gpu_present", lambda: False)
@@ -184,7 +184,7 @@ def test_webcam_window_without_a_display_is_a_clear_message(negative_model, monk
 
 def test_overlay_text_is_outlined_on_the_installed_opencv():
     """Every lit text pixel sits inside the dark outline (OpenCV 5 misaligned two-pass drawing)."""
-    from stylize.realtime.frames import draw_text_lines
+    from stylize.realtime.core.frames import draw_text_lines
 
     background = np.array([120, 60, 200], np.uint8)  # no blend towards black or white keeps all three
     frame = np.tile(background, (70, 460, 1))
@@ -216,7 +216,7 @@ def test_a_truncated_video_is_reported_not_silently_shortened(tmp_path, negative
 
 
 def test_a_video_file_as_camera_keeps_its_aspect(tmp_path, negative_model, capsys):
-    from stylize.realtime.frames import fit_inside
+    from stylize.realtime.core.frames import fit_inside
 
     assert fit_inside((1280, 720), (640, 480)) == (640, 360)
     assert fit_inside((480, 640), (640, 480)) == (360, 480)
@@ -308,7 +308,7 @@ def test_exif_orientation_is_honoured_as_photo_viewers_do(tmp_path, negative_mod
     exif_transpose (and every photo viewer) turns them, before the model sees them."""
     from PIL import Image, ImageOps
 
-    from stylize.realtime.images import read_image
+    from stylize.realtime.core.images import read_image
 
     pixels = np.random.default_rng(orientation).integers(0, 256, (12, 20, 3), np.uint8)
     stored = Image.fromarray(pixels)
@@ -328,7 +328,7 @@ def test_a_model_returning_nan_is_refused_not_written_black(tmp_path, photo, cap
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
-    from stylize.realtime import contract
+    from stylize.realtime.core import contract
     from tests.conftest import contract_metadata
 
     shape = ["N", 3, "H", "W"]

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from stylize.realtime import contract
-from stylize.realtime.errors import UserError
-from stylize.realtime.providers import CPU, CUDA, TENSORRT, check_providers, cpu_threads, provider_plan
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core import contract
+from stylize.realtime.core.errors import UserError
+from stylize.realtime.core.providers import CPU, CUDA, TENSORRT, check_providers, cpu_threads, provider_plan
+from stylize.realtime.core.session import StyleSession
 from tests.conftest import contract_metadata, make_contract_model
 
 

@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 
 from stylize import models
-from stylize.realtime.errors import UserError
+from stylize.realtime.core.errors import UserError
 from stylize.realtime.serve import ORT_WEB_FILES, ORT_WEB_VERSION, PACKAGED_ORT_WEB, find_ort_web, make_server
-from stylize.realtime.session import StyleSession
+from stylize.realtime.core.session import StyleSession
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -280,7 +280,7 @@ def test_server_offers_the_users_own_models_too(negative_model, ort_web):
 
 
 def test_serve_rejects_a_file_that_is_not_a_contract_model(tmp_path):
-    from stylize.realtime.errors import UserError
+    from stylize.realtime.core.errors import UserError
 
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")

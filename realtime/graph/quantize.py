@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..realtime import contract
-from ..realtime.errors import UserError
-from ..realtime.outputs import atomic_output, prepare_output_file
-from ..realtime.session import StyleSession, check_model_runs
-from ..realtime.text import metadata_text
+from ..core import contract
+from ..core.errors import UserError
+from ..core.outputs import atomic_output, prepare_output_file
+from ..core.session import StyleSession, check_model_runs
+from ..core.text import metadata_text
 
 INT8_MIN_PSNR = 35.0  # dB against the fp32 model on the verification photos; below it the int8 model is refused
 # a copy this close is kept as soon as one is found; a copy between the two floors only when no layout reaches
@@ -39,8 +39,8 @@ def calibration_frames(photos: str | Path) -> tuple[list[np.ndarray], list[np.nd
     same plus a few saturated synthetic frames, so that bright, colourful scenes stay in range."""
     import cv2
 
-    from ..realtime.bench import synthetic_frames
-    from ..realtime.images import list_images, read_image
+    from ..core.frames import synthetic_frames
+    from ..core.images import list_images, read_image
 
     shots = [cv2.resize(read_image(p), CALIBRATION_SIZE, interpolation=cv2.INTER_AREA)
              for p in list_images(Path(photos))[:CALIBRATION_PHOTOS]]

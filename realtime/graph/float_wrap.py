@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..realtime import contract
-from ..realtime.contract import build_metadata
-from ..realtime.errors import UserError
-from ..realtime.outputs import atomic_output, prepare_output_file
-from ..realtime.model_guard import check_bounded
-from ..realtime.session import check_model_runs
-from ..realtime.text import metadata_text, printable
+from ..core import contract
+from ..core.contract import build_metadata
+from ..core.errors import UserError
+from ..core.model_guard import check_bounded
+from ..core.outputs import atomic_output, prepare_output_file
+from ..core.session import check_model_runs
+from ..core.text import metadata_text, printable
 
 MAX_INPUT_FILE_BYTES = 64 << 20  # an --input @file: style vectors and weights are small
 MULTIPLES = (1, 2, 4, 8, 16, 32)  # the strides probed for a dynamic-size model

@@ -143,3 +143,19 @@ def draw_text_lines(frame: np.ndarray, lines: list[str], origin: tuple[int, int]
         weight = (mask.astype(np.float32) / 255.0)[..., None]
         band[:] = (band * (1.0 - weight) + colour * weight).round().astype(np.uint8)
     return frame
+
+
+def synthetic_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
+    """A moving, textured test scene (no camera or clip needed)."""
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    frames = []
+    for i in range(count):
+        shift = 3.0 * i
+        channels = [127 + 120 * np.sin((xx + shift) / (17 + 9 * c)) * np.cos((yy - shift) / (23 + 5 * c))
+                    for c in range(3)]
+        frame = np.stack(channels, -1).astype(np.uint8)
+        cv2.circle(frame, (int(width / 2 + width / 4 * np.sin(i / 9)), height // 2), max(4, height // 6),
+                   (40, 200, 240), -1)
+        frames.append(frame)
+    return frames

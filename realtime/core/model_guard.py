@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import models
+from .cache import cache_root, file_digest
 from .errors import UserError
-from .painting_style import cache_root, file_digest
+from ... import models
 
 UNBOUNDED_OPS = {"Loop", "Scan"}
 PROBE_MEMORY_BYTES = 3 << 30  # address space of the probe process: onnxruntime itself takes about 0.35 GB
