@@ -114,8 +114,9 @@ class Loop:
             named["total"] = total
             if self.reuse_evaluations:
                 parameters = self._parameters()
-                self._last = {"at": [p.detach().clone() for p in parameters], "named": {k: v.detach() for k, v in named.items()},
-                              "grads": [p.grad.clone() for p in parameters]}
+                self._last = {"at": [p.detach().clone() for p in parameters],
+                              "grads": [p.grad.clone() for p in parameters],
+                              "named": {k: v.detach() for k, v in named.items()}}
             return total
 
         self.optimizer.step(closure)

@@ -34,8 +34,8 @@ def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tupl
         header = media_header(source)  # one ffmpeg look at the file: its sound and its frame timing
         audio = source if has_audio(source, header) else None
         rate = variable_rate(header, info)  # a phone's variable frame rate: kept in step with the sound
-        bar = tqdm(total=None if rate else info.frames or None, desc=printable(source.name, one_line=True), unit="frame",
-                   disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(total=None if rate else info.frames or None, desc=printable(source.name, one_line=True),
+                   unit="frame", disable=not progress, file=sys.stderr, dynamic_ncols=True)
         with VideoWriter(target, out_size, rate or info.fps, audio_from=audio,
                          threads=encoder_threads_beside(stylize.session.provider), overwrite=overwrite) as writer:
             parallel, workers = stylize.frame_parallel()

@@ -68,7 +68,8 @@ net given the same painting; Gatys is an optimisation of each photo (`stylize ga
 GATYS_CARRIED = ("Gatys figures marked * are carried from `benchmarks/gatys_figures.json` (they depend only on the\n"
                  "painting and the photos; a reference takes 10-20 minutes here), the others measured in this run.")
 GATYS_NONE = ("Gatys: `-` where no reference was made for these photos (`--gatys`; a reference takes 10-20 minutes\n"
-              "here, and figures are carried from `benchmarks/gatys_figures.json` only for the photos they were made on).")
+              "here, and figures are carried from `benchmarks/gatys_figures.json` only for the photos they were made "
+              "on).")
 
 
 def net_label(row: dict) -> str:
@@ -324,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{int8_cell(q)} | {row['size_mb']} |")
     lines += ["", goal_lines(quality, rows), "", QUALITY_NOTE.format(
                   size=args.size, photos=len(photos),
-                  gatys=GATYS_CARRIED if any(q.get("gatys", {}).get("recorded") for q in quality.values()) else GATYS_NONE),
+                  gatys=GATYS_CARRIED if any(q.get("gatys", {}).get("recorded") for q in quality.values())
+                  else GATYS_NONE),
               "## Speed at 640x480 (`stylize bench`, this run, CPU)", "",
               "| architecture (shape) | inference ms/frame | inference fps | pipelined video fps |", "|---|---|---|---|"]
     for arch, result in speed.items():

@@ -8,9 +8,9 @@ const $ = (id) => document.getElementById(id);
 
 // Everything the page knows, also read by the browser test.
 const state = {
-  catalogue: [], sessions: new Map(), model: null, source: null, image: null, stream: null,
-  loopToken: 0, frames: 0, lastMs: 0, fps: 0, frameInterval: 0, lastFrameAt: 0, painters: 0, ortFrom: null, error: null,
-  paintings: null, encoderInput: null, styleVector: null, painting: null, precision: null,
+  catalogue: [], model: null, source: null, image: null, stream: null, loopToken: 0, frames: 0, lastMs: 0,
+  fps: 0, frameInterval: 0, lastFrameAt: 0, painters: 0, ortFrom: null, error: null, paintings: null,
+  styleVector: null, painting: null, precision: null,
 };
 window.stylize = state;
 
@@ -49,8 +49,8 @@ function startPainters(count) {
   state.painters = count;
 }
 
-// Ask a painter (the least busy one, or each of them with `everyPainter`) to load the model at `url` and, given
-// feeds ({name: {type, data, dims}}), to run it; answers {outputs, ms}, or the model's input and output names.
+// Ask a painter to load the model at `url` and, given feeds ({name: {type, data, dims}}), to run it; answers
+// {outputs, ms}, or without feeds the model's input and output names.
 function ask(painter, url, feeds) {
   const id = ++lastJobId;
   return new Promise((resolve, reject) => {
@@ -181,7 +181,8 @@ async function showPainted(job) {
   const workers = `${state.painters} worker${state.painters > 1 ? "s" : ""}`;
   $("fps").textContent = `${rate} · ${ms.toFixed(0)} ms/frame in one of ${workers} · ${w}×${h}`;
   const painted = job.painted ? ` (${state.painting})` : "";
-  setStatus(`${job.name}${painted} · ${job.precision} · onnxruntime-web ${ORT_VERSION} (wasm, ${workers})`, "running");
+  setStatus(`${job.name}${painted} · ${job.precision} · onnxruntime-web ${ORT_VERSION} (wasm, ${workers})`,
+    "running");
 }
 
 async function stylizeFrame(source, width, height) {
@@ -301,7 +302,8 @@ async function usePainting(file) {
   }
   setStatus(`reading the style of ${file.name}…`, "loading");
   const { inputNames, outputNames } = await loadEverywhere(state.paintings.encoder, "the style encoder");
-  const { outputs } = await paint(state.paintings.encoder, { [inputNames[0]]: { type: "float32", data: rgb, dims: [1, size, size, 3] } });
+  const feeds = { [inputNames[0]]: { type: "float32", data: rgb, dims: [1, size, size, 3] } };
+  const { outputs } = await paint(state.paintings.encoder, feeds);
   state.styleVector = Float32Array.from(outputs[outputNames[0]].data);
   state.painting = file.name;
   state.model = state.paintings.model;
