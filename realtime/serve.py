@@ -2,8 +2,9 @@
 
 The page is static (``realtime/web``); this server adds ``models.json`` (the style list), the model
 files under ``models/``, and onnxruntime-web itself under ``ort/``, from the copy inside the package
-(or a checkout's ``npm install``): nothing is loaded from elsewhere, so the page works offline and no third-party script sees the
-camera. It sends the cross-origin isolation headers that let onnxruntime-web use several threads.
+(or a checkout's ``npm install``): nothing is loaded from elsewhere, so the page works offline and no
+third-party script sees the camera. The page paints in workers, one per core; the server isolates it
+(cross-origin isolation, a content security policy that names no other host).
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ PACKAGED_ORT_WEB = WEB_DIR / "ort"
 PROJECT_ORT_WEB = Path(__file__).resolve().parents[1] / "node_modules" / "onnxruntime-web" / "dist"
 MAX_URL_LENGTH = 2048  # longer request targets get 414
 IDLE_TIMEOUT_S = 30
-# cross-origin isolation (wasm threads), and a policy under which the browser itself refuses to load
-# or send anything from or to another host
+# cross-origin isolation (which also lets onnxruntime-web run threads), and a policy under which the browser
+# itself refuses to load or send anything from or to another host
 PAGE_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "credentialless",
                 "Content-Security-Policy": "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
                                            "worker-src 'self' blob:; img-src 'self' blob: data:; "
