@@ -121,9 +121,9 @@ def run_pipeline(frames: Iterable[np.ndarray], infer: Callable[[np.ndarray], np.
     threads = [threading.Thread(target=decode_loop, name="decode", daemon=True),
                threading.Thread(target=encode_loop, name="encode", daemon=True)]
     start = time.perf_counter()
-    for th in threads:
-        th.start()
     try:
+        for th in threads:  # inside the try: an interrupt between two starts still stops and joins the first
+            th.start()
         while True:
             frame = _get(decoded, stop)
             if frame is _END:
@@ -141,7 +141,8 @@ def run_pipeline(frames: Iterable[np.ndarray], infer: Callable[[np.ndarray], np.
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         for th in threads:
-            th.join(timeout=5.0)
+            if th.ident is not None:  # started
+                th.join(timeout=5.0)
     times.wall = time.perf_counter() - start
     if times.errors:
         raise times.errors[0]

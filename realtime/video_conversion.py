@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import cv2
 from tqdm import tqdm
 
 from .core.errors import UserError
-from .core.outputs import check_outputs, ensure_writable_folder
+from .core.outputs import check_outputs, deferred_signals, ensure_writable_folder
 from .core.text import printable
 from .frame_stylizer import FrameStylizer
 from .pipeline import StageTimes, run_pipeline
@@ -36,8 +37,11 @@ def convert_video(source: Path, target: Path, stylize: FrameStylizer, size: tupl
         rate = variable_rate(header, info)  # a phone's variable frame rate: kept in step with the sound
         bar = tqdm(total=None if rate else info.frames or None, desc=printable(source.name, one_line=True),
                    unit="frame", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-        with VideoWriter(target, out_size, rate or info.fps, audio_from=audio,
-                         threads=encoder_threads_beside(stylize.session.provider), overwrite=overwrite) as writer:
+        with ExitStack() as stack:
+            with deferred_signals():  # a Ctrl-C while the encoder starts comes once the writer can be cleaned up
+                writer = stack.enter_context(VideoWriter(target, out_size, rate or info.fps, audio_from=audio,
+                                                         threads=encoder_threads_beside(stylize.session.provider),
+                                                         overwrite=overwrite))
             parallel, workers = stylize.frame_parallel()
             times = run_pipeline(decoded_frames(cap, size, rate), parallel.infer,
                                  lambda pair: writer.write(parallel.finish(*pair)), on_frame=lambda n: bar.update(1),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,17 +122,45 @@ def publish(tmp: Path, target: Path, overwrite: bool) -> None:
 @contextmanager
 def atomic_output(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
     """A fresh temporary file beside ``target`` to write: moved into place when the block ends without
-    error (over an existing file only with ``overwrite``), removed when it fails, so ``target`` is never
-    half-written."""
+    error (over an existing file only with ``overwrite``), removed when it fails or is interrupted, so
+    ``target`` is never half-written."""
     target = Path(target)
+    tmp: Path | None = None
     try:
-        tmp = reserve_temporary(target)
-    except OSError as exc:
-        raise UserError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    try:
+        with deferred_signals():  # a Ctrl-C while the file is made comes once it is known, to be removed
+            tmp = reserve_temporary(target)
         yield tmp
         publish(tmp, target, overwrite)
     except OSError as exc:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block ends, then act as they would have: for steps that must not be
+    cut in half, such as making a temporary file and taking charge of it, or starting an encoder beside it.
+    Python runs signal handlers on the main thread only; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    if None in previous.values():  # a handler set outside Python: left alone
+        yield
+        return
+    for number in previous:
+        signal.signal(number, lambda received, frame: caught.append(received))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if caught:
+        handler = previous[caught[0]]
+        if callable(handler):  # Python's (KeyboardInterrupt) or the program's own
+            handler(caught[0], None)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(caught[0])

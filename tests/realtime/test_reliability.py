@@ -137,6 +137,68 @@ def test_sigterm_during_video_leaves_no_partial_file(tmp_path, negative_model):
     assert "Traceback" not in err
 
 
+def test_an_interrupt_while_the_encoder_starts_leaves_no_partial_file(tmp_path, clip, negative_model, monkeypatch):
+    """The worst moment for Ctrl-C: the temporary file just made, the encoder not yet started. It comes once the
+    writer is in charge of both, which then removes the file and stops the encoder."""
+    from stylize.realtime import video_io
+    from stylize.realtime.model_lookup import open_stylizer
+    from stylize.realtime.video_conversion import convert_video
+
+    made = video_io.reserve_temporary
+
+    def interrupted_after_making(target):
+        tmp = made(target)
+        signal.raise_signal(signal.SIGINT)  # as a terminal's Ctrl-C would, at this very moment
+        return tmp
+
+    monkeypatch.setattr(video_io, "reserve_temporary", interrupted_after_making)
+    with pytest.raises(KeyboardInterrupt):
+        convert_video(Path(clip), tmp_path / "out.mp4", open_stylizer(str(negative_model)), progress=False)
+    assert not list(tmp_path.glob("*partial*")) and not (tmp_path / "out.mp4").exists()
+
+
+def test_an_interrupt_as_an_output_is_reserved_leaves_no_partial_file(tmp_path, monkeypatch):
+    from stylize.realtime.core import outputs
+
+    made = outputs.reserve_temporary
+
+    def interrupted_after_making(target):
+        tmp = made(target)
+        signal.raise_signal(signal.SIGINT)
+        return tmp
+
+    monkeypatch.setattr(outputs, "reserve_temporary", interrupted_after_making)
+    with pytest.raises(KeyboardInterrupt):
+        with outputs.atomic_output(tmp_path / "picture.png") as tmp:
+            tmp.write_bytes(b"never finished")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_while_the_pipeline_starts_stops_its_decoder(monkeypatch):
+    """A decoder left reading a capture that its caller then releases aborts the process (libavcodec)."""
+    import threading
+
+    from stylize.realtime.pipeline import run_pipeline
+
+    start, started = threading.Thread.start, []
+
+    def second_start_interrupted(thread):
+        start(thread)
+        started.append(thread)
+        if len(started) == 2:
+            raise KeyboardInterrupt
+
+    def endless_frames():
+        while True:
+            time.sleep(0.01)
+            yield np.zeros((4, 4, 3), np.uint8)
+
+    monkeypatch.setattr(threading.Thread, "start", second_start_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(endless_frames(), lambda frame: frame, lambda frame: None)
+    assert not any(thread.is_alive() for thread in started)
+
+
 def test_json_output_stays_clean_when_cuda_libraries_complain(negative_model, monkeypatch, capfd):
     import onnxruntime as ort
 
