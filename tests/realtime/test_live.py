@@ -1,10 +1,11 @@
 import json
+import os
+import select
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -151,17 +152,17 @@ def test_runtime_never_imports_torch(negative_model, tmp_path):
 def test_window_on_a_virtual_display(tmp_path, negative_model):
     """The real window loop on Xvfb, with a video file as the camera; a screenshot of the screen
     must show the stylized (inverted) frame."""
-    display = ":97"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stderr=subprocess.DEVNULL)
+    # Xvfb picks a free display and writes its number to -displayfd once it accepts connections
+    ready_read, ready_write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(ready_write), "-screen", "0", "800x600x24"],
+                            pass_fds=(ready_write,), stderr=subprocess.DEVNULL)
+    os.close(ready_write)
     try:
-        socket_file = Path("/tmp/.X11-unix") / f"X{display[1:]}"
-        for _ in range(300):  # the display is up when its socket appears
-            if socket_file.exists() or xvfb.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert socket_file.exists(), "Xvfb did not start"
+        assert select.select([ready_read], [], [], 15)[0], "Xvfb did not start"
+        display = ":" + os.read(ready_read, 16).decode().strip()
+        assert display != ":", "Xvfb did not start"
         clip = make_clip(tmp_path / "cam.mp4", size=(320, 240), frames=400, audio=False)
-        env = {"DISPLAY": display, "PATH": "/usr/bin:/bin"}
+        env = {"DISPLAY": display, "PATH": os.environ.get("PATH", "")}
         proc = subprocess.Popen([sys.executable, "-m", "stylize", "webcam", "--camera", str(clip),
                                  "-m", str(negative_model), "--frames", "300"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -179,6 +180,7 @@ def test_window_on_a_virtual_display(tmp_path, negative_model):
         assert proc.returncode == 0, proc.stderr.read().decode()
         assert shown or not shutil.which("import")
     finally:
+        os.close(ready_read)
         xvfb.terminate()
 
 
