@@ -73,21 +73,19 @@ function modelFile(entry) {
   return int8 ? { url: entry.int8Url, precision: "int8" } : { url: entry.url, precision: "fp32" };
 }
 
-// Load a model into every painter once (the status says so meanwhile); a failed load is tried again next time.
+// Load a style model into every painter once (the status says so meanwhile); a failed load is tried again
+// next time.
 const loaded = new Map();
-function loadEverywhere(url, label) {
+function loadModel(name) {
+  const entry = state.catalogue.find((m) => m.name === name);
+  const { url } = modelFile(entry);
   if (!loaded.has(url)) {
-    setStatus(`loading ${label}…`, "loading");
-    const loading = Promise.all(painters.map((painter) => ask(painter, url))).then((names) => names[0]);
+    setStatus(`loading ${name} (${entry.size_mb} MB)…`, "loading");
+    const loading = Promise.all(painters.map((painter) => ask(painter, url)));
     loading.catch(() => loaded.delete(url));
     loaded.set(url, loading);
   }
   return loaded.get(url);
-}
-
-function loadModel(name) {
-  const entry = state.catalogue.find((m) => m.name === name);
-  return loadEverywhere(modelFile(entry).url, `${name} (${entry.size_mb} MB)`);
 }
 
 // Canvas RGBA <-> the contract's uint8 BGR, NHWC.
@@ -301,9 +299,10 @@ async function usePainting(file) {
     rgb[j] = rgba[i] / 255; rgb[j + 1] = rgba[i + 1] / 255; rgb[j + 2] = rgba[i + 2] / 255;
   }
   setStatus(`reading the style of ${file.name}…`, "loading");
-  const { inputNames, outputNames } = await loadEverywhere(state.paintings.encoder, "the style encoder");
+  const reader = painters[0]; // one painting, one run: the encoder is loaded into one painter only
+  const { inputNames, outputNames } = await ask(reader, state.paintings.encoder);
   const feeds = { [inputNames[0]]: { type: "float32", data: rgb, dims: [1, size, size, 3] } };
-  const { outputs } = await paint(state.paintings.encoder, feeds);
+  const { outputs } = await ask(reader, state.paintings.encoder, feeds);
   state.styleVector = Float32Array.from(outputs[outputNames[0]].data);
   state.painting = file.name;
   state.model = state.paintings.model;
