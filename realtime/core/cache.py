@@ -1,5 +1,5 @@
-"""The project's cache folder (encoded paintings, models that passed their bounds, one-time notes) and the
-digest files are known by there."""
+"""The project's cache folder (encoded paintings, models that passed their bounds, one-time notes), and the
+file digest its entries are named by."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
-"""Small frame operations used by the outputs: sizes, original colours, side-by-side, overlays."""
+"""Small frame operations used by the outputs: sizes, original colours, side-by-side, overlays, and a
+generated test scene."""
 from __future__ import annotations
 
 from collections.abc import Callable
